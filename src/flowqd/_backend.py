@@ -1,0 +1,51 @@
+"""Array backend selection for batched kernels.
+
+Batched kernels (PSD inversion, the twin's population balance) are written once against an array namespace
+``xp`` with a numpy-compatible API. ``numpy`` is always available; ``jax.numpy`` is used when the optional
+``jax`` extra is installed and asked for (``backend="jax"``) or when ``backend="auto"`` finds it. JAX is imported
+lazily, only when a jax backend is requested, so commands that do not need it start fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Literal
+
+from flowqd.errors import FlowqdError
+
+__all__ = ["BACKENDS", "Backend", "jax_available", "resolve_backend"]
+
+Backend = Literal["auto", "numpy", "jax"]
+BACKENDS: tuple[str, ...] = ("auto", "numpy", "jax")
+
+
+def jax_available() -> bool:
+    """True when the ``jax`` package can be imported (without importing it)."""
+    return importlib.util.find_spec("jax") is not None
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Resolve ``"auto"`` to ``"jax"`` or ``"numpy"``; raise a clear error for unknown names.
+
+    >>> resolve_backend("numpy")
+    'numpy'
+    """
+    if backend not in BACKENDS:
+        raise FlowqdError(f"unknown array backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "jax" if jax_available() else "numpy"
+    if backend == "jax" and not jax_available():
+        raise FlowqdError("backend 'jax' requested but jax is not installed: pip install 'flowqd[jax]'")
+    return backend
+
+
+def array_namespace(backend: str = "auto") -> Any:
+    """Return the array module (``numpy`` or ``jax.numpy``) for ``backend``."""
+    name = resolve_backend(backend)
+    if name == "jax":
+        import jax.numpy as jnp
+
+        return jnp
+    import numpy as np
+
+    return np

@@ -1,0 +1,92 @@
+"""Shared command-line plumbing: consoles, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+import numpy as np
+import typer
+from rich.console import Console
+
+from flowqd.errors import FlowqdError
+
+__all__ = ["console", "err_console", "fail", "print_json", "run_cli", "to_jsonable"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one red error line to stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    try:
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover
+        ValidationError = ()  # type: ignore[assignment]
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()))
+            value = err.get("input")
+            parts.append(f"{loc}: {err.get('msg')} (got {value!r})" if loc else str(err.get("msg")))
+        return "; ".join(parts)
+    return " ".join(str(exc).split())
+
+
+def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
+    """Run ``app`` turning expected errors into one-line messages and exit codes."""
+    try:
+        app(args=list(argv), standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        err_console.print("[bold red]aborted[/]")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (FlowqdError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        message = _one_line(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            message = f"{exc.filename}: {exc.strerror or message}"
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        return 2
+    except Exception as exc:
+        if type(exc).__name__ == "ValidationError":
+            err_console.print(f"[bold red]error:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
+            return 2
+        raise
+    return 0
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, dataclasses and mappings to JSON-serialisable values (NaN -> null)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as JSON to stdout (no rich markup)."""
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")

@@ -1,0 +1,209 @@
+"""The :class:`Material` record and its loader.
+
+A material is data: a TOML file (constants with sources, the sizing-curve table, optical-constant tables and any
+analysis-kernel parameters) beside its CSV tables. Built-in materials live in ``flowqd/materials/data``; a third
+material is added by writing the same files, either there or in any folder passed to :func:`load_material`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from flowqd.errors import ConfigError, FlowqdError
+from flowqd.materials.absorption import intrinsic_absorption_coefficient_cm
+from flowqd.materials.bandgap import SizingCurve, fit_bandgap
+from flowqd.materials.optical_constants import OpticalConstants, read_nk_csv
+from flowqd.units import AVOGADRO, HC_EV_NM
+
+__all__ = ["Material", "available_materials", "get_material", "load_material"]
+
+_DATA = resources.files("flowqd.materials") / "data"
+
+
+@dataclass(frozen=True)
+class Material:
+    """A semiconductor with everything the analysis and the twin need to know about it.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``"InP"``).
+    bulk_gap_ev : float
+        Bulk band gap, eV.
+    density_g_cm3, molar_mass_g_mol : float
+        Bulk density and molar mass of the formula unit.
+    size_convention : str
+        What "diameter" means for this material's sizing curve.
+    sizing : SizingCurve
+        First excitonic transition energy against diameter.
+    optical : OpticalConstants or None
+        Bulk n, k; ``None`` if no table ships (concentration and the continuum kernel are then unavailable).
+    kernel : Mapping
+        Parameters of the PSD kernel (the ``[psd_kernel]`` TOML section), owned by :mod:`flowqd.analysis.psd`.
+    shell : Mapping
+        Shell-related constants (the ``[shell]`` TOML section), used by the twin.
+    """
+
+    name: str
+    formula: str
+    bulk_gap_ev: float
+    density_g_cm3: float
+    molar_mass_g_mol: float
+    size_convention: str
+    sizing: SizingCurve
+    optical: OpticalConstants | None
+    kernel: Mapping[str, Any] = field(default_factory=dict)
+    shell: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    # --- size <-> energy -------------------------------------------------------------------------------
+    def gap_ev(self, diameter_nm: npt.ArrayLike) -> np.ndarray:
+        """First excitonic transition energy (eV) of dots of the given diameters (nm)."""
+        return self.sizing.gap_ev(diameter_nm)
+
+    def diameter_nm(self, gap_ev: npt.ArrayLike) -> np.ndarray:
+        """Diameter (nm) of dots whose first excitonic transition is at ``gap_ev``."""
+        return self.sizing.diameter_nm(gap_ev)
+
+    def diameter_from_wavelength_nm(self, wavelength_nm: npt.ArrayLike) -> np.ndarray:
+        """Diameter (nm) of dots whose first exciton peak is at ``wavelength_nm``.
+
+        >>> round(float(get_material("InP").diameter_from_wavelength_nm(590.0)), 3)
+        3.4
+        """
+        return self.sizing.diameter_nm(HC_EV_NM / np.asarray(wavelength_nm, dtype=float))
+
+    # --- optics ---------------------------------------------------------------------------------------------
+    def _need_optical(self) -> OpticalConstants:
+        if self.optical is None:
+            raise FlowqdError(f"material {self.name} ships no bulk optical constants (n, k)")
+        return self.optical
+
+    def bulk_absorption_cm(self, energy_ev: npt.ArrayLike) -> np.ndarray:
+        """Bulk absorption coefficient (1/cm), exactly zero below the bulk gap.
+
+        The Adachi model keeps a small Lorentzian tail below the gap; the PSD kernel needs a sharp onset, so
+        energies below ``bulk_gap_ev`` give 0.
+        """
+        opt = self._need_optical()
+        e = np.asarray(energy_ev, dtype=float)
+        out = np.zeros_like(e)
+        above = e >= self.bulk_gap_ev
+        if np.any(above):
+            out[above] = opt.absorption_coefficient_cm(e[above])
+        return out
+
+    def intrinsic_absorption_cm(self, wavelength_nm: npt.ArrayLike, solvent: str | float = "hexane") -> np.ndarray:
+        """Intrinsic absorption coefficient μ_i (1/cm) of dots in ``solvent``; see :mod:`.absorption`."""
+        return intrinsic_absorption_coefficient_cm(self._need_optical(), wavelength_nm, solvent)
+
+    # --- bulk quantities ---------------------------------------------------------------------------------
+    @property
+    def molar_volume_cm3_mol(self) -> float:
+        """Molar volume of the formula unit, cm³/mol (M/ρ)."""
+        return self.molar_mass_g_mol / self.density_g_cm3
+
+    def formula_units_per_dot(self, diameter_nm: npt.ArrayLike) -> np.ndarray:
+        """Number of formula units in a sphere of the given diameter.
+
+        >>> round(float(get_material("InP").formula_units_per_dot(3.0)))
+        281
+        """
+        d_cm = np.asarray(diameter_nm, dtype=float) * 1e-7
+        volume_cm3 = np.pi / 6.0 * d_cm**3
+        return volume_cm3 / self.molar_volume_cm3_mol * AVOGADRO
+
+
+def _read_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import csv
+
+    diam, energy = [], []
+    with open(path, newline="") as fh:
+        rows = csv.DictReader(line for line in fh if not line.lstrip().startswith("#"))
+        for row in rows:
+            diam.append(float(row["diameter_nm"]))
+            if row.get("energy_ev"):
+                energy.append(float(row["energy_ev"]))
+            else:
+                energy.append(HC_EV_NM / float(row["wavelength_nm"]))
+    return np.asarray(diam), np.asarray(energy)
+
+
+def load_material(path: str | Path) -> Material:
+    """Load a material from its TOML file (tables are resolved relative to it)."""
+    path = Path(path)
+    try:
+        spec = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError("material file not found", source=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML ({exc})", source=str(path)) from exc
+    base = path.parent
+    try:
+        bulk = float(spec["bulk_gap_ev"])
+        bg = spec["bandgap"]
+        d, e = _read_points(base / bg["points"])
+        sizing = fit_bandgap(
+            d, e, bulk, form=bg.get("form", "hyperbolic"), fit_c=bool(bg.get("fit_c", False)),
+            valid_diameter_nm=tuple(bg.get("valid_diameter_nm", (1.0, 10.0))),
+        )
+        optical = None
+        if spec.get("optical_constants"):
+            tables = []
+            for t in spec["optical_constants"]:
+                wl, n, k = read_nk_csv(str(base / t["file"]))
+                tables.append((wl, n, k, float(t.get("min_energy_ev", 0.0)),
+                               float(t.get("max_energy_ev", np.inf)), str(t.get("citation", t["file"]))))
+            optical = OpticalConstants.stitch(tables)
+        return Material(
+            name=str(spec["name"]),
+            formula=str(spec.get("formula", spec["name"])),
+            bulk_gap_ev=bulk,
+            density_g_cm3=float(spec["density_g_cm3"]),
+            molar_mass_g_mol=float(spec["molar_mass_g_mol"]),
+            size_convention=str(spec.get("size_convention", "")),
+            sizing=sizing,
+            optical=optical,
+            kernel=MappingProxyType(dict(spec.get("psd_kernel", {}))),
+            shell=MappingProxyType(dict(spec.get("shell", {}))),
+            source=str(path),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"missing key {exc.args[0]!r}", source=str(path)) from exc
+
+
+def available_materials() -> list[str]:
+    """Names of the built-in materials.
+
+    >>> available_materials()
+    ['CdSe', 'InP']
+    """
+    return sorted(p.name[:-5] for p in _DATA.iterdir() if p.name.endswith(".toml"))
+
+
+@lru_cache(maxsize=32)
+def _builtin(name: str) -> Material:
+    return load_material(Path(str(_DATA / f"{name}.toml")))
+
+
+def get_material(material: str | Material | Path = "InP") -> Material:
+    """Return a :class:`Material` by built-in name (case-insensitive), TOML path, or pass one through."""
+    if isinstance(material, Material):
+        return material
+    if isinstance(material, Path) or str(material).endswith(".toml"):
+        return load_material(material)
+    names = {n.lower(): n for n in available_materials()}
+    key = str(material).strip().lower()
+    if key not in names:
+        raise FlowqdError(f"unknown material {material!r}; known: {', '.join(names.values())} (or a .toml path)")
+    return _builtin(names[key])

@@ -1,0 +1,126 @@
+"""Materials: sizing curves, optical constants, intrinsic absorption — against the paper and the notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flowqd.errors import ConfigError, FlowqdError, RangeError
+from flowqd.materials import (
+    available_materials,
+    fit_bandgap,
+    get_material,
+    load_material,
+    solvent_refractive_index,
+)
+from flowqd.units import HC_EV_NM
+
+
+class TestSizingCurve:
+    def test_inp_passes_through_the_papers_pairs(self) -> None:
+        inp = get_material("InP")
+        # Wang & Segets 2023: 518 nm <-> 2.7 nm, 590 nm <-> 3.4 nm (exact with two points, c = 0).
+        np.testing.assert_allclose(inp.diameter_from_wavelength_nm([518.0, 590.0]), [2.7, 3.4], atol=1e-6)
+        np.testing.assert_allclose(HC_EV_NM / inp.gap_ev([2.7, 3.4]), [518.0, 590.0], atol=1e-4)
+
+    def test_monotone_and_bulk_limit(self) -> None:
+        inp = get_material("InP")
+        d = np.linspace(1.5, 6.0, 200)
+        e = inp.gap_ev(d)
+        assert np.all(np.diff(e) < 0)
+        assert np.all(e > inp.bulk_gap_ev)
+        assert np.all(inp.sizing.dgap_ddiameter_ev_per_nm(d) < 0)
+
+    def test_inverse_round_trip(self) -> None:
+        for name in available_materials():
+            m = get_material(name)
+            lo, hi = m.sizing.valid_diameter_nm
+            d = np.linspace(lo, hi, 50)
+            np.testing.assert_allclose(m.diameter_nm(m.gap_ev(d)), d, rtol=1e-10)
+
+    def test_out_of_range_is_an_error_not_a_clamp(self) -> None:
+        inp = get_material("InP")
+        with pytest.raises(RangeError, match="valid range"):
+            inp.gap_ev(0.5)
+        with pytest.raises(RangeError):
+            inp.diameter_nm(1.2)  # below the bulk gap
+
+    def test_cdse_reproduces_yu_2003(self) -> None:
+        cdse = get_material("CdSe")
+        lam = np.array([485.0, 530.0, 575.0])  # hyperbolic form follows Yu within 0.06 nm here
+        yu = 1.6122e-9 * lam**4 - 2.6575e-6 * lam**3 + 1.6242e-3 * lam**2 - 0.4277 * lam + 41.57
+        np.testing.assert_allclose(cdse.diameter_from_wavelength_nm(lam), yu, atol=0.06)
+        assert cdse.bulk_gap_ev == pytest.approx(1.74)
+
+    def test_fit_needs_enough_points(self) -> None:
+        with pytest.raises(FlowqdError, match="at least 3"):
+            fit_bandgap([2.0, 3.0], [2.5, 2.1], 1.35, fit_c=True)
+
+
+class TestOpticalConstants:
+    def test_inp_stitches_aspnes_and_adachi(self) -> None:
+        opt = get_material("InP").optical
+        assert opt is not None
+        assert len(opt.citations) == 2
+        # Band edge from Adachi (k drops at the gap), UV from Aspnes.
+        n, k = opt.nk(413.3)
+        assert (float(n), float(k)) == pytest.approx((4.395, 1.247), abs=1e-3)
+        n, k = opt.nk(310.0)
+        assert (float(n), float(k)) == pytest.approx((3.141, 1.730), abs=1e-3)
+
+    @pytest.mark.parametrize(
+        ("energy_ev", "alpha_cm"),
+        # Notes table (Aspnes, alpha = 4 pi k / lambda).
+        [(1.6, 3.54e4), (2.0, 6.43e4), (2.4, 1.11e5), (3.0, 3.79e5)],
+    )
+    def test_bulk_absorption(self, energy_ev: float, alpha_cm: float) -> None:
+        assert float(get_material("InP").bulk_absorption_cm(energy_ev)) == pytest.approx(alpha_cm, rel=0.03)
+
+    def test_zero_below_gap(self) -> None:
+        inp = get_material("InP")
+        assert float(inp.bulk_absorption_cm(1.30)) == 0.0
+        assert float(inp.bulk_absorption_cm(1.36)) > 0.0
+
+    def test_outside_table_is_an_error(self) -> None:
+        with pytest.raises(RangeError, match="tabulated"):
+            get_material("InP").optical.nk(150.0)
+
+
+class TestIntrinsicAbsorption:
+    @pytest.mark.parametrize(
+        ("wavelength_nm", "solvent", "mu_cm"),
+        [(413.3, "hexane", 6.67e4), (413.3, "toluene", 8.17e4), (310.0, "hexane", 2.23e5),
+         (413.3, "chloroform", 7.54e4), (413.3, "octadecene", 7.51e4)],
+    )
+    def test_against_notes(self, wavelength_nm: float, solvent: str, mu_cm: float) -> None:
+        mu = float(get_material("InP").intrinsic_absorption_cm(wavelength_nm, solvent))
+        assert mu == pytest.approx(mu_cm, rel=0.01)
+
+    def test_unknown_solvent(self) -> None:
+        with pytest.raises(FlowqdError, match="unknown solvent"):
+            solvent_refractive_index("water?")
+        assert solvent_refractive_index(1.5) == 1.5
+
+
+class TestThirdMaterialByDataAlone:
+    def test_load_from_a_folder(self, tmp_path: Path) -> None:
+        (tmp_path / "pts.csv").write_text(
+            "diameter_nm,wavelength_nm,citation\n2.0,430,a\n3.0,480,b\n4.0,510,c\n"
+        )
+        (tmp_path / "nk.csv").write_text("# made-up\nwavelength_nm,n,k\n300,3.0,1.0\n500,3.0,0.5\n800,3.0,0.1\n")
+        (tmp_path / "ZnTe.toml").write_text(
+            'name = "ZnTe"\nbulk_gap_ev = 2.26\ndensity_g_cm3 = 5.7\nmolar_mass_g_mol = 192.99\n'
+            '[bandgap]\npoints = "pts.csv"\nfit_c = true\nvalid_diameter_nm = [1.5, 6.0]\n'
+            '[[optical_constants]]\nfile = "nk.csv"\ncitation = "test"\n'
+        )
+        m = get_material(tmp_path / "ZnTe.toml")
+        assert m.name == "ZnTe"
+        assert float(m.diameter_from_wavelength_nm(480.0)) == pytest.approx(3.0, abs=0.1)
+        assert float(m.intrinsic_absorption_cm(400.0, "hexane")) > 0
+
+    def test_missing_key_is_a_clear_error(self, tmp_path: Path) -> None:
+        (tmp_path / "bad.toml").write_text('name = "X"\n')
+        with pytest.raises(ConfigError, match="missing key 'bulk_gap_ev'"):
+            load_material(tmp_path / "bad.toml")
