@@ -26,7 +26,14 @@ app = typer.Typer(
 )
 
 #: Command-group modules: each defines ``register(app)``.
-_GROUPS = ("flowqd.cli.materials", "flowqd.cli.analyze", "flowqd.cli.simulate", "flowqd.cli.platform")
+_GROUPS = (
+    "flowqd.cli.platform",
+    "flowqd.cli.analyze",
+    "flowqd.cli.plan",
+    "flowqd.cli.simulate",
+    "flowqd.cli.report",
+    "flowqd.cli.materials",
+)
 
 
 def _version(value: bool) -> None:
