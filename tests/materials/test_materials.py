@@ -124,3 +124,32 @@ class TestThirdMaterialByDataAlone:
         (tmp_path / "bad.toml").write_text('name = "X"\n')
         with pytest.raises(ConfigError, match="missing key 'bulk_gap_ev'"):
             load_material(tmp_path / "bad.toml")
+
+
+class TestCdSeOpticalConstants:
+    """Cubic CdSe n, k (Ninomiya & Adachi 1995, via refractiveindex.info), interpolated linearly in energy."""
+
+    def test_table_loads_and_covers_the_visible(self) -> None:
+        opt = get_material("CdSe").optical
+        assert opt is not None
+        lo, hi = opt.wavelength_range_nm
+        assert lo <= 400.0 and hi >= 800.0
+        n, k = opt.nk(np.linspace(400.0, 800.0, 41))
+        assert np.all(np.isfinite(n)) and np.all(np.isfinite(k)) and np.all(k > 0)
+
+    @pytest.mark.parametrize(
+        ("wavelength_nm", "k_expected"),
+        # Source rows 499.34 nm (k 0.49341) / 501.16 nm (k 0.49167) and 696.71 nm (k 0.23685) / 700.26 nm
+        # (k 0.23842), interpolated linearly in photon energy.
+        [(500.0, 0.492778), (700.0, 0.238306)],
+    )
+    def test_k_matches_the_table(self, wavelength_nm: float, k_expected: float) -> None:
+        _, k = get_material("CdSe").optical.nk(wavelength_nm)
+        assert float(k) == pytest.approx(k_expected, rel=1e-3)
+
+    def test_bulk_absorption_above_the_gap(self) -> None:
+        assert float(get_material("CdSe").bulk_absorption_cm(1.8)) > 0.0
+
+    def test_intrinsic_absorption_at_350nm(self) -> None:
+        mu = float(get_material("CdSe").intrinsic_absorption_cm(350.0, "hexane"))
+        assert np.isfinite(mu) and mu > 1e4

@@ -45,7 +45,9 @@ def _one_line(exc: BaseException) -> str:
 def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
     """Run ``app`` turning expected errors into one-line messages and exit codes."""
     try:
-        app(args=list(argv), standalone_mode=False)
+        # With standalone_mode=False click *returns* the code of a typer.Exit instead of raising it.
+        result = app(args=list(argv), standalone_mode=False)
+        return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:
@@ -65,7 +67,6 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
             err_console.print(f"[bold red]error:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
             return 2
         raise
-    return 0
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -1,0 +1,108 @@
+"""``flowqd report``, ``flowqd runs`` and ``flowqd export``: read the run database.
+
+``RUN_ID`` is a run's integer id, its UUID (or a unique prefix of at least 4 characters) or its unique name.
+The database URL comes from ``--db``, else the ``FLOWQD_DB`` environment variable, else
+``sqlite:///flowqd-data/flowqd.sqlite``. These commands never create a database: a missing file is an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flowqd.cli._common import console
+from flowqd.errors import FlowqdError
+
+if TYPE_CHECKING:
+    from flowqd.store import Store
+
+__all__ = ["register"]
+
+_DEFAULT_DB = "sqlite:///flowqd-data/flowqd.sqlite"
+_DB_HELP = "Database URL (sqlite:///PATH or postgresql+psycopg://...)."
+_FORMATS = ("csv", "parquet", "jcamp")
+_REPORT_DIR = Path("flowqd-reports")
+
+
+def _open(db: str) -> Store:
+    from flowqd.store import Store
+
+    return Store(db, create=False)
+
+
+def report(
+    run: str = typer.Argument(..., metavar="RUN_ID", help="Run id, UUID (prefix) or name."),
+    db: str = typer.Option(_DEFAULT_DB, "--db", envvar="FLOWQD_DB", help=_DB_HELP),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (HTML + PNG figures).")] = _REPORT_DIR,
+    open_: bool = typer.Option(False, "--open", help="Open the report in a web browser."),
+) -> None:
+    """Write a self-contained HTML report of a run (results table, Fig. 3/4-style figures, traces, events)."""
+    from flowqd.report.html import write_report
+
+    with _open(db) as store:
+        run_id = store.resolve_run(run)
+        path = write_report(store, run_id, out)
+    console.print(f"report written: [bold]{path}[/]", highlight=False)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+def runs(
+    db: str = typer.Option(_DEFAULT_DB, "--db", envvar="FLOWQD_DB", help=_DB_HELP),
+) -> None:
+    """List the runs in the database (newest first)."""
+    from rich.table import Table
+
+    with _open(db) as store:
+        rows = store.list_runs()
+        counts = {r.id: (len(store.conditions(r.id)), len(store.spectrum_seqs(r.id))) for r in rows}
+    if not rows:
+        console.print(f"no runs in {db}")
+        return
+    colour = {"completed": "green", "running": "cyan", "paused": "yellow", "tripped": "red", "failed": "red"}
+    table = Table(title="flowqd runs", caption=db)
+    for col in ("id", "name", "status", "started (UTC)", "ended (UTC)", "conditions", "spectra", "uuid"):
+        table.add_column(col)
+    for r in rows:
+        n_cond, n_spec = counts[r.id]
+        table.add_row(
+            str(r.id), r.name, f"[{colour.get(r.status, 'white')}]{r.status}[/]",
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at else "–",
+            str(n_cond), str(n_spec), r.uuid[:8],
+        )
+    console.print(table)
+
+
+def export(
+    run: str = typer.Argument(..., metavar="RUN_ID", help="Run id, UUID (prefix) or name."),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv, parquet or jcamp."),
+    db: str = typer.Option(_DEFAULT_DB, "--db", envvar="FLOWQD_DB", help=_DB_HELP),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: flowqd-export/run<ID>-<format>).")
+    ] = None,
+) -> None:
+    """Export a run as CSV tables, Parquet tables or one JCAMP-DX file per spectrum."""
+    fmt = fmt.lower()
+    if fmt not in _FORMATS:
+        raise FlowqdError(f"unknown export format {fmt!r} (expected one of: {', '.join(_FORMATS)})")
+    from flowqd.store import export as exporters
+
+    with _open(db) as store:
+        run_id = store.resolve_run(run)
+        target = out if out is not None else Path("flowqd-export") / f"run{run_id}-{fmt}"
+        writer = {"csv": exporters.export_run_csv, "parquet": exporters.export_run_parquet,
+                  "jcamp": exporters.export_spectra_jcamp}[fmt]
+        paths = writer(store, run_id, target)
+    console.print(f"{len(paths)} file(s) written to [bold]{target}[/]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report``, ``runs`` and ``export`` commands to ``app``."""
+    app.command("report")(report)
+    app.command("runs")(runs)
+    app.command("export")(export)

@@ -1,0 +1,341 @@
+"""Capability protocols of the platform's devices.
+
+Every device the run engine touches is one of these narrow, *synchronous* protocols (``typing.Protocol``,
+``runtime_checkable``). Synchronous was chosen on purpose: the engine is a single control loop ticking once per
+control period (1 s on the paper's platform), every call is short (a register read, one serial line, one
+spectrum of ≤ 1 s) and a synchronous loop is trivially deterministic under a simulated clock. A real driver
+whose call can hang must bound it with its transport timeout and raise :class:`DeviceTimeout`.
+
+Rules every implementation follows (the contract tests in ``tests/devices`` check them):
+
+* units are in the names (``_ml_min``, ``_c``, ``_bar``, ``_ms``, ``_nm``);
+* a set point outside the device's range raises :class:`~flowqd.errors.RangeError` — never a silent clamp;
+* a device that stops answering raises :class:`DeviceTimeout` (the interlocks then trip "lost device");
+* ``stop()`` is always safe to call and idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from flowqd.analysis.spectrum import Spectrum
+from flowqd.errors import FlowqdError, RangeError
+
+__all__ = [
+    "VALVE_POSITIONS",
+    "DeviceError",
+    "DeviceTimeout",
+    "DualSyringePump",
+    "PressureSensor",
+    "Spectrometer",
+    "SpectrumReading",
+    "SyringePump",
+    "TemperatureController",
+    "Valve",
+    "ValvePosition",
+    "absorbance_from_counts",
+    "check_range",
+]
+
+ValvePosition = Literal["waste", "collect", "sample"]
+#: Outlet valve positions: ``waste`` (flush, start-up, safe state), ``collect`` (product), ``sample`` (offline vial).
+VALVE_POSITIONS: tuple[str, ...] = ("waste", "collect", "sample")
+
+
+class DeviceTimeout(FlowqdError, TimeoutError):
+    """A device did not answer within its time-out (the "lost device" interlock trips on this)."""
+
+
+class DeviceError(FlowqdError, RuntimeError):
+    """A device answered with a fault (stall, command error, exception code)."""
+
+
+def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
+    """Return ``float(value)`` or raise :class:`RangeError` naming ``what`` when outside ``[low, high]``.
+
+    >>> check_range("flow", 0.1, 0.0, 1.5, "mL/min")
+    0.1
+    """
+    v = float(value)
+    if not np.isfinite(v) or v < low or v > high:
+        raise RangeError(f"{what} = {value:g} {unit} is outside [{low:g}, {high:g}] {unit}")
+    return v
+
+
+@runtime_checkable
+class SyringePump(Protocol):
+    """One syringe with a refill valve to its reservoir.
+
+    Attributes
+    ----------
+    name : str
+    syringe_volume_ml : float
+        Nominal syringe volume (2.5 mL on the paper's platform).
+    pressure_rating_bar : float
+        Maximum allowed pressure (20 bar on the paper's platform).
+    min_flow_ml_min, max_flow_ml_min : float
+        Range of a non-zero flow set point; 0 means stop.
+    """
+
+    name: str
+    syringe_volume_ml: float
+    pressure_rating_bar: float
+    min_flow_ml_min: float
+    max_flow_ml_min: float
+
+    def set_flow_ml_min(self, flow_ml_min: float) -> None:
+        """Dispense at ``flow_ml_min`` (0 stops); outside ``[min, max]`` raises RangeError."""
+        ...
+
+    def flow_ml_min(self) -> float:
+        """Delivered flow, mL/min (measured or from the drive's step rate)."""
+        ...
+
+    def volume_left_ml(self) -> float:
+        """Liquid left in the syringe, mL."""
+        ...
+
+    def pressure_bar(self) -> float:
+        """Pressure at the syringe outlet, bar (gauge)."""
+        ...
+
+    def refill(self) -> None:
+        """Start refilling from the reservoir (non-blocking; flow set point must be 0)."""
+        ...
+
+    def is_refilling(self) -> bool:
+        """True while a refill is under way."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the drive at once (dispense and refill)."""
+        ...
+
+
+@runtime_checkable
+class DualSyringePump(Protocol):
+    """Two syringes alternating to give a truly continuous flow (the paper's core pump).
+
+    The engine calls :meth:`service` once per control period; it starts the partner syringe before the active
+    one empties (overlap) and refills the emptied one, so the delivered flow has no gap.
+    """
+
+    name: str
+    syringe_volume_ml: float
+    pressure_rating_bar: float
+    min_flow_ml_min: float
+    max_flow_ml_min: float
+
+    def set_flow_ml_min(self, flow_ml_min: float) -> None:
+        """Total flow set point, mL/min (0 stops both syringes)."""
+        ...
+
+    def flow_ml_min(self) -> float:
+        """Total delivered flow of both syringes, mL/min."""
+        ...
+
+    def volume_left_ml(self) -> float:
+        """Liquid left in the active syringe, mL."""
+        ...
+
+    def pressure_bar(self) -> float:
+        """Outlet pressure, bar."""
+        ...
+
+    def active_syringe(self) -> str:
+        """Name of the syringe now dispensing ("A" or "B")."""
+        ...
+
+    def partner_ready(self) -> bool:
+        """True when the idle syringe is full and can take over."""
+        ...
+
+    def starved(self) -> bool:
+        """True when the active syringe is at its hand-over volume and no partner is ready (about to run dry)."""
+        ...
+
+    def service(self) -> None:
+        """Do the alternation bookkeeping (call once per control period)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop both syringes at once."""
+        ...
+
+
+@runtime_checkable
+class TemperatureController(Protocol):
+    """A heating box controller (PID on the block temperature).
+
+    Attributes
+    ----------
+    min_c, max_c : float
+        Allowed set-point range (HB1: up to 350 °C, HB2: up to 220 °C in the paper).
+    max_ramp_c_min : float
+        Fastest allowed set-point ramp.
+    """
+
+    name: str
+    min_c: float
+    max_c: float
+    max_ramp_c_min: float
+
+    def set_setpoint_c(self, temperature_c: float) -> None:
+        """Target temperature; outside ``[min_c, max_c]`` raises RangeError. Re-enables the output."""
+        ...
+
+    def setpoint_c(self) -> float:
+        """Current target temperature, °C."""
+        ...
+
+    def set_ramp_c_min(self, rate_c_min: float) -> None:
+        """Set-point ramp rate, °C/min (``0 < rate <= max_ramp_c_min``)."""
+        ...
+
+    def ramp_c_min(self) -> float:
+        """Set-point ramp rate, °C/min."""
+        ...
+
+    def read_c(self) -> float:
+        """Measured block temperature (process value), °C."""
+        ...
+
+    def stop(self) -> None:
+        """Switch the heating output off (safe state)."""
+        ...
+
+
+@runtime_checkable
+class PressureSensor(Protocol):
+    """Inline pressure transducer."""
+
+    name: str
+    max_bar: float
+
+    def read_bar(self) -> float:
+        """Pressure, bar (gauge)."""
+        ...
+
+
+@runtime_checkable
+class Valve(Protocol):
+    """Outlet selection valve."""
+
+    name: str
+    positions: tuple[str, ...]
+
+    def move(self, position: str) -> None:
+        """Switch to ``position``; an unknown position raises RangeError."""
+        ...
+
+    def position(self) -> str:
+        """Current position."""
+        ...
+
+
+@dataclass(frozen=True)
+class SpectrumReading:
+    """One acquisition: raw counts plus the processed :class:`~flowqd.analysis.spectrum.Spectrum`.
+
+    Attribute names match what :meth:`flowqd.store.Store.record_spectrum` reads from a raw acquisition.
+
+    Attributes
+    ----------
+    kind : {"absorbance", "pl"}
+    wavelength_nm : ndarray, shape (N,)
+        Detector pixel wavelengths.
+    counts : ndarray, shape (N,)
+        Sample counts (mean over ``averages`` scans).
+    dark, reference : ndarray or None
+        Dark counts and (absorbance only) reference counts at the same integration time.
+    spectrum : Spectrum
+        Absorbance (decadic, the flow cell's path) or dark-corrected PL intensity.
+    integration_ms : float
+    averages : int
+    saturated : bool
+        True when any sample pixel reached the detector's full well.
+    t_s : float
+        Clock time of the acquisition.
+    """
+
+    kind: str
+    wavelength_nm: np.ndarray
+    counts: np.ndarray
+    dark: np.ndarray | None
+    reference: np.ndarray | None
+    spectrum: Spectrum
+    integration_ms: float
+    averages: int
+    saturated: bool
+    t_s: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def absorbance_from_counts(counts: np.ndarray, dark: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Decadic absorbance ``A = -log10((S - D) / (R - D))``.
+
+    A pixel whose dark-corrected signal is below one count is photon-starved: its absorbance is reported at the
+    detection limit ``log10(R - D)`` (the most a one-count signal can tell), not as infinity.
+
+    >>> absorbance_from_counts(np.array([1100.0]), np.array([100.0]), np.array([10100.0])).round(6)
+    array([1.])
+    """
+    s = np.asarray(counts, dtype=float) - np.asarray(dark, dtype=float)
+    r = np.asarray(reference, dtype=float) - np.asarray(dark, dtype=float)
+    if np.any(r <= 1.0):
+        raise RangeError("reference counts do not exceed the dark counts: take a new reference (lamp on?)")
+    return -np.log10(np.maximum(s, 1.0) / r)
+
+
+@runtime_checkable
+class Spectrometer(Protocol):
+    """Fibre spectrometer on the flow cell: UV-vis absorbance (``mode="absorbance"``) or PL (``mode="pl"``).
+
+    Attributes
+    ----------
+    mode : {"absorbance", "pl"}
+    full_well_counts : float
+        Counts at which a pixel saturates.
+    path_mm : float
+        Optical path of the flow cell (1 mm on the paper's platform).
+    """
+
+    name: str
+    mode: str
+    full_well_counts: float
+    path_mm: float
+
+    def wavelength_nm(self) -> np.ndarray:
+        """Pixel wavelengths, nm (increasing)."""
+        ...
+
+    def integration_ms(self) -> float:
+        """Integration time per scan, ms."""
+        ...
+
+    def set_integration_ms(self, integration_ms: float) -> None:
+        """Set the integration time (range checked; invalidates the dark and reference)."""
+        ...
+
+    def averages(self) -> int:
+        """Scans averaged per acquisition."""
+        ...
+
+    def set_averages(self, averages: int) -> None:
+        """Set the scans averaged per acquisition (≥ 1)."""
+        ...
+
+    def take_dark(self) -> np.ndarray:
+        """Acquire and keep a dark spectrum (shutter closed) at the current integration time."""
+        ...
+
+    def take_reference(self) -> np.ndarray:
+        """Acquire and keep a reference (blank) spectrum; absorbance mode only."""
+        ...
+
+    def acquire(self) -> SpectrumReading:
+        """Acquire one (averaged) spectrum; needs a dark (and a reference in absorbance mode)."""
+        ...

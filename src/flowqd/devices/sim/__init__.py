@@ -1,0 +1,128 @@
+"""The simulated platform: twin-driven devices on one :class:`~flowqd.devices.sim.plant.SimPlant`.
+
+Never imported by runtime code (import-linter contract); :func:`flowqd.devices.build_devices` imports it by name
+for devices with ``driver = "sim"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flowqd.devices.alternating import AlternatingPump
+from flowqd.devices.clock import Clock
+from flowqd.devices.process import ProcessModel
+from flowqd.devices.sim.devices import (
+    SimPressureSensor,
+    SimSpectrometer,
+    SimSyringePump,
+    SimTemperatureController,
+    SimValve,
+)
+from flowqd.devices.sim.plant import HeaterParams, SimPlant, SyringeParams
+from flowqd.devices.sim.surrogate import SurrogateConditions, SurrogateTwin
+from flowqd.errors import ConfigError
+
+#: Slowest step rate of a simulated syringe drive, mL/min (the process range is the pump config's).
+SIM_DRIVE_MIN_FLOW_ML_MIN = 0.001
+
+__all__ = [
+    "SIM_DRIVE_MIN_FLOW_ML_MIN",
+    "HeaterParams",
+    "SimPlant",
+    "SimPressureSensor",
+    "SimSpectrometer",
+    "SimSyringePump",
+    "SimTemperatureController",
+    "SimValve",
+    "SurrogateTwin",
+    "SyringeParams",
+    "build_sim_devices",
+    "default_twin",
+]
+
+
+def default_twin(kind: str = "default") -> tuple[Any, Any]:
+    """``(twin, make_conditions)`` for ``[sim] twin`` = ``"default"`` (the digital twin) or ``"surrogate"``."""
+    if kind == "surrogate":
+        return SurrogateTwin(), SurrogateConditions
+    try:
+        from flowqd.twin import Conditions, Twin
+    except ImportError as exc:  # the twin package is optional at this layer
+        raise ConfigError(f"[sim] twin = 'default' needs flowqd.twin ({exc}); use twin = 'surrogate'") from None
+    return Twin.default(), Conditions
+
+
+def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
+                      roles: Sequence[str] | None = None) -> tuple[dict[str, Any], SimPlant]:
+    """Simulated devices for ``roles`` of ``platform_config`` and the plant they share.
+
+    Parameters
+    ----------
+    platform_config : PlatformConfig
+    clock : Clock
+    twin : object, optional
+        Anything with ``predict(conditions)``; default per ``[sim] twin``. A :class:`SurrogateTwin` passed here
+        uses its own conditions type.
+    roles : sequence of str, optional
+        Roles to build (default: all configured).
+    """
+    sim_cfg = platform_config.sim
+    if twin is None:
+        twin, make_conditions = default_twin(sim_cfg.twin)
+    elif isinstance(twin, SurrogateTwin):
+        make_conditions = SurrogateConditions
+    else:
+        make_conditions = getattr(twin, "Conditions", None)
+        if make_conditions is None:
+            from flowqd.twin import Conditions as make_conditions  # type: ignore[no-redef]
+    dev = platform_config.devices
+    train = platform_config.train()
+    process = ProcessModel(train)
+    plant = SimPlant(clock=clock, process=process, twin=twin, make_conditions=make_conditions,
+                     ambient_c=sim_cfg.ambient_c, seed=sim_cfg.seed, pressure_noise_bar=sim_cfg.pressure_noise_bar,
+                     twin_path_mm=float(getattr(twin, "path_mm", 1.0)))
+    core_box, shell_box = platform_config.box_names()
+    stage = train.section(core_box)
+    plant.core_units = len(stage.units_in_use)  # type: ignore[union-attr]
+    if shell_box is not None:
+        plant.shell_units = len(train.section(shell_box).units_in_use)  # type: ignore[union-attr]
+    wanted = set(roles) if roles is not None else {r for r in ("core_pump", "shell_pump", "hb1", "hb2", "pressure",
+                                                                "outlet_valve", "uvvis", "pl")
+                                                   if getattr(dev, r, None) is not None}
+    out: dict[str, Any] = {}
+    for role, stream, reservoir in (("core_pump", "core", "stock"), ("shell_pump", "ddt", "ddt")):
+        c = getattr(dev, role, None)
+        if role not in wanted or c is None:
+            continue
+        plant.reservoirs_ml[reservoir] = c.reservoir_ml
+        params = SyringeParams(volume_ml=c.syringe_volume_ml, refill_flow_ml_min=c.refill_flow_ml_min)
+        syringes = []
+        for tag in ("A", "B"):
+            name = f"{role}.{tag}"
+            plant.add_syringe(name, params, reservoir, stream)
+            syringes.append(SimSyringePump(plant, name, device=role, pressure_rating_bar=c.pressure_rating_bar,
+                                           min_flow_ml_min=SIM_DRIVE_MIN_FLOW_ML_MIN,
+                                           max_flow_ml_min=c.max_flow_ml_min))
+        out[role] = AlternatingPump(role, syringes[0], syringes[1], clock, switch_volume_ml=c.switch_volume_ml,
+                                    overlap=c.overlap, min_flow_ml_min=c.min_flow_ml_min,
+                                    max_flow_ml_min=c.max_flow_ml_min)
+    for role, box in (("hb1", core_box), ("hb2", shell_box)):
+        h = getattr(dev, role, None)
+        if role in wanted and h is not None and box is not None:
+            plant.add_heater(box, HeaterParams(), h.ramp_c_min)
+            ctrl = SimTemperatureController(plant, box, min_c=h.min_c, max_c=h.max_c,
+                                            max_ramp_c_min=h.max_ramp_c_min, device=role)
+            out[role] = ctrl
+    if "pressure" in wanted:
+        out["pressure"] = SimPressureSensor(plant, "pressure", max_bar=dev.pressure.max_bar)
+    if "outlet_valve" in wanted:
+        out["outlet_valve"] = SimValve(plant, "outlet_valve")
+    for role in ("uvvis", "pl"):
+        sc = getattr(dev, role, None)
+        if role in wanted and sc is not None:
+            out[role] = SimSpectrometer(plant, role, mode=sc.mode, path_mm=sc.path_mm,
+                                        wavelength_min_nm=sc.wavelength_min_nm, wavelength_max_nm=sc.wavelength_max_nm,
+                                        pixels=sc.pixels, integration_ms=sc.integration_ms, averages=sc.averages,
+                                        full_well_counts=sc.full_well_counts)
+    return out, plant

@@ -1,0 +1,583 @@
+"""Platform and campaign files (TOML → pydantic models, ``extra="forbid"``).
+
+A **platform** file describes the hardware: the reactor train (the ``[reactor]`` table is
+:class:`flowqd.reactor.config.TrainConfig`), one ``[devices.<role>]`` table per device (``driver = "sim"`` or a
+real driver, ``port``, ``address``, limits), the engine's ``[control]`` criteria, the ``[interlocks]`` thresholds
+and the ``[sim]`` options. A **campaign** file lists the conditions to run — a ``[[conditions]]`` list and/or a
+``[sweep]`` grid — with ``[defaults]`` applied to each.
+
+Units are part of every key (``_c``, ``_ml_min``, ``_bar``, ``_s``, ``_ms``, ``_mm``, ``_nm``, ``_ml``), so a value
+in another unit is an *unknown key*, never a silently wrong number. Every problem is a
+:class:`~flowqd.errors.ConfigError` whose message names the FILE, the KEY and the VALUE, e.g.
+``examples/campaign.toml: conditions[2].core_temperature_c = 400: above the HB1 limit 350 °C``.
+
+Roles: ``core_pump`` (two alternating syringes, stock), ``hb1`` (core box = the train's first heating box),
+``pressure``, ``outlet_valve``, ``uvvis`` are required; ``shell_pump`` (DDT), ``hb2`` (the train's second box) and
+``pl`` are needed for shell conditions / PL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from flowqd.errors import ConfigError
+from flowqd.reactor.config import TrainConfig
+from flowqd.reactor.geometry import ReactorTrain
+
+__all__ = [
+    "CampaignConfig",
+    "ConditionConfig",
+    "ControlConfig",
+    "DeviceConfig",
+    "DevicesConfig",
+    "DualSyringePumpConfig",
+    "HeaterConfig",
+    "InterlockConfig",
+    "PlatformConfig",
+    "PressureSensorConfig",
+    "SimConfig",
+    "SpectrometerConfig",
+    "SweepConfig",
+    "SyringePumpConfig",
+    "ValveConfig",
+    "campaign_from_text",
+    "check_campaign",
+    "load_campaign",
+    "load_platform",
+    "platform_from_text",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+_UNIT_SUFFIXES = ("_c", "_ml_min", "_bar", "_s", "_ms", "_mm", "_nm", "_ml", "_j_k", "_bar_min", "_c_min")
+
+
+# ---------------------------------------------------------------------------------------------------- devices
+class DeviceConfig(BaseModel):
+    """Common device fields.
+
+    ``driver`` is ``"sim"`` (the twin-driven simulation) or a real driver name (see
+    :data:`flowqd.devices.DRIVERS`); ``options`` holds driver-specific settings (baud rate, register map file …).
+    """
+
+    model_config = _STRICT
+
+    driver: str = "sim"
+    port: str | None = None
+    address: int | None = Field(None, ge=0)
+    timeout_s: float = Field(1.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SyringePumpConfig(DeviceConfig):
+    """A syringe pump fed from a reservoir."""
+
+    syringe_volume_ml: float = Field(2.5, gt=0)
+    pressure_rating_bar: float = Field(20.0, gt=0)
+    min_flow_ml_min: float = Field(0.03, gt=0)
+    max_flow_ml_min: float = Field(1.5, gt=0)
+    refill_flow_ml_min: float = Field(2.5, gt=0)
+    reservoir_ml: float = Field(gt=0, description="liquid in the reservoir at the start of a run")
+
+    @model_validator(mode="after")
+    def _flows(self) -> SyringePumpConfig:
+        if self.min_flow_ml_min >= self.max_flow_ml_min:
+            raise ValueError(f"min_flow_ml_min {self.min_flow_ml_min:g} must be below max_flow_ml_min "
+                             f"{self.max_flow_ml_min:g}")
+        return self
+
+
+class DualSyringePumpConfig(SyringePumpConfig):
+    """Two alternating syringes (continuous flow)."""
+
+    partner_address: int | None = Field(None, ge=0)
+    switch_volume_ml: float = Field(0.25, ge=0)
+    overlap: bool = True
+
+
+class HeaterConfig(DeviceConfig):
+    """A heating-box temperature controller."""
+
+    max_c: float = Field(gt=0)
+    min_c: float = 20.0
+    max_ramp_c_min: float = Field(10.0, gt=0)
+    ramp_c_min: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ramp(self) -> HeaterConfig:
+        if self.ramp_c_min > self.max_ramp_c_min:
+            raise ValueError(f"ramp_c_min {self.ramp_c_min:g} above max_ramp_c_min {self.max_ramp_c_min:g}")
+        if self.min_c >= self.max_c:
+            raise ValueError(f"min_c {self.min_c:g} must be below max_c {self.max_c:g}")
+        return self
+
+
+class PressureSensorConfig(DeviceConfig):
+    """Inline pressure transducer."""
+
+    max_bar: float = Field(25.0, gt=0)
+
+
+class ValveConfig(DeviceConfig):
+    """Outlet valve (waste / collect / sample)."""
+
+
+class SpectrometerConfig(DeviceConfig):
+    """Fibre spectrometer on the flow cell."""
+
+    mode: Literal["absorbance", "pl"] = "absorbance"
+    path_mm: float = Field(1.0, gt=0)
+    wavelength_min_nm: float = Field(400.0, gt=0)
+    wavelength_max_nm: float = Field(900.0, gt=0)
+    pixels: int = Field(2048, ge=16)
+    integration_ms: float = Field(100.0, gt=0)
+    averages: int = Field(10, ge=1)
+    full_well_counts: float = Field(65535.0, gt=0)
+    excitation_nm: float | None = Field(None, gt=0)
+
+
+class DevicesConfig(BaseModel):
+    """The devices by role."""
+
+    model_config = _STRICT
+
+    core_pump: DualSyringePumpConfig
+    hb1: HeaterConfig
+    pressure: PressureSensorConfig
+    outlet_valve: ValveConfig
+    uvvis: SpectrometerConfig
+    shell_pump: DualSyringePumpConfig | None = None
+    hb2: HeaterConfig | None = None
+    pl: SpectrometerConfig | None = None
+
+
+# ---------------------------------------------------------------------------------------------------- engine
+class ControlConfig(BaseModel):
+    """Run-engine timing and steady-state criteria."""
+
+    model_config = _STRICT
+
+    control_period_s: float = Field(1.0, gt=0, le=60)
+    trace_period_s: float = Field(10.0, gt=0)
+    temperature_tolerance_c: float = Field(1.0, gt=0)
+    temperature_hold_s: float = Field(120.0, ge=0)
+    stabilise_timeout_s: float = Field(7200.0, gt=0)
+    washout_fraction: float = Field(0.99, gt=0, lt=1)
+    spectrum_interval_s: float = Field(60.0, ge=0)
+    peak_drift_nm: float = Field(1.0, gt=0)
+    drift_window: int = Field(3, ge=2)
+    max_extra_spectra: int = Field(5, ge=0)
+    material: str = "InP"
+
+
+class InterlockConfig(BaseModel):
+    """Safety thresholds, evaluated every control period."""
+
+    model_config = _STRICT
+
+    max_pressure_bar: float = Field(15.0, gt=0)
+    max_pressure_rise_bar_min: float = Field(2.0, gt=0)
+    pressure_rise_window_s: float = Field(10.0, gt=0)
+    over_temperature_margin_c: float = Field(15.0, gt=0)
+    safe_setpoint_c: float = Field(25.0, ge=0)
+
+
+class SimConfig(BaseModel):
+    """Options of the simulated platform (``driver = "sim"`` devices)."""
+
+    model_config = _STRICT
+
+    twin: Literal["default", "surrogate"] = "default"
+    seed: int = 0
+    ambient_c: float = 25.0
+    pressure_noise_bar: float = Field(0.002, ge=0)
+
+
+class PlatformConfig(BaseModel):
+    """A platform file."""
+
+    model_config = _STRICT
+
+    name: str
+    description: str = ""
+    reactor: TrainConfig
+    devices: DevicesConfig
+    control: ControlConfig = ControlConfig()
+    interlocks: InterlockConfig = InterlockConfig()
+    sim: SimConfig = SimConfig()
+
+    _source: str = PrivateAttr("<platform>")
+    _text: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _cross(self) -> PlatformConfig:
+        ratings = [("core_pump", self.devices.core_pump.pressure_rating_bar)]
+        if self.devices.shell_pump is not None:
+            ratings.append(("shell_pump", self.devices.shell_pump.pressure_rating_bar))
+        for role, rating in ratings:
+            if self.interlocks.max_pressure_bar >= rating:
+                raise ValueError(f"interlocks.max_pressure_bar {self.interlocks.max_pressure_bar:g} must be below "
+                                 f"the {role} rating {rating:g} bar")
+        boxes = [b for b in self.reactor.sequence if any(h.name == b for h in self.reactor.heating_box)]
+        if not boxes:
+            raise ValueError("reactor has no heating box for hb1")
+        if self.devices.hb2 is not None and len(boxes) < 2:
+            raise ValueError("devices.hb2 is configured but the reactor has only one heating box")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file it was read from."""
+        return self._source
+
+    @property
+    def text(self) -> str:
+        """The TOML text it was read from (provenance)."""
+        return self._text
+
+    def train(self) -> ReactorTrain:
+        """The reactor train."""
+        return self.reactor.to_train()
+
+    def box_names(self) -> tuple[str, str | None]:
+        """Names of the core (hb1) and shell (hb2) boxes in the train."""
+        boxes = [b for b in self.reactor.sequence if any(h.name == b for h in self.reactor.heating_box)]
+        return boxes[0], (boxes[1] if len(boxes) > 1 else None)
+
+
+# ---------------------------------------------------------------------------------------------------- campaign
+class ConditionConfig(BaseModel):
+    """One steady-state condition."""
+
+    model_config = _STRICT
+
+    label: str = ""
+    core_temperature_c: float
+    core_flow_ml_min: float = Field(gt=0)
+    core_units: int = Field(1, ge=1)
+    shell: bool = False
+    shell_temperature_c: float | None = None
+    ddt_flow_ml_min: float | None = Field(None, gt=0)
+    shell_units: int = Field(1, ge=1)
+    n_spectra: int = Field(3, ge=1)
+    collect_volume_ml: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _shell(self) -> ConditionConfig:
+        if self.shell and (self.shell_temperature_c is None or self.ddt_flow_ml_min is None):
+            raise ValueError("a shell condition needs shell_temperature_c and ddt_flow_ml_min")
+        return self
+
+    def setpoints(self) -> dict[str, Any]:
+        """Set points as the recorder's ``start_condition`` keywords."""
+        return {"core_temperature_c": self.core_temperature_c, "core_flow_ml_min": self.core_flow_ml_min,
+                "core_units": self.core_units, "shell": self.shell,
+                "shell_temperature_c": self.shell_temperature_c if self.shell else None,
+                "ddt_flow_ml_min": self.ddt_flow_ml_min if self.shell else None, "n_spectra": self.n_spectra,
+                "label": self.label}
+
+
+class ConditionDefaults(BaseModel):
+    """``[defaults]``: any condition key, applied where a condition does not set it."""
+
+    model_config = _STRICT
+
+    core_temperature_c: float | None = None
+    core_flow_ml_min: float | None = None
+    core_units: int | None = None
+    shell: bool | None = None
+    shell_temperature_c: float | None = None
+    ddt_flow_ml_min: float | None = None
+    shell_units: int | None = None
+    n_spectra: int | None = None
+    collect_volume_ml: float | None = None
+
+
+class RangeSpec(BaseModel):
+    """``{start, stop, num}``: ``num`` evenly spaced values including both ends."""
+
+    model_config = _STRICT
+
+    start: float
+    stop: float
+    num: int = Field(ge=1)
+
+    def values(self) -> list[float]:
+        """The values."""
+        return [float(v) for v in np.linspace(self.start, self.stop, self.num)]
+
+
+class SweepConfig(BaseModel):
+    """``[sweep]``: a grid (Cartesian product, first key outermost) of listed values or ranges."""
+
+    model_config = _STRICT
+
+    core_temperature_c: list[float] | RangeSpec | None = None
+    core_flow_ml_min: list[float] | RangeSpec | None = None
+    shell_temperature_c: list[float] | RangeSpec | None = None
+    ddt_flow_ml_min: list[float] | RangeSpec | None = None
+
+    def grid(self) -> list[dict[str, float]]:
+        """The grid points as condition dicts."""
+        axes = []
+        for name in type(self).model_fields:
+            spec = getattr(self, name)
+            if spec is None:
+                continue
+            values = spec.values() if isinstance(spec, RangeSpec) else [float(v) for v in spec]
+            axes.append([(name, v) for v in values])
+        return [dict(point) for point in itertools.product(*axes)] if axes else []
+
+
+class CampaignConfig(BaseModel):
+    """A campaign file."""
+
+    model_config = _STRICT
+
+    name: str
+    description: str = ""
+    defaults: ConditionDefaults = ConditionDefaults()
+    conditions: tuple[ConditionConfig, ...] = ()
+    sweep: SweepConfig | None = None
+
+    _source: str = PrivateAttr("<campaign>")
+    _text: str = PrivateAttr("")
+
+    @property
+    def source(self) -> str:
+        """The file it was read from."""
+        return self._source
+
+    @property
+    def text(self) -> str:
+        """The TOML text it was read from."""
+        return self._text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        defaults = data.get("defaults") or {}
+        if not isinstance(defaults, dict):
+            return data
+        d = {k: v for k, v in defaults.items() if v is not None and k in ConditionDefaults.model_fields}
+        conds = data.get("conditions", [])
+        if isinstance(conds, list):
+            data["conditions"] = [{**d, **c} if isinstance(c, dict) else c for c in conds]
+        sweep = data.get("sweep")
+        if isinstance(sweep, dict):
+            try:
+                grid = SweepConfig.model_validate(sweep).grid()
+            except ValidationError:
+                return data  # reported by the normal validation of ``sweep``
+            data["conditions"] = [*data.get("conditions", []), *({**d, **p} for p in grid)]
+        return data
+
+    @model_validator(mode="after")
+    def _nonempty(self) -> CampaignConfig:
+        if not self.conditions:
+            raise ValueError("the campaign has no conditions (give [[conditions]] or a [sweep])")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, dict):
+        for arg in typing.get_args(annotation):
+            found = _unwrap_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] | None = root
+    for part in loc[:-1]:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = _unwrap_model(field.annotation)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part) in ("list[float]", "RangeSpec") or str(part).startswith(("function-", "list[")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _unit_hint(key: str, allowed: list[str]) -> str:
+    """'; did you mean X (units are part of the key)' when ``key`` is an allowed key with another unit suffix."""
+    parts = key.split("_")
+    for cut in range(len(parts) - 1, 0, -1):
+        stem = "_".join(parts[:cut])
+        for k in allowed:
+            if k.startswith(stem + "_") and k[len(stem):] in _UNIT_SUFFIXES:
+                return f" (wrong unit? did you mean {k}: units are part of the key)"
+    return ""
+
+
+def _messages(exc: ValidationError, root: type[BaseModel]) -> list[str]:
+    parts = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        key = _loc_text(loc)
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f" = {value!r}"
+        if err.get("type") == "extra_forbidden":
+            allowed = _allowed_keys(root, loc)
+            msg = "unknown key" + _unit_hint(str(loc[-1]) if loc else "", allowed)
+            msg += f"; allowed: {', '.join(allowed)}" if allowed else ""
+        elif err.get("type") == "missing":
+            msg = "missing device (required)" if len(loc) == 2 and loc[0] == "devices" else "missing (required)"
+            shown = ""
+        else:
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{key}{shown}: {msg}" if key else f"{msg}")
+    # pydantic reports every branch of a union; keep one line per key
+    seen: dict[str, str] = {}
+    for p in parts:
+        seen.setdefault(p.split(":", 1)[0], p)
+    return list(seen.values())
+
+
+def _read(path: str | Path) -> tuple[str, dict[str, Any]]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a TOML file", source=str(path)) from None
+    return text, _parse(text, str(path))
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML ({exc})", source=source) from None
+
+
+def platform_from_text(text: str, source: str = "<platform>") -> PlatformConfig:
+    """Validate a platform TOML text; errors name ``source``, the key and the value."""
+    data = _parse(text, source)
+    try:
+        cfg = PlatformConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_messages(exc, PlatformConfig)), source=source) from None
+    try:
+        cfg.train()
+    except ConfigError as exc:
+        raise ConfigError(f"reactor: {exc}", source=source) from None
+    cfg._source = source
+    cfg._text = text
+    return cfg
+
+
+def load_platform(path: str | Path) -> PlatformConfig:
+    """Load and validate a platform file."""
+    text, _ = _read(path)
+    return platform_from_text(text, str(path))
+
+
+def campaign_from_text(text: str, source: str = "<campaign>") -> CampaignConfig:
+    """Validate a campaign TOML text."""
+    data = _parse(text, source)
+    try:
+        cfg = CampaignConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_messages(exc, CampaignConfig)), source=source) from None
+    cfg._source = source
+    cfg._text = text
+    return cfg
+
+
+def load_campaign(path: str | Path) -> CampaignConfig:
+    """Load and validate a campaign file (its own consistency; see :func:`check_campaign` for the platform)."""
+    text, _ = _read(path)
+    return campaign_from_text(text, str(path))
+
+
+def check_campaign(campaign: CampaignConfig, platform: PlatformConfig) -> list[str]:
+    """Every set point of ``campaign`` the ``platform`` cannot run, as ``FILE: KEY = VALUE: reason`` lines.
+
+    Checks temperatures against the heater range and the box limit, flows against the pump range, unit counts
+    against the boxes, and that the devices a condition needs (``shell_pump``, ``hb2``) are configured.
+    """
+    src = campaign.source
+    train = platform.train()
+    core_box, shell_box = platform.box_names()
+    dev = platform.devices
+    problems: list[str] = []
+
+    def bad(i: int, key: str, value: Any, why: str) -> None:
+        problems.append(f"{src}: conditions[{i}].{key} = {value!r}: {why}")
+
+    def box_limit(box: str, heater: HeaterConfig) -> tuple[float, float]:
+        stage = train.section(box)
+        units_max = min([stage.box.max_temperature_c] + [u.max_temperature_c for u in stage.box.units])  # type: ignore[union-attr]
+        return heater.min_c, min(heater.max_c, units_max)
+
+    def n_units(box: str) -> int:
+        return len(train.section(box).box.units)  # type: ignore[union-attr]
+
+    for i, c in enumerate(campaign.conditions):
+        lo, hi = box_limit(core_box, dev.hb1)
+        if c.core_temperature_c > hi:
+            bad(i, "core_temperature_c", c.core_temperature_c, f"above the {core_box} limit {hi:g} °C")
+        elif c.core_temperature_c < lo:
+            bad(i, "core_temperature_c", c.core_temperature_c, f"below the {core_box} controller minimum {lo:g} °C")
+        p = dev.core_pump
+        if not p.min_flow_ml_min <= c.core_flow_ml_min <= p.max_flow_ml_min:
+            bad(i, "core_flow_ml_min", c.core_flow_ml_min,
+                f"outside the core pump range {p.min_flow_ml_min:g}-{p.max_flow_ml_min:g} mL/min")
+        if c.core_units > n_units(core_box):
+            bad(i, "core_units", c.core_units, f"{core_box} has only {n_units(core_box)} units")
+        if not c.shell:
+            continue
+        if shell_box is None:
+            bad(i, "shell", True, "the reactor has no shell heating box")
+            continue
+        if dev.hb2 is None:
+            bad(i, "shell", True, "missing device: the platform has no [devices.hb2] (shell heater)")
+        else:
+            lo, hi = box_limit(shell_box, dev.hb2)
+            t = c.shell_temperature_c
+            if t is not None and t > hi:
+                bad(i, "shell_temperature_c", t, f"above the {shell_box} limit {hi:g} °C")
+            elif t is not None and t < lo:
+                bad(i, "shell_temperature_c", t, f"below the {shell_box} controller minimum {lo:g} °C")
+        if dev.shell_pump is None:
+            bad(i, "shell", True, "missing device: the platform has no [devices.shell_pump] (DDT pump)")
+        else:
+            sp = dev.shell_pump
+            q = c.ddt_flow_ml_min
+            if q is not None and not sp.min_flow_ml_min <= q <= sp.max_flow_ml_min:
+                bad(i, "ddt_flow_ml_min", q,
+                    f"outside the DDT pump range {sp.min_flow_ml_min:g}-{sp.max_flow_ml_min:g} mL/min")
+        if c.shell_units > n_units(shell_box):
+            bad(i, "shell_units", c.shell_units, f"{shell_box} has only {n_units(shell_box)} units")
+    return problems

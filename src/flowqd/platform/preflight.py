@@ -1,0 +1,136 @@
+"""Pre-flight checks: everything that can be known to fail is refused before anything moves.
+
+:func:`preflight` checks, for every condition of a campaign on a platform:
+
+1. set points against the devices and the reactor (:func:`~flowqd.platform.config.check_campaign`: box limits,
+   controller range, pump ranges, unit counts, devices a shell condition needs);
+2. the predicted pressure drop (reactor hydraulics, temperature-dependent viscosity) at the hot set points *and*
+   at a cold start (coil at ambient) against ``interlocks.max_pressure_bar``;
+3. the stock: each condition's duration is estimated (set-point ramp + stability hold + flush to
+   ``washout_fraction`` from the particle RTD + spectra + collection) and the stock (and DDT) it needs, plus two
+   syringe fillings, must fit in the reservoir.
+
+All failures are reported together, each naming the file, key and value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flowqd.devices.process import OperatingPoint, ProcessModel
+from flowqd.errors import ConfigError, FlowqdError
+from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig, check_campaign
+from flowqd.reactor.recipe import stock_consumed_ml
+
+__all__ = ["ConditionPlan", "PreflightReport", "operating_point", "preflight"]
+
+
+def operating_point(c: ConditionConfig) -> OperatingPoint:
+    """The :class:`~flowqd.devices.process.OperatingPoint` of a campaign condition."""
+    return OperatingPoint(c.core_temperature_c, c.core_flow_ml_min, c.core_units, c.shell,
+                          c.shell_temperature_c if c.shell else None, c.ddt_flow_ml_min if c.shell else None,
+                          c.shell_units)
+
+
+@dataclass(frozen=True)
+class ConditionPlan:
+    """Estimates for one condition."""
+
+    index: int
+    residence_time_min: float
+    washout_min: float
+    duration_min: float
+    stock_ml: float
+    ddt_ml: float
+    pressure_bar: float
+    cold_pressure_bar: float
+
+
+@dataclass
+class PreflightReport:
+    """Result of :func:`preflight`: per-condition plans and every problem found."""
+
+    plans: list[ConditionPlan] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    @property
+    def duration_min(self) -> float:
+        """Estimated campaign duration, min."""
+        return float(sum(p.duration_min for p in self.plans))
+
+    def raise_if_failed(self) -> None:
+        """Raise one :class:`ConfigError` listing every problem."""
+        if self.problems:
+            n = len(self.problems)
+            raise ConfigError(f"pre-flight failed ({n} problem{'s' if n > 1 else ''}); nothing was started:\n  "
+                              + "\n  ".join(self.problems))
+
+
+def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: ProcessModel | None = None,
+              skip_conditions: set[int] | None = None) -> PreflightReport:
+    """Check ``campaign`` on ``platform`` before anything moves (see the module docstring).
+
+    ``skip_conditions`` (indices already completed, on resume) are left out of the stock balance.
+    """
+    report = PreflightReport(problems=check_campaign(campaign, platform))
+    if report.problems:
+        return report
+    process = process or ProcessModel(platform.train())
+    ctl = platform.control
+    lock = platform.interlocks
+    dev = platform.devices
+    src = campaign.source
+    skip = skip_conditions or set()
+    prev_core = prev_shell = platform.sim.ambient_c
+    stock_total = ddt_total = 0.0
+    for i, c in enumerate(campaign.conditions):
+        op = operating_point(c)
+        try:
+            tau = process.residence_time_min(op)
+            wash = process.washout_time_min(op, ctl.washout_fraction)
+            dp = process.pressure_drop_bar(op)
+            cold = process.pressure_drop_actual_bar(
+                c.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=c.ddt_flow_ml_min or 0.0,
+                shell=c.shell, shell_temperature_c=platform.sim.ambient_c, core_units=c.core_units,
+                shell_units=c.shell_units)
+        except FlowqdError as exc:
+            report.problems.append(f"{src}: conditions[{i}]: {exc}")
+            continue
+        for what, p in (("at the set points", dp), ("at a cold start", cold)):
+            if p >= lock.max_pressure_bar:
+                report.problems.append(
+                    f"{src}: conditions[{i}].core_flow_ml_min = {c.core_flow_ml_min!r}: predicted pressure drop "
+                    f"{p:.2f} bar {what} reaches the limit {lock.max_pressure_bar:g} bar")
+        ramp_min = abs(c.core_temperature_c - prev_core) / dev.hb1.ramp_c_min
+        if c.shell and dev.hb2 is not None and c.shell_temperature_c is not None:
+            ramp_min = max(ramp_min, abs(c.shell_temperature_c - prev_shell) / dev.hb2.ramp_c_min)
+            prev_shell = c.shell_temperature_c
+        prev_core = c.core_temperature_c
+        flow_total = op.total_flow_ml_min
+        spectra_min = (c.n_spectra + 1) * ctl.spectrum_interval_s / 60.0
+        collect_min = c.collect_volume_ml / flow_total
+        duration = ramp_min + 5.0 + ctl.temperature_hold_s / 60.0 + wash + spectra_min + collect_min
+        stock = stock_consumed_ml(c.core_flow_ml_min, duration)
+        ddt = stock_consumed_ml(c.ddt_flow_ml_min, duration) if c.shell and c.ddt_flow_ml_min else 0.0
+        report.plans.append(ConditionPlan(i, tau, wash, duration, stock, ddt, dp, cold))
+        if i not in skip:
+            stock_total += stock
+            ddt_total += ddt
+    need_stock = stock_total + 2 * dev.core_pump.syringe_volume_ml
+    if need_stock > dev.core_pump.reservoir_ml:
+        report.problems.append(
+            f"{platform.source}: devices.core_pump.reservoir_ml = {dev.core_pump.reservoir_ml!r}: the campaign needs "
+            f"about {need_stock:.1f} mL of stock ({stock_total:.1f} mL pumped over "
+            f"{sum(p.duration_min for p in report.plans):.0f} min + 2 syringe fillings)")
+    if ddt_total > 0 and dev.shell_pump is not None:
+        need_ddt = ddt_total + 2 * dev.shell_pump.syringe_volume_ml
+        if need_ddt > dev.shell_pump.reservoir_ml:
+            report.problems.append(
+                f"{platform.source}: devices.shell_pump.reservoir_ml = {dev.shell_pump.reservoir_ml!r}: the campaign "
+                f"needs about {need_ddt:.1f} mL of DDT")
+    return report

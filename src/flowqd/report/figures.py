@@ -1,0 +1,221 @@
+"""Figures of the run report, drawn like the paper's Fig. 3 and Fig. 4 (Wang, Segets et al. 2023).
+
+Each function takes plain arrays, writes one PNG to ``path`` and returns the path (``None`` when there is nothing
+to draw). They build :class:`matplotlib.figure.Figure` objects directly (Agg canvas, no pyplot), so they hold no
+global state and do not depend on a display.
+
+- :func:`plot_spectra`: absorbance spectra, one curve per condition (Fig. 3a/d);
+- :func:`plot_psds`: particle-size distributions per condition (Fig. 3b/e);
+- :func:`plot_size_rsd`: x1,3 and RSD against temperature or residence time on twin axes (Fig. 3c/f);
+- :func:`plot_absorbance_pl`: absorbance and PL of one sample (Fig. 4a);
+- :func:`plot_cie_fallback`: CIE 1931 chromaticity diagram with the samples (Fig. 4b; the report prefers
+  :func:`flowqd.report.cie_plot.plot_chromaticity` when that module is present);
+- :func:`plot_traces`: set points and sensor readings (temperature, pressure, flow) against time, with trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "plot_absorbance_pl",
+    "plot_cie_fallback",
+    "plot_psds",
+    "plot_size_rsd",
+    "plot_spectra",
+    "plot_traces",
+]
+
+Curve = tuple[Any, Any]
+DPI = 110
+
+
+def _figure(width: float = 5.2, height: float = 3.8, ncols: int = 1, nrows: int = 1, **kwargs: Any) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, format="png")
+    return out
+
+
+def _colors(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["plasma"]
+    return [cmap(0.1 + 0.75 * i / max(n - 1, 1)) for i in range(n)]
+
+
+def plot_spectra(
+    curves: Mapping[str, Curve], path: str | Path, *, ylabel: str = "Absorbance (norm.)", normalise: bool = True,
+    peaks_nm: Mapping[str, float | None] | None = None, title: str = "UV-vis absorption",
+) -> Path | None:
+    """Spectra per condition (label → (wavelength_nm, values)); normalised at the exciton peak when given."""
+    if not curves:
+        return None
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for (label, (wl, y)), color in zip(curves.items(), _colors(len(curves)), strict=True):
+        wl, y = np.asarray(wl, float), np.asarray(y, float)
+        if normalise:
+            peak = (peaks_nm or {}).get(label)
+            ref = float(np.interp(peak, wl, y)) if peak is not None else float(np.max(np.abs(y)))
+            y = y / ref if ref else y
+        ax.plot(wl, y, color=color, lw=1.4, label=label)
+        peak = (peaks_nm or {}).get(label)
+        if peak is not None:
+            ax.axvline(peak, color=color, lw=0.6, ls=":")
+    ax.set_xlabel("Wavelength (nm)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
+    return _save(fig, path)
+
+
+def plot_psds(psds: Mapping[str, Curve], path: str | Path, *, approximate: bool = False) -> Path | None:
+    """Number-density PSDs per condition (label → (diameter_nm, density)), each normalised to its maximum."""
+    if not psds:
+        return None
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for (label, (d, q)), color in zip(psds.items(), _colors(len(psds)), strict=True):
+        d, q = np.asarray(d, float), np.asarray(q, float)
+        top = float(np.max(q)) if q.size else 0.0
+        ax.plot(d, q / top if top > 0 else q, color=color, lw=1.4, label=label)
+    ax.set_xlabel("Diameter (nm)")
+    ax.set_ylabel("q$_0$ (norm.)")
+    ax.set_title("Particle-size distributions" + (" (normal approx. from x$_{1,3}$, σ)" if approximate else ""),
+                 fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
+    return _save(fig, path)
+
+
+def plot_size_rsd(
+    x: Sequence[float], x13_nm: Sequence[float | None], rsd_percent: Sequence[float | None], path: str | Path,
+    *, xlabel: str = "Temperature (°C)",
+) -> Path | None:
+    """x1,3 (left axis) and RSD in % (right axis) against a set point, as the paper's Fig. 3c."""
+    xs = np.asarray(x, float)
+    size = np.array([np.nan if v is None else v for v in x13_nm], float)
+    rsd = np.array([np.nan if v is None else v for v in rsd_percent], float)
+    if xs.size == 0 or (np.all(np.isnan(size)) and np.all(np.isnan(rsd))):
+        return None
+    order = np.argsort(xs, kind="stable")
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    ax.plot(xs[order], size[order], "s-", color="black", label="x$_{1,3}$")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Mean size x$_{1,3}$ (nm)")
+    ax2 = ax.twinx()
+    ax2.plot(xs[order], rsd[order], "o--", color="tab:red", label="RSD")
+    ax2.set_ylabel("RSD (%)", color="tab:red")
+    ax2.tick_params(axis="y", colors="tab:red")
+    ax.set_title("Mean size and RSD", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_absorbance_pl(
+    absorbance: Curve | None, pl: Curve | None, path: str | Path, *, title: str = "UV-vis and PL"
+) -> Path | None:
+    """Absorbance (left axis) and PL (right axis, normalised) of one sample, as the paper's Fig. 4a."""
+    if absorbance is None and pl is None:
+        return None
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    if absorbance is not None:
+        ax.plot(np.asarray(absorbance[0], float), np.asarray(absorbance[1], float), color="black", label="UV-vis")
+        ax.set_ylabel("Absorbance")
+    ax.set_xlabel("Wavelength (nm)")
+    if pl is not None:
+        ax2 = ax.twinx() if absorbance is not None else ax
+        y = np.asarray(pl[1], float)
+        top = float(np.max(y)) if y.size else 0.0
+        ax2.plot(np.asarray(pl[0], float), y / top if top > 0 else y, color="tab:orange", label="PL")
+        ax2.set_ylabel("PL intensity (norm.)", color="tab:orange")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def _spectral_locus_xy() -> np.ndarray:
+    import colour
+
+    cmfs = colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
+    xyz = np.asarray(cmfs.values, float)
+    xyz = xyz[(cmfs.wavelengths >= 380) & (cmfs.wavelengths <= 700)]
+    return xyz[:, :2] / np.sum(xyz, axis=1, keepdims=True)
+
+
+def plot_cie_fallback(points: Sequence[tuple[str, float, float]], path: str | Path) -> Path | None:
+    """CIE 1931 (x, y) diagram: sRGB-tinted gamut of visible colours plus the samples ``(label, x, y)``."""
+    if not points:
+        return None
+    import colour
+    from matplotlib.path import Path as MplPath
+
+    locus = _spectral_locus_xy()
+    n = 200
+    gx, gy = np.meshgrid(np.linspace(0, 0.8, n), np.linspace(0, 0.9, n))
+    xy = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    inside = MplPath(np.vstack([locus, locus[:1]])).contains_points(xy)
+    xyz = colour.xyY_to_XYZ(np.column_stack([xy, np.ones(len(xy))]).clip(1e-6, None))
+    rgb = np.asarray(colour.XYZ_to_sRGB(xyz), float)
+    rgb = np.clip(rgb / np.max(rgb, axis=1, keepdims=True).clip(1e-6, None), 0, 1)
+    rgba = np.column_stack([rgb, inside.astype(float)]).reshape(n, n, 4)
+    fig, axes = _figure(4.6, 4.6)
+    ax = axes[0, 0]
+    ax.imshow(rgba, origin="lower", extent=(0, 0.8, 0, 0.9), interpolation="bilinear")
+    ax.plot(*np.vstack([locus, locus[:1]]).T, color="black", lw=1)
+    for label, x, y in points:
+        ax.plot(x, y, "o", mfc="white", mec="black", ms=7)
+        ax.annotate(f"{label}\n({x:.3f}, {y:.3f})", (x, y), xytext=(8, 8), textcoords="offset points", fontsize=7)
+    ax.set_xlim(0, 0.8)
+    ax.set_ylim(0, 0.9)
+    ax.set_xlabel("CIE x")
+    ax.set_ylabel("CIE y")
+    ax.set_title("CIE 1931 chromaticity", fontsize=10)
+    return _save(fig, path)
+
+
+_TRACE_GROUPS = (("temperature", "Temperature (°C)"), ("pressure", "Pressure (bar)"), ("flow", "Flow (mL/min)"))
+
+
+def plot_traces(
+    traces: Mapping[tuple[str, str], Curve], path: str | Path, *, trips_s: Sequence[float] = (),
+) -> Path | None:
+    """Set points (dashed) and readings against time, one panel per quantity (temperature, pressure, flow, other).
+
+    ``traces`` maps ``(channel, role)`` → ``(t_s, values)``; ``trips_s`` marks interlock trips (red lines).
+    """
+    if not traces:
+        return None
+    groups: dict[str, list[tuple[str, str, Curve]]] = {}
+    for (channel, role), curve in traces.items():
+        name = next((label for key, label in _TRACE_GROUPS if key in channel.lower()), "Other")
+        groups.setdefault(name, []).append((channel, role, curve))
+    order = [label for _, label in _TRACE_GROUPS if label in groups] + (["Other"] if "Other" in groups else [])
+    fig, axes = _figure(7.5, 2.0 + 1.6 * len(order), nrows=len(order), sharex=True)
+    for ax, name in zip(axes[:, 0], order, strict=True):
+        channels = sorted({c for c, _, _ in groups[name]})
+        color_of = dict(zip(channels, [f"C{i % 10}" for i in range(len(channels))], strict=True))
+        for channel, role, (t, v) in sorted(groups[name], key=lambda g: (g[0], g[1])):
+            ax.plot(np.asarray(t, float) / 60.0, np.asarray(v, float), color=color_of[channel],
+                    ls="--" if role == "setpoint" else "-", lw=1.0 if role == "setpoint" else 1.3,
+                    drawstyle="steps-post" if role == "setpoint" else "default", label=f"{channel} ({role})")
+        for t in trips_s:
+            ax.axvline(t / 60.0, color="red", lw=1.2)
+        ax.set_ylabel(name, fontsize=8)
+        ax.legend(fontsize=6, frameon=False, loc="best")
+    axes[-1, 0].set_xlabel("Time (min)")
+    return _save(fig, path)

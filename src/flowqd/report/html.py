@@ -1,0 +1,392 @@
+"""A self-contained HTML report of one stored run.
+
+:func:`write_report` reads only the :class:`~flowqd.store.Store` and writes ``run<ID>-report.html`` plus its
+figures as PNG files beside it. The HTML embeds every figure as a base64 ``data:`` URI and uses inline CSS only,
+so the single file can be mailed or archived; it references nothing outside itself.
+
+Contents: run header (name, UUID, status, start/end, flowqd version, host, SHA-256 of the platform and campaign
+files, their TOML text in collapsible blocks); the results table per condition (set points, exciton peak,
+x1,3, σ, RSD, conversion/production and PL peak/FWHM/PLQY/CIE when present); the paper's figures (Fig. 3a
+spectra, 3b PSDs, 3c x1,3 and RSD against the varied set point, Fig. 4a absorbance + PL, Fig. 4b CIE 1931);
+set-point/sensor traces; and the events table with interlock trips highlighted.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowqd.store import Store
+from flowqd.store.models import Condition, Event, Run
+
+__all__ = ["Figure", "condition_label", "is_trip", "write_report"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One report figure: a PNG on disk and its caption."""
+
+    key: str
+    caption: str
+    path: Path
+
+
+def condition_label(c: Condition | Mapping[str, Any]) -> str:
+    """Short label of a condition: ``"#0 200 °C, 0.1 mL/min"`` (+ shell)."""
+    get = c.get if isinstance(c, Mapping) else lambda k: getattr(c, k)
+    label = f"#{get('index')} {get('core_temperature_c'):g} °C, {get('core_flow_ml_min'):g} mL/min"
+    if get("shell"):
+        label += " + shell"
+    return label
+
+
+def is_trip(event: Event) -> bool:
+    """An interlock trip or an error-level event (highlighted in the report)."""
+    return event.kind.startswith("interlock") or event.level.lower() in ("error", "critical")
+
+
+def _event_time_s(event: Event, run: Run) -> float | None:
+    if event.t_s is not None:
+        return event.t_s
+    if event.at is not None and run.started_at is not None:
+        return (event.at - run.started_at).total_seconds()
+    return None
+
+
+def _mean_curve(spectra: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean processed curve of spectra (interpolated onto the first one's axis)."""
+    curves = [(s.processed_wavelength_nm, s.processed) for s in spectra if s.processed_npy is not None]
+    if not curves:
+        return None
+    axis = curves[0][0]
+    stack = [np.interp(axis, wl, y) for wl, y in curves]
+    return axis, np.mean(stack, axis=0)
+
+
+_PSD_DIAMETER_KEYS = ("diameter_nm", "d_nm", "diameters_nm", "psd_diameter_nm")
+_PSD_DENSITY_KEYS = ("q0", "density", "number_density", "pdf", "psd", "q0_per_nm", "psd_density")
+
+
+def find_psd(payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A PSD ``(diameter_nm, density)`` in an analysis payload (top level or one nested mapping), or None."""
+    levels = [payload, *(v for v in payload.values() if isinstance(v, Mapping))]
+    for level in levels:
+        d = next((level[k] for k in _PSD_DIAMETER_KEYS if isinstance(level.get(k), list)), None)
+        q = next((level[k] for k in _PSD_DENSITY_KEYS if isinstance(level.get(k), list)), None)
+        if d is not None and q is not None and len(d) == len(q) and len(d) > 2:
+            try:
+                return np.asarray(d, float), np.asarray(q, float)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """Which set point the campaign varies: (row key, axis label)."""
+    core = [r for r in rows if not r["shell"]] or list(rows)
+    for key, label in (("core_temperature_c", "Core temperature (°C)"),
+                       ("residence_time_s", "Residence time (s)"), ("core_flow_ml_min", "Core flow (mL/min)")):
+        values = {r[key] for r in core if r[key] is not None}
+        if len(values) > 1 and all(r[key] is not None for r in core):
+            return key, label
+    if core:
+        return "core_temperature_c", "Core temperature (°C)"
+    return None
+
+
+def _chromaticity(points: list[tuple[str, float, float]], path: Path) -> Path | None:
+    """Fig. 4b, via :mod:`flowqd.report.cie_plot` when present, else :func:`figures.plot_cie_fallback`."""
+    from flowqd.report import figures
+
+    try:
+        from flowqd.report import cie_plot  # type: ignore[attr-defined]
+    except ImportError:
+        cie_plot = None
+    if cie_plot is not None and hasattr(cie_plot, "plot_chromaticity"):
+        try:
+            result = cie_plot.plot_chromaticity(points, path)
+            if Path(path).exists():
+                return Path(path)
+            if result is not None and hasattr(result, "savefig"):
+                result.savefig(path, dpi=figures.DPI)
+                return Path(path)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            pass  # a different call convention: fall back to our own diagram
+    return figures.plot_cie_fallback(points, path)
+
+
+def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
+    """Draw the report figures of a run into ``out_dir`` (PNG files named ``run<ID>_<key>.png``)."""
+    from flowqd.report import figures
+
+    run = store.get_run(run_id)
+    rows = store.results_table(run_id)
+    row_of = {r["condition_id"]: r for r in rows}
+    conds = store.conditions(run_id)
+    label_of = {c.id: condition_label(c) for c in conds}
+    spectra = store.spectra(run_id)
+    analyses: dict[int, list[Any]] = {}
+    for a in store.analyses(run_id):
+        analyses.setdefault(a.spectrum_id, []).append(a)
+    by_cond: dict[tuple[int | None, str], list[Any]] = {}
+    for s in spectra:
+        by_cond.setdefault((s.condition_id, s.kind), []).append(s)
+
+    def png(key: str) -> Path:
+        return out_dir / f"run{run.id}_{key}.png"
+
+    out: list[Figure] = []
+
+    def add(key: str, caption: str, path: Path | None) -> None:
+        if path is not None:
+            out.append(Figure(key, caption, path))
+
+    # Fig. 3a: absorbance spectra per condition.
+    curves, peaks = {}, {}
+    for c in conds:
+        mean = _mean_curve(by_cond.get((c.id, "absorbance"), []))
+        if mean is not None:
+            curves[label_of[c.id]] = mean
+            peaks[label_of[c.id]] = row_of[c.id]["peak_nm"]
+    add("fig3a_spectra", "UV-vis absorption spectra per condition (mean of the condition's spectra, normalised at "
+        "the first excitonic peak; dotted lines: peak positions) — cf. Fig. 3a.",
+        figures.plot_spectra(curves, png("fig3a_spectra"), peaks_nm=peaks))
+
+    # Fig. 3b: PSDs (stored distributions, else a normal approximation from x1,3 and sigma).
+    psds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for c in conds:
+        for s in by_cond.get((c.id, "absorbance"), []):
+            found = next((p for a in analyses.get(s.id, []) if (p := find_psd(a.payload)) is not None), None)
+            if found is not None:
+                psds[label_of[c.id]] = found
+                break
+    approximate = False
+    if not psds:
+        for c in conds:
+            r = row_of[c.id]
+            if r["x13_nm"] and r["sigma_nm"]:
+                d = np.linspace(max(r["x13_nm"] - 4 * r["sigma_nm"], 0.1), r["x13_nm"] + 4 * r["sigma_nm"], 200)
+                psds[label_of[c.id]] = (d, np.exp(-0.5 * ((d - r["x13_nm"]) / r["sigma_nm"]) ** 2))
+        approximate = bool(psds)
+    add("fig3b_psd", "Particle-size distributions per condition" + (
+        " (normal curves from x1,3 and σ: no distribution was stored)" if approximate else "") + " — cf. Fig. 3b.",
+        figures.plot_psds(psds, png("fig3b_psd"), approximate=approximate))
+
+    # Fig. 3c: x1,3 and RSD against the varied set point.
+    axis = _varied_axis(rows)
+    if axis is not None:
+        key, label = axis
+        sel = [r for r in rows if r[key] is not None and not r["shell"]] or [r for r in rows if r[key] is not None]
+        add("fig3c_size_rsd", f"Mean size x1,3 (left) and RSD (right) against {label.split(' (')[0].lower()} "
+            "— cf. Fig. 3c.",
+            figures.plot_size_rsd([r[key] for r in sel], [r["x13_nm"] for r in sel],
+                                  [None if r["rsd"] is None else 100 * r["rsd"] for r in sel],
+                                  png("fig3c_size_rsd"), xlabel=label))
+
+    # Fig. 4a: absorbance + PL of each condition with PL spectra (at most six).
+    pl_conds = [c for c in conds if by_cond.get((c.id, "pl"))][:6]
+    for c in pl_conds:
+        add(f"fig4a_abs_pl_{c.index}", f"Absorbance and PL of condition {label_of[c.id]} — cf. Fig. 4a.",
+            figures.plot_absorbance_pl(_mean_curve(by_cond.get((c.id, "absorbance"), [])),
+                                       _mean_curve(by_cond[(c.id, "pl")]), png(f"fig4a_abs_pl_{c.index}"),
+                                       title=label_of[c.id]))
+
+    # Fig. 4b: CIE 1931.
+    points = [(label_of[r["condition_id"]], r["cie_x"], r["cie_y"]) for r in rows
+              if r["cie_x"] is not None and r["cie_y"] is not None]
+    if points:
+        add("fig4b_cie", "CIE 1931 chromaticity of the PL spectra — cf. Fig. 4b.",
+            _chromaticity(points, png("fig4b_cie")))
+
+    # Traces and trips.
+    traces: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for t in store.traces(run_id):
+        ts, vs = traces.setdefault((t.channel, t.role), ([], []))
+        ts.append(t.t_s)
+        vs.append(t.value)
+    trips = [t for e in store.events(run_id) if is_trip(e) and (t := _event_time_s(e, run)) is not None]
+    add("traces", "Set points (dashed) and sensor readings against time; red lines: interlock trips.",
+        figures.plot_traces(traces, png("traces"), trips_s=trips))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- HTML rendering
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;line-height:1.4;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.8em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 7px;
+text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}
+table.meta td{text-align:left}table.meta th{text-align:left;width:12em}
+tr.trip td{background:#fde2e2;color:#8a0000;font-weight:600}
+.badge{display:inline-block;padding:1px 8px;border-radius:8px;color:#fff;font-size:.85em}
+.running{background:#1f77b4}.paused{background:#b8860b}.tripped{background:#c00}.completed{background:#2a8a2a}
+.failed{background:#c00}
+figure{display:inline-block;margin:.6em;vertical-align:top;max-width:520px}figure img{max-width:100%}
+figure.wide{max-width:100%}figcaption{font-size:.8em;color:#555}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-size:.9em}
+.muted{color:#777}
+"""
+
+_RESULT_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
+    # key, header, format, scale
+    ("core_temperature_c", "T core (°C)", "{:g}", 1.0),
+    ("core_flow_ml_min", "Flow (mL/min)", "{:g}", 1.0),
+    ("core_units", "Core units", "{:d}", 1.0),
+    ("residence_time_s", "τ (s)", "{:.0f}", 1.0),
+    ("shell_temperature_c", "T shell (°C)", "{:g}", 1.0),
+    ("ddt_flow_ml_min", "DDT flow (mL/min)", "{:g}", 1.0),
+    ("n_absorbance", "n UV-vis", "{:d}", 1.0),
+    ("n_pl", "n PL", "{:d}", 1.0),
+    ("peak_nm", "Peak (nm)", "{:.1f}", 1.0),
+    ("x13_nm", "x1,3 (nm)", "{:.2f}", 1.0),
+    ("sigma_nm", "σ (nm)", "{:.2f}", 1.0),
+    ("rsd", "RSD (%)", "{:.1f}", 100.0),
+    ("conversion", "Conversion (%)", "{:.1f}", 100.0),
+    ("production_rate_mg_h", "Production (mg/h)", "{:.1f}", 1.0),
+    ("pl_peak_nm", "PL peak (nm)", "{:.1f}", 1.0),
+    ("pl_fwhm_nm", "PL FWHM (nm)", "{:.1f}", 1.0),
+    ("plqy", "PLQY (%)", "{:.1f}", 100.0),
+    ("cie_x", "CIE x", "{:.3f}", 1.0),
+    ("cie_y", "CIE y", "{:.3f}", 1.0),
+)
+#: Columns shown even when empty.
+_ALWAYS = {"core_temperature_c", "core_flow_ml_min", "n_absorbance", "peak_nm", "x13_nm", "sigma_nm", "rsd"}
+
+
+def format_cell(value: Any, fmt: str, scale: float = 1.0) -> str:
+    """Format a table value; ``None`` → an en dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if fmt == "{:d}":
+        return str(int(value))
+    return fmt.format(value * scale)
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _dt(value: datetime | None) -> str:
+    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _results_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "<p class='muted'>No conditions recorded.</p>"
+    def shown(key: str) -> bool:
+        if key == "core_units":
+            return any(r.get(key, 1) != 1 for r in rows)
+        return key in _ALWAYS or any(r.get(key) not in (None, 0) for r in rows)
+
+    cols = [c for c in _RESULT_COLUMNS if shown(c[0])]
+    head = "<tr><th>#</th><th class='l'>Status</th>" + "".join(f"<th>{_esc(h)}</th>" for _, h, _, _ in cols)
+    body = []
+    for r in rows:
+        cells = "".join(f"<td>{_esc(format_cell(r.get(k), f, s))}</td>" for k, _, f, s in cols)
+        body.append(f"<tr><td>{r['index']}</td><td class='l'>{_esc(r['status'])}"
+                    f"{' (shell)' if r['shell'] else ''}</td>{cells}</tr>")
+    return f"<table class='results'>{head}</tr>{''.join(body)}</table>"
+
+
+def _events_html(events: Sequence[Event], run: Run) -> str:
+    if not events:
+        return "<p class='muted'>No events recorded.</p>"
+    rows = []
+    for e in events:
+        t = _event_time_s(e, run)
+        cls = " class='trip'" if is_trip(e) else ""
+        rows.append(f"<tr{cls}><td class='l'>{_esc(_dt(e.at))}</td><td>{'' if t is None else f'{t:.1f}'}</td>"
+                    f"<td class='l'>{_esc(e.level)}</td><td class='l'>{_esc(e.kind)}</td>"
+                    f"<td class='l'>{_esc(e.message)}</td></tr>")
+    n_trips = sum(is_trip(e) for e in events)
+    note = f"<p><b>{n_trips} interlock trip(s) / error(s)</b> (highlighted).</p>" if n_trips else ""
+    return (note + "<table class='events'><tr><th class='l'>Time</th><th>t (s)</th><th class='l'>Level</th>"
+            "<th class='l'>Kind</th><th class='l'>Message</th></tr>" + "".join(rows) + "</table>")
+
+
+def _figure_html(fig: Figure) -> str:
+    data = base64.b64encode(fig.path.read_bytes()).decode("ascii")
+    wide = " class='wide'" if fig.key == "traces" else ""
+    return (f"<figure{wide} id='{_esc(fig.key)}'><img alt='{_esc(fig.caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{_esc(fig.caption)}</figcaption></figure>")
+
+
+def _header_html(run: Run) -> str:
+    def toml_block(name: str, text: str, digest: str) -> str:
+        if not text:
+            return f"<tr><th>{name} file</th><td class='muted'>not recorded</td></tr>"
+        return (f"<tr><th>{name} file</th><td><code>sha256 {_esc(digest)}</code><details><summary>show TOML"
+                f"</summary><pre>{_esc(text)}</pre></details></td></tr>")
+
+    duration = "–"
+    if run.ended_at is not None:
+        duration = f"{(run.ended_at - run.started_at).total_seconds() / 60:.1f} min"
+    return (
+        "<table class='meta'>"
+        f"<tr><th>Status</th><td><span class='badge {_esc(run.status)}'>{_esc(run.status)}</span></td></tr>"
+        f"<tr><th>Run</th><td>id {run.id}, uuid <code>{_esc(run.uuid)}</code></td></tr>"
+        f"<tr><th>Started</th><td>{_dt(run.started_at)}</td></tr>"
+        f"<tr><th>Ended</th><td>{_dt(run.ended_at)} (duration {duration})</td></tr>"
+        f"<tr><th>flowqd version</th><td>{_esc(run.flowqd_version)}</td></tr>"
+        f"<tr><th>Host</th><td>{_esc(run.host) or '–'}</td></tr>"
+        + toml_block("Platform", run.platform_toml, run.platform_sha256)
+        + toml_block("Campaign", run.campaign_toml, run.campaign_sha256)
+        + (f"<tr><th>Notes</th><td>{_esc(run.notes)}</td></tr>" if run.notes else "")
+        + "</table>"
+    )
+
+
+def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
+    """Write the self-contained HTML report of a run (and its PNG figures) into ``out_dir``; return the HTML path.
+
+    Parameters
+    ----------
+    store : Store
+        The database holding the run.
+    run_id : int
+        The run's id (unknown id → :class:`~flowqd.errors.FlowqdError`).
+    out_dir : str or Path
+        Output folder, created if needed. Files: ``run<ID>-report.html`` and ``run<ID>_<figure>.png``.
+    """
+    from flowqd import __version__
+
+    run = store.get_run(run_id)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = store.results_table(run_id)
+    figs = make_figures(store, run_id, out)
+    events = store.events(run_id)
+    groups = (
+        ("Spectra and particle sizes (cf. Fig. 3)", [f for f in figs if f.key.startswith("fig3")]),
+        ("Optical properties (cf. Fig. 4)", [f for f in figs if f.key.startswith("fig4")]),
+        ("Set points and sensor traces", [f for f in figs if f.key == "traces"]),
+    )
+    sections = "".join(
+        f"<h2>{_esc(title)}</h2>" + "".join(_figure_html(f) for f in group) for title, group in groups if group
+    )
+    doc = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>flowqd run {run.id}: {_esc(run.name)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>flowqd run {run.id}: {_esc(run.name)}</h1>"
+        + _header_html(run)
+        + "<h2>Results per condition</h2>" + _results_html(rows)
+        + "<p class='muted'>Means over the condition's spectra. RSD = σ / x1,3 (volume-balanced mean size, paper "
+          "eq. 3). PL values from PL spectra of the same condition.</p>"
+        + sections
+        + "<h2>Events</h2>" + _events_html(events, run)
+        + f"<p class='muted'>Generated by flowqd {_esc(__version__)} from {_esc(store.url)}.</p>"
+        + "</body></html>\n"
+    )
+    path = out / f"run{run.id}-report.html"
+    path.write_text(doc, encoding="utf-8")
+    return path

@@ -1,0 +1,129 @@
+"""Engine creation for the run database: SQLite (default, WAL) or PostgreSQL by URL.
+
+Every SQLite connection gets, in this order, ``busy_timeout`` (before WAL, so a locked file waits instead of
+failing), ``journal_mode=WAL``, ``synchronous`` (NORMAL by default: a committed transaction survives a crash of the
+process, ``kill -9`` included; only an OS crash or power loss can lose the last commits — use ``"FULL"`` where that
+matters) and ``foreign_keys=ON``. ``:memory:`` databases cannot use WAL and keep the default journal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from flowqd.errors import ConfigError, FlowqdError
+
+__all__ = ["DEFAULT_URL", "SYNCHRONOUS_MODES", "engine_options", "make_engine", "parse_url", "sqlite_path"]
+
+#: Where runs are stored when no URL is given (relative to the working directory).
+DEFAULT_URL = "sqlite:///flowqd-data/flowqd.sqlite"
+SYNCHRONOUS_MODES: tuple[str, ...] = ("OFF", "NORMAL", "FULL", "EXTRA")
+BUSY_TIMEOUT_MS = 10_000
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse a database URL; only SQLite and PostgreSQL back ends are accepted.
+
+    Examples
+    --------
+    >>> parse_url("sqlite:///runs/flowqd.sqlite").database
+    'runs/flowqd.sqlite'
+    >>> parse_url("postgresql+psycopg://lab@db.local/flowqd").get_backend_name()
+    'postgresql'
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError as exc:
+        raise ConfigError(f"not a database URL: {url!r} (expected sqlite:///PATH or postgresql+psycopg://...)") from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"unsupported database back end {backend!r} in {url!r} (use sqlite or postgresql)")
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a SQLite URL, or ``None`` for in-memory databases and other back ends."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database or ""
+    if db in ("", ":memory:") or db.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(db)
+
+
+def engine_options(url: URL) -> dict[str, Any]:
+    """Keyword arguments for :func:`sqlalchemy.create_engine` for this back end.
+
+    Examples
+    --------
+    >>> engine_options(parse_url("postgresql+psycopg://lab@db/flowqd"))["pool_pre_ping"]
+    True
+    >>> engine_options(parse_url("sqlite://"))["poolclass"].__name__
+    'StaticPool'
+    """
+    if url.get_backend_name() == "sqlite":
+        options: dict[str, Any] = {"connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000}}
+        if sqlite_path(url) is None:
+            # One shared connection, or every connection would see its own empty in-memory database.
+            options["poolclass"] = StaticPool
+            options["connect_args"]["check_same_thread"] = False
+        return options
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+def _install_sqlite_pragmas(engine: Engine, *, wal: bool, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if wal:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+
+def make_engine(url: str | URL, *, synchronous: str = "NORMAL", create: bool = True, echo: bool = False) -> Engine:
+    """Create the engine for ``url``; SQLite files get their parent directory and the PRAGMAs above.
+
+    Parameters
+    ----------
+    url : str or URL
+        ``sqlite:///PATH`` (relative to the working directory), ``sqlite://`` (in memory) or
+        ``postgresql+psycopg://USER@HOST/DB``.
+    synchronous : {"NORMAL", "FULL", "OFF", "EXTRA"}
+        SQLite ``synchronous`` PRAGMA.
+    create : bool
+        If false, a missing SQLite file is an error instead of a new empty database.
+    echo : bool
+        Log SQL statements.
+    """
+    parsed = parse_url(url)
+    sync = synchronous.upper()
+    if sync not in SYNCHRONOUS_MODES:
+        raise ConfigError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)} (got {synchronous!r})")
+    path = sqlite_path(parsed)
+    if path is not None:
+        if not path.exists():
+            if not create:
+                raise FlowqdError(f"no flowqd database at {path}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif path.is_dir():
+            raise FlowqdError(f"{path} is a directory, not a database file")
+    try:
+        engine = create_engine(parsed, echo=echo, **engine_options(parsed))
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the database driver for {parsed.drivername!r} is not installed ({exc.name}); "
+            "for PostgreSQL: pip install 'psycopg[binary]'"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        _install_sqlite_pragmas(engine, wal=path is not None, synchronous=sync)
+    return engine

@@ -1,0 +1,723 @@
+"""The :class:`Store`: runs, conditions, traces, events, spectra and analysis results in one SQL database.
+
+Durability: every write method runs in its own transaction and commits before it returns, so an acquired
+spectrum is on disk before the next acquisition starts; a ``kill -9`` loses at most the one in flight.
+Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, index)`` a condition and
+``(spectrum_id, method)`` an analysis result; adding one that exists is a no-op that returns the existing id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import socket
+import uuid as uuid_mod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from flowqd.errors import FlowqdError
+from flowqd.store.database import DEFAULT_URL, make_engine, parse_url
+from flowqd.store.models import (
+    CONDITION_STATUSES,
+    RUN_STATUSES,
+    SCALAR_COLUMNS,
+    SCHEMA_VERSION,
+    SPECTRUM_KINDS,
+    TRACE_ROLES,
+    AnalysisResult,
+    Base,
+    Condition,
+    Event,
+    Run,
+    SchemaVersion,
+    Spectrum,
+    Trace,
+    pack_array,
+    utcnow,
+)
+
+__all__ = ["SCALAR_ALIASES", "Store", "extract_scalars", "sha256_text"]
+
+#: Payload keys (first match wins) that fill each scalar column of :class:`AnalysisResult`.
+SCALAR_ALIASES: dict[str, tuple[str, ...]] = {
+    "peak_wavelength_nm": ("peak_wavelength_nm", "peak_nm", "exciton_wavelength_nm", "exciton_peak_nm",
+                           "first_exciton_nm", "pl_peak_nm", "emission_peak_nm", "lambda_max_nm"),
+    "fwhm_nm": ("fwhm_nm", "pl_fwhm_nm", "emission_fwhm_nm"),
+    "x13_nm": ("x13_nm", "x_13_nm", "x1_3_nm", "mean_diameter_nm"),
+    "sigma_nm": ("sigma_nm", "std_nm", "sigma_diameter_nm"),
+    "rsd": ("rsd",),
+    "conversion": ("conversion", "chemical_yield", "yield_fraction"),
+    "production_rate_mg_h": ("production_rate_mg_h", "production_mg_h"),
+    "plqy": ("plqy", "quantum_yield"),
+    "cie_x": ("cie_x",),
+    "cie_y": ("cie_y",),
+}
+_PERCENT_ALIASES = {"rsd": ("rsd_percent", "rsd_pct"), "plqy": ("plqy_percent", "plqy_pct"),
+                    "conversion": ("conversion_percent",)}
+_ARRAY_FIELDS = ("counts", "dark", "reference", "processed")
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of ``text`` encoded as UTF-8 (empty text → empty string)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy values, arrays, dataclasses and mappings into JSON values (NaN/inf → None)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    return str(obj)
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def extract_scalars(payload: Mapping[str, Any]) -> dict[str, float | None]:
+    """Pick the key scalars of an analysis payload (top level first, then one nested level).
+
+    Examples
+    --------
+    >>> s = extract_scalars({"psd": {"x13_nm": 3.1, "rsd_percent": 9.0}, "cie_xy": [0.5, 0.45]})
+    >>> s["x13_nm"], s["rsd"], s["cie_x"]
+    (3.1, 0.09, 0.5)
+    >>> extract_scalars({"exciton": {"wavelength_nm": 560.0}})["peak_wavelength_nm"]
+    560.0
+    """
+    levels: list[Mapping[str, Any]] = [payload]
+    levels += [v for v in payload.values() if isinstance(v, Mapping)]
+    out: dict[str, float | None] = dict.fromkeys(SCALAR_COLUMNS)
+    for column in SCALAR_COLUMNS:
+        for level in levels:
+            for key in SCALAR_ALIASES[column]:
+                if key in level and _as_float(level[key]) is not None:
+                    out[column] = _as_float(level[key])
+                    break
+            else:
+                for key in _PERCENT_ALIASES.get(column, ()):
+                    if key in level and _as_float(level[key]) is not None:
+                        out[column] = _as_float(level[key]) / 100.0  # type: ignore[operator]
+                        break
+            if out[column] is not None:
+                break
+    exciton = payload.get("exciton")
+    if out["peak_wavelength_nm"] is None and isinstance(exciton, Mapping):
+        out["peak_wavelength_nm"] = _as_float(exciton.get("wavelength_nm"))  # ExcitonResult.wavelength_nm
+    if out["cie_x"] is None:
+        for level in levels:
+            xy = level.get("cie_xy", level.get("chromaticity_xy"))
+            if isinstance(xy, Sequence | np.ndarray) and not isinstance(xy, str) and len(xy) == 2:
+                out["cie_x"], out["cie_y"] = _as_float(xy[0]), _as_float(xy[1])
+                break
+    return out
+
+
+def _nanmean(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+class Store:
+    """The run database (SQLite by default, PostgreSQL by URL). Owns its engine; close it (or use ``with``).
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL: ``sqlite:///PATH`` (parent directories are created), ``sqlite://`` (in memory) or
+        ``postgresql+psycopg://USER@HOST/DB``.
+    create : bool
+        If false, a missing SQLite file raises :class:`~flowqd.errors.FlowqdError` (read-only commands).
+    synchronous : str
+        SQLite ``synchronous`` PRAGMA (``"NORMAL"``: survives a process kill; ``"FULL"``: also power loss).
+
+    Examples
+    --------
+    >>> with Store("sqlite://") as store:
+    ...     run_id = store.create_run("demo")
+    ...     c = store.add_condition(run_id, 0, core_temperature_c=200.0, core_flow_ml_min=0.1)
+    ...     s = store.add_spectrum(run_id, 0, condition_id=c, kind="absorbance",
+    ...                            wavelength_nm=[400, 500, 600], processed=[0.3, 0.2, 0.1])
+    ...     store.add_spectrum(run_id, 0, condition_id=c, kind="absorbance",
+    ...                        wavelength_nm=[400, 500, 600], processed=[0.3, 0.2, 0.1]) == s
+    True
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True, synchronous: str = "NORMAL") -> None:
+        self.url = str(url)
+        self._parsed = parse_url(url)
+        self.engine = make_engine(self._parsed, synchronous=synchronous, create=create)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._init_schema(create=create)
+
+    # ------------------------------------------------------------------ plumbing
+    def _init_schema(self, *, create: bool) -> None:
+        has_tables = inspect(self.engine).has_table("schema_version")
+        if not has_tables and not create:
+            self.engine.dispose()
+            raise FlowqdError(f"{self.url} is not a flowqd database (no schema_version table)")
+        Base.metadata.create_all(self.engine)
+        with self._session() as s:
+            version = s.scalar(select(func.max(SchemaVersion.version)))
+            if version is None:
+                s.add(SchemaVersion(version=SCHEMA_VERSION))
+            elif version > SCHEMA_VERSION:
+                self.engine.dispose()
+                raise FlowqdError(
+                    f"{self.url} has schema version {version}, newer than this flowqd ({SCHEMA_VERSION}); "
+                    "upgrade flowqd"
+                )
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session whose transaction commits on leaving the block (rolls back on error)."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version recorded in the database."""
+        with self._sessions() as s:
+            return int(s.scalar(select(func.max(SchemaVersion.version))) or 0)
+
+    @property
+    def journal_mode(self) -> str:
+        """SQLite journal mode (``"wal"`` for files); ``""`` on other back ends."""
+        if self._parsed.get_backend_name() != "sqlite":
+            return ""
+        with self.engine.connect() as conn:
+            return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+
+    def close(self) -> None:
+        """Dispose of the engine's connections (a WAL checkpoint happens when the last one closes)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def _require_run(self, s: Session, run_id: int) -> Run:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise FlowqdError(f"no run with id {run_id} in {self.url}")
+        return run
+
+    def _insert_ignore(self, s: Session, model: type[Base], values: dict[str, Any], keys: Sequence[str]) -> int:
+        """INSERT … ON CONFLICT (keys) DO NOTHING; return the id of the new or the existing row."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+        s.execute(stmt)
+        table = model.__table__  # type: ignore[attr-defined]
+        where = [table.c[k] == values[k] for k in keys]
+        return int(s.execute(select(table.c.id).where(*where)).scalar_one())
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        name: str,
+        *,
+        platform_toml: str = "",
+        campaign_toml: str = "",
+        notes: str = "",
+        status: str = "running",
+        uuid: str | None = None,
+        started_at: datetime | None = None,
+        host: str | None = None,
+        flowqd_version: str | None = None,
+    ) -> int:
+        """Create a run with its provenance (config texts and their SHA-256) and return its id."""
+        from flowqd import __version__
+
+        _check_choice("run status", status, RUN_STATUSES)
+        run = Run(
+            uuid=uuid or str(uuid_mod.uuid4()), name=name, status=status, started_at=started_at or utcnow(),
+            flowqd_version=flowqd_version or __version__, platform_toml=platform_toml,
+            platform_sha256=sha256_text(platform_toml), campaign_toml=campaign_toml,
+            campaign_sha256=sha256_text(campaign_toml), host=socket.gethostname() if host is None else host,
+            notes=notes,
+        )
+        try:
+            with self._session() as s:
+                s.add(run)
+                s.flush()
+                return run.id
+        except IntegrityError as exc:
+            raise FlowqdError(f"a run with uuid {run.uuid} already exists in {self.url}") from exc
+
+    def set_run_status(self, run_id: int, status: str, *, ended: bool | None = None) -> None:
+        """Set a run's status; ``ended`` (default: status is completed/failed/tripped) stamps ``ended_at``."""
+        _check_choice("run status", status, RUN_STATUSES)
+        if ended is None:
+            ended = status in ("completed", "failed", "tripped")
+        with self._session() as s:
+            run = self._require_run(s, run_id)
+            run.status = status
+            run.ended_at = utcnow() if ended else None
+
+    def finish_run(self, run_id: int, status: str = "completed") -> None:
+        """Mark a run finished (``completed``, ``failed`` or ``tripped``) and stamp its end time."""
+        self.set_run_status(run_id, status, ended=True)
+
+    def get_run(self, run_id: int) -> Run:
+        """The run with this id (detached ORM object); unknown id → FlowqdError."""
+        with self._session() as s:
+            return self._require_run(s, run_id)
+
+    def list_runs(self) -> list[Run]:
+        """All runs, newest first."""
+        with self._session() as s:
+            return list(s.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc())))
+
+    def resolve_run(self, ref: str | int) -> int:
+        """A run id from an integer id, a UUID (or a unique prefix of ≥ 4 characters) or a unique name."""
+        text = str(ref).strip()
+        with self._session() as s:
+            if text.isdigit() and s.get(Run, int(text)) is not None:
+                return int(text)
+            ids = list(s.scalars(select(Run.id).where(Run.uuid == text)))
+            if not ids and len(text) >= 4:
+                ids = list(s.scalars(select(Run.id).where(Run.uuid.startswith(text, autoescape=True))))
+            if not ids:
+                ids = list(s.scalars(select(Run.id).where(Run.name == text)))
+        if len(ids) == 1:
+            return ids[0]
+        if len(ids) > 1:
+            raise FlowqdError(f"run {text!r} is ambiguous ({len(ids)} runs match) in {self.url}")
+        raise FlowqdError(f"no run {text!r} in {self.url} (see `flowqd runs`)")
+
+    # ------------------------------------------------------------------ conditions
+    def add_condition(
+        self,
+        run_id: int,
+        index: int,
+        *,
+        core_temperature_c: float,
+        core_flow_ml_min: float,
+        core_units: int = 1,
+        shell: bool = False,
+        shell_temperature_c: float | None = None,
+        ddt_flow_ml_min: float | None = None,
+        residence_time_s: float | None = None,
+        n_spectra: int = 1,
+        label: str = "",
+        status: str = "pending",
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Add the condition ``index`` of a run and return its id (existing ``(run, index)`` → its id)."""
+        _check_choice("condition status", status, CONDITION_STATUSES)
+        values = {
+            "run_id": run_id, "index": int(index), "label": label, "core_temperature_c": float(core_temperature_c),
+            "core_flow_ml_min": float(core_flow_ml_min), "core_units": int(core_units), "shell": bool(shell),
+            "shell_temperature_c": _as_float(shell_temperature_c), "ddt_flow_ml_min": _as_float(ddt_flow_ml_min),
+            "residence_time_s": _as_float(residence_time_s), "n_spectra": int(n_spectra), "status": status,
+            "extra": _jsonable(dict(extra or {})),
+        }
+        with self._session() as s:
+            self._require_run(s, run_id)
+            return self._insert_ignore(s, Condition, values, ("run_id", "index"))
+
+    def set_condition_status(self, condition_id: int, status: str) -> None:
+        """Set a condition's status; ``acquiring``/``equilibrating`` stamp the start, final states the end."""
+        _check_choice("condition status", status, CONDITION_STATUSES)
+        with self._session() as s:
+            cond = s.get(Condition, condition_id)
+            if cond is None:
+                raise FlowqdError(f"no condition with id {condition_id} in {self.url}")
+            cond.status = status
+            now = utcnow()
+            if status in ("equilibrating", "acquiring") and cond.started_at is None:
+                cond.started_at = now
+            if status in ("completed", "skipped", "failed"):
+                cond.ended_at = now
+                if cond.started_at is None:
+                    cond.started_at = now
+
+    def conditions(self, run_id: int) -> list[Condition]:
+        """The run's conditions in campaign order."""
+        with self._session() as s:
+            self._require_run(s, run_id)
+            return list(s.scalars(select(Condition).where(Condition.run_id == run_id).order_by(Condition.index)))
+
+    def condition_id(self, run_id: int, index: int) -> int | None:
+        """Id of condition ``index`` of a run, or ``None``."""
+        with self._session() as s:
+            return s.scalar(select(Condition.id).where(Condition.run_id == run_id, Condition.index == index))
+
+    # ------------------------------------------------------------------ traces and events
+    def add_trace_points(
+        self, run_id: int, rows: Iterable[tuple[float, str, float] | tuple[float, str, float, str] | Mapping[str, Any]]
+    ) -> int:
+        """Append time-series points and return how many were written.
+
+        ``rows`` are ``(t_s, channel, value)`` or ``(t_s, channel, value, role)`` tuples or mappings with those
+        keys; ``role`` is ``"reading"`` (default) or ``"setpoint"``.
+        """
+        records = []
+        for row in rows:
+            if isinstance(row, Mapping):
+                t_s, channel, value, role = row["t_s"], row["channel"], row["value"], row.get("role", "reading")
+            else:
+                t_s, channel, value, *rest = row
+                role = rest[0] if rest else "reading"
+            _check_choice("trace role", role, TRACE_ROLES)
+            records.append({"run_id": run_id, "t_s": float(t_s), "channel": str(channel),
+                            "value": float(value), "role": role})
+        if not records:
+            return 0
+        with self._session() as s:
+            self._require_run(s, run_id)
+            s.execute(Trace.__table__.insert(), records)
+        return len(records)
+
+    def traces(self, run_id: int, channel: str | None = None, role: str | None = None) -> list[Trace]:
+        """Trace points of a run (optionally one channel and/or role), ordered by channel then time."""
+        with self._session() as s:
+            self._require_run(s, run_id)
+            q = select(Trace).where(Trace.run_id == run_id)
+            if channel is not None:
+                q = q.where(Trace.channel == channel)
+            if role is not None:
+                q = q.where(Trace.role == role)
+            return list(s.scalars(q.order_by(Trace.channel, Trace.t_s, Trace.id)))
+
+    def channels(self, run_id: int) -> list[str]:
+        """Names of the trace channels recorded for a run."""
+        with self._session() as s:
+            return list(s.scalars(select(Trace.channel).where(Trace.run_id == run_id).distinct()
+                                  .order_by(Trace.channel)))
+
+    def add_event(
+        self,
+        run_id: int,
+        kind: str,
+        message: str = "",
+        *,
+        level: str = "info",
+        t_s: float | None = None,
+        at: datetime | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record an event (``kind`` such as ``"interlock.overpressure"``) and return its id."""
+        with self._session() as s:
+            self._require_run(s, run_id)
+            ev = Event(run_id=run_id, kind=kind, message=message, level=level, t_s=_as_float(t_s),
+                       at=at or utcnow(), details=_jsonable(dict(details or {})))
+            s.add(ev)
+            s.flush()
+            return ev.id
+
+    def events(self, run_id: int, kind_prefix: str | None = None) -> list[Event]:
+        """Events of a run in time order (optionally those whose kind starts with ``kind_prefix``)."""
+        with self._session() as s:
+            self._require_run(s, run_id)
+            q = select(Event).where(Event.run_id == run_id)
+            if kind_prefix:
+                q = q.where(Event.kind.startswith(kind_prefix, autoescape=True))
+            return list(s.scalars(q.order_by(Event.at, Event.id)))
+
+    # ------------------------------------------------------------------ spectra
+    def add_spectrum(
+        self,
+        run_id: int,
+        seq: int,
+        *,
+        kind: str,
+        wavelength_nm: Any,
+        condition_id: int | None = None,
+        counts: Any = None,
+        dark: Any = None,
+        reference: Any = None,
+        processed: Any = None,
+        processed_wavelength_nm: Any = None,
+        acquired_at: datetime | None = None,
+        t_s: float | None = None,
+        integration_ms: float | None = None,
+        averages: int = 1,
+        saturated: bool = False,
+        meta: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Store one spectrum and commit at once; return its id.
+
+        ``seq`` numbers the spectra of a run (0, 1, 2, …). Adding a ``(run_id, seq)`` that exists is a no-op
+        that returns the existing id, so a resumed run can re-send the spectrum that was in flight.
+        ``counts``/``dark``/``reference`` are on ``wavelength_nm``; ``processed`` too unless
+        ``processed_wavelength_nm`` is given.
+        """
+        _check_choice("spectrum kind", kind, SPECTRUM_KINDS)
+        wl = np.asarray(wavelength_nm, dtype=float)
+        if wl.ndim != 1 or wl.size == 0:
+            raise FlowqdError(f"spectrum {seq}: wavelength must be a non-empty 1-D array (got shape {wl.shape})")
+        values: dict[str, Any] = {
+            "run_id": run_id, "condition_id": condition_id, "seq": int(seq), "kind": kind,
+            "acquired_at": acquired_at or utcnow(), "t_s": _as_float(t_s),
+            "integration_ms": _as_float(integration_ms), "averages": int(averages), "saturated": bool(saturated),
+            "n_points": int(wl.size), "wavelength_npy": pack_array(wl, "<f8"), "meta": _jsonable(dict(meta or {})),
+            "processed_wavelength_npy": None,
+        }
+        axis_p = wl if processed_wavelength_nm is None else np.asarray(processed_wavelength_nm, dtype=float)
+        if processed_wavelength_nm is not None:
+            values["processed_wavelength_npy"] = pack_array(axis_p, "<f8")
+        for name, arr, axis, dtype in (("counts", counts, wl, "<f4"), ("dark", dark, wl, "<f4"),
+                                       ("reference", reference, wl, "<f4"), ("processed", processed, axis_p, "<f8")):
+            if arr is None:
+                values[f"{name}_npy"] = None
+                continue
+            a = np.asarray(arr, dtype=float)
+            if a.shape != axis.shape:
+                raise FlowqdError(f"spectrum {seq}: {name} has shape {a.shape}, its wavelength axis {axis.shape}")
+            values[f"{name}_npy"] = pack_array(a, dtype)
+        with self._session() as s:
+            self._require_run(s, run_id)
+            if condition_id is not None:
+                cond_run = s.scalar(select(Condition.run_id).where(Condition.id == condition_id))
+                if cond_run != run_id:
+                    raise FlowqdError(f"condition {condition_id} does not belong to run {run_id}")
+            return self._insert_ignore(s, Spectrum, values, ("run_id", "seq"))
+
+    def spectra(
+        self, run_id: int, condition_id: int | None = None, kind: str | None = None
+    ) -> list[Spectrum]:
+        """Spectra of a run (optionally of one condition and/or kind) in ``seq`` order, arrays included."""
+        with self._session() as s:
+            self._require_run(s, run_id)
+            q = select(Spectrum).where(Spectrum.run_id == run_id)
+            if condition_id is not None:
+                q = q.where(Spectrum.condition_id == condition_id)
+            if kind is not None:
+                q = q.where(Spectrum.kind == kind)
+            return list(s.scalars(q.order_by(Spectrum.seq)))
+
+    def get_spectrum(self, spectrum_id: int) -> Spectrum:
+        """One spectrum by id."""
+        with self._session() as s:
+            spec = s.get(Spectrum, spectrum_id)
+            if spec is None:
+                raise FlowqdError(f"no spectrum with id {spectrum_id} in {self.url}")
+            return spec
+
+    def spectrum_seqs(self, run_id: int) -> list[int]:
+        """The ``seq`` numbers stored for a run, ascending."""
+        with self._session() as s:
+            return list(s.scalars(select(Spectrum.seq).where(Spectrum.run_id == run_id).order_by(Spectrum.seq)))
+
+    def next_seq(self, run_id: int) -> int:
+        """The ``seq`` the next spectrum of a run should get (1 + the highest stored, or 0)."""
+        with self._session() as s:
+            top = s.scalar(select(func.max(Spectrum.seq)).where(Spectrum.run_id == run_id))
+        return 0 if top is None else int(top) + 1
+
+    def completed_spectra_count(self, run_id: int, condition_index: int, kind: str | None = None) -> int:
+        """How many spectra (optionally of one kind) are stored for condition ``condition_index`` (for resume)."""
+        with self._session() as s:
+            q = (select(func.count(Spectrum.id)).join(Condition, Spectrum.condition_id == Condition.id)
+                 .where(Spectrum.run_id == run_id, Condition.index == condition_index))
+            if kind is not None:
+                q = q.where(Spectrum.kind == kind)
+            return int(s.scalar(q) or 0)
+
+    def completed_conditions(self, run_id: int) -> list[int]:
+        """Indices of the run's conditions whose status is ``completed`` (for resume)."""
+        with self._session() as s:
+            return list(s.scalars(select(Condition.index).where(
+                Condition.run_id == run_id, Condition.status == "completed").order_by(Condition.index)))
+
+    # ------------------------------------------------------------------ analysis
+    def add_analysis(
+        self, spectrum_id: int, method: str, payload: Mapping[str, Any] | Any, **scalars: float | None
+    ) -> int:
+        """Store an analysis result of a spectrum; return its id (existing ``(spectrum, method)`` → its id).
+
+        The key scalars are read from ``payload`` (see :data:`SCALAR_ALIASES`); keyword arguments named like
+        the scalar columns override them. ``payload`` may be a mapping or a dataclass.
+        """
+        unknown = set(scalars) - set(SCALAR_COLUMNS)
+        if unknown:
+            raise FlowqdError(f"unknown analysis scalar(s) {sorted(unknown)}; known: {', '.join(SCALAR_COLUMNS)}")
+        data = _jsonable(payload)
+        if not isinstance(data, dict):
+            data = {"value": data}
+        values: dict[str, Any] = {"spectrum_id": spectrum_id, "method": method, "payload": data,
+                                  "created_at": utcnow()}
+        values.update(extract_scalars(data))
+        values.update({k: _as_float(v) for k, v in scalars.items()})
+        with self._session() as s:
+            if s.get(Spectrum, spectrum_id) is None:
+                raise FlowqdError(f"no spectrum with id {spectrum_id} in {self.url}")
+            return self._insert_ignore(s, AnalysisResult, values, ("spectrum_id", "method"))
+
+    def analyses(self, run_id: int, spectrum_id: int | None = None) -> list[AnalysisResult]:
+        """Analysis results of a run's spectra (or of one spectrum), in spectrum order."""
+        with self._session() as s:
+            q = (select(AnalysisResult).join(Spectrum, AnalysisResult.spectrum_id == Spectrum.id)
+                 .where(Spectrum.run_id == run_id))
+            if spectrum_id is not None:
+                q = q.where(AnalysisResult.spectrum_id == spectrum_id)
+            return list(s.scalars(q.order_by(Spectrum.seq, AnalysisResult.id)))
+
+    def results_table(self, run_id: int) -> list[dict[str, Any]]:
+        """One dict per condition: set points, spectrum counts and per-condition means of the analysis scalars.
+
+        Absorbance results give ``peak_nm``, ``x13_nm``, ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
+        ``production_rate_mg_h``; PL results give ``pl_peak_nm``, ``pl_fwhm_nm``, ``plqy``, ``cie_x``, ``cie_y``.
+        Missing values are ``None``.
+        """
+        conds = self.conditions(run_id)
+        with self._session() as s:
+            spec_rows = s.execute(select(Spectrum.id, Spectrum.condition_id, Spectrum.kind)
+                                  .where(Spectrum.run_id == run_id)).all()
+            res_rows = s.execute(
+                select(AnalysisResult.spectrum_id, *(getattr(AnalysisResult, c) for c in SCALAR_COLUMNS))
+                .join(Spectrum, AnalysisResult.spectrum_id == Spectrum.id).where(Spectrum.run_id == run_id)
+                .order_by(AnalysisResult.id)
+            ).all()
+        # Per spectrum: the first non-null value of each scalar over its analyses.
+        per_spec: dict[int, dict[str, float | None]] = {}
+        for row in res_rows:
+            merged = per_spec.setdefault(row[0], dict.fromkeys(SCALAR_COLUMNS))
+            for name, value in zip(SCALAR_COLUMNS, row[1:], strict=True):
+                if merged[name] is None and value is not None:
+                    merged[name] = value
+        by_cond: dict[int | None, dict[str, list[int]]] = {}
+        for sid, cid, kind in spec_rows:
+            by_cond.setdefault(cid, {}).setdefault(kind, []).append(sid)
+        table = []
+        for c in conds:
+            kinds = by_cond.get(c.id, {})
+            absorb = [per_spec.get(i, {}) for i in kinds.get("absorbance", [])]
+            pl = [per_spec.get(i, {}) for i in kinds.get("pl", [])]
+            row: dict[str, Any] = {
+                "index": c.index, "condition_id": c.id, "label": c.label, "status": c.status,
+                "core_temperature_c": c.core_temperature_c, "core_flow_ml_min": c.core_flow_ml_min,
+                "core_units": c.core_units, "shell": c.shell, "shell_temperature_c": c.shell_temperature_c,
+                "ddt_flow_ml_min": c.ddt_flow_ml_min, "residence_time_s": c.residence_time_s,
+                "n_spectra_planned": c.n_spectra, "n_absorbance": len(kinds.get("absorbance", [])),
+                "n_pl": len(kinds.get("pl", [])),
+            }
+            for out, src in (("peak_nm", "peak_wavelength_nm"), ("x13_nm", "x13_nm"), ("sigma_nm", "sigma_nm"),
+                             ("rsd", "rsd"), ("conversion", "conversion"),
+                             ("production_rate_mg_h", "production_rate_mg_h")):
+                row[out] = _nanmean(r.get(src) for r in absorb)
+            for out, src in (("pl_peak_nm", "peak_wavelength_nm"), ("pl_fwhm_nm", "fwhm_nm"), ("plqy", "plqy"),
+                             ("cie_x", "cie_x"), ("cie_y", "cie_y")):
+                row[out] = _nanmean(r.get(src) for r in pl)
+            table.append(row)
+        return table
+
+    # ------------------------------------------------------------------ recorder-style API (platform engine)
+    def start_run(self, name: str, **kwargs: Any) -> int:
+        """Alias of :meth:`create_run` (status ``running``), for the platform's recorder."""
+        return self.create_run(name, **kwargs)
+
+    def start_condition(self, run_id: int, index: int, **setpoints: Any) -> int:
+        """Add (or find) condition ``index`` and mark it ``acquiring``; return its id."""
+        cid = self.add_condition(run_id, index, **setpoints)
+        self.set_condition_status(cid, "acquiring")
+        return cid
+
+    def finish_condition(self, condition_id: int, status: str = "completed") -> None:
+        """Mark a condition ``completed`` (or ``skipped``/``failed``) and stamp its end time."""
+        self.set_condition_status(condition_id, status)
+
+    def record_trace(self, run_id: int, t_s: float, channel: str, value: float, role: str = "reading") -> None:
+        """Append one trace point."""
+        self.add_trace_points(run_id, [(t_s, channel, value, role)])
+
+    def record_sample(self, run_id: int, t_s: float, readings: Mapping[str, float], role: str = "reading") -> None:
+        """Append one point per channel of ``readings`` at time ``t_s``."""
+        self.add_trace_points(run_id, [(t_s, ch, v, role) for ch, v in readings.items()])
+
+    def record_event(self, run_id: int, kind: str, message: str = "", **kwargs: Any) -> int:
+        """Alias of :meth:`add_event`."""
+        return self.add_event(run_id, kind, message, **kwargs)
+
+    def record_spectrum(
+        self,
+        run_id: int,
+        seq: int,
+        raw: Any,
+        processed: Any = None,
+        analysis: Mapping[str, Any] | None = None,
+        *,
+        condition_id: int | None = None,
+        kind: str | None = None,
+        method: str = "analysis",
+        **fields: Any,
+    ) -> int:
+        """Store a raw acquisition, its processed spectrum and its analysis in one call; return the spectrum id.
+
+        ``raw`` is a mapping or an object with ``wavelength_nm`` and ``counts`` (also read when present:
+        ``dark``, ``reference``, ``integration_ms``, ``averages``, ``saturated``, ``acquired_at``, ``t_s``,
+        ``kind``); ``processed`` an array on the raw axis or an object with ``wavelength_nm`` and ``values``
+        (a :class:`flowqd.analysis.spectrum.Spectrum`). Re-recording a stored ``seq`` stores nothing new.
+        """
+
+        def get(obj: Any, name: str, default: Any = None) -> Any:
+            if isinstance(obj, Mapping):
+                return obj.get(name, default)
+            return getattr(obj, name, default)
+
+        args: dict[str, Any] = {"wavelength_nm": get(raw, "wavelength_nm")}
+        for name in ("counts", "dark", "reference", "integration_ms", "acquired_at", "t_s", "averages",
+                     "saturated"):
+            value = get(raw, name)
+            if value is not None:
+                args[name] = value
+        if args["wavelength_nm"] is None:
+            raise FlowqdError(f"spectrum {seq}: the raw acquisition has no wavelength_nm")
+        proc_kind = None
+        if processed is not None:
+            if get(processed, "values") is not None:
+                args["processed"] = get(processed, "values")
+                axis = np.asarray(get(processed, "wavelength_nm"), dtype=float)
+                raw_axis = np.asarray(args["wavelength_nm"], dtype=float)
+                if axis.shape != raw_axis.shape or not np.array_equal(axis, raw_axis):
+                    args["processed_wavelength_nm"] = axis
+                proc_kind = get(processed, "kind")
+            else:
+                args["processed"] = processed
+        kind = kind or get(raw, "kind") or ("pl" if proc_kind == "intensity" else proc_kind) or "absorbance"
+        args.update(fields)
+        sid = self.add_spectrum(run_id, seq, kind=kind, condition_id=condition_id, **args)
+        if analysis:
+            self.add_analysis(sid, method, analysis)
+        return sid
+
+
+def _check_choice(what: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise FlowqdError(f"unknown {what} {value!r} (expected one of: {', '.join(choices)})")
+
