@@ -7,7 +7,7 @@ import typer
 from flowqd.cli._common import run_cli
 from flowqd.cli.report import register
 from flowqd.store import Store
-from flowqd.store.demo import populate_demo_run
+from tests.store_fixtures import populate_demo_run
 
 
 def _app() -> typer.Typer:

@@ -10,7 +10,7 @@ from flowqd.errors import FlowqdError
 from flowqd.report import figures
 from flowqd.report.html import find_psd, write_report
 from flowqd.store import Store
-from flowqd.store.demo import populate_demo_run
+from tests.store_fixtures import populate_demo_run
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,9 @@ def test_unknown_run(tmp_path):
 
 
 def test_psd_lookup_and_empty_figures(tmp_path):
-    assert find_psd({"psd": {"diameter_nm": [1, 2, 3], "q0": [0, 1, 0]}})[0].tolist() == [1, 2, 3]
-    assert find_psd({"diameter_nm": [1, 2], "q0": [0, 1]}) is None
+    assert find_psd({"psd": {"diameter_nm": [1, 2, 3], "q3": [0, 1, 0]}})[0].tolist() == [1, 2, 3]
+    assert find_psd({"psd": {"diameter_nm": [1, 2], "q3": [0, 1]}}) is None
+    assert find_psd({"diameter_nm": [1, 2, 3], "q0": [0, 1, 0]}) is None
     assert figures.plot_spectra({}, tmp_path / "a.png") is None
     assert figures.plot_traces({}, tmp_path / "b.png") is None
     assert figures.plot_size_rsd([1.0], [None], [None], tmp_path / "c.png") is None

@@ -11,7 +11,7 @@ import pytest
 
 from flowqd.errors import FlowqdError
 from flowqd.store import Store
-from flowqd.store.demo import populate_demo_run
+from tests.store_fixtures import populate_demo_run
 from flowqd.store.export import export_run_csv, export_run_parquet, export_spectra_jcamp
 
 

@@ -155,10 +155,10 @@ class ProcessModel:
         """
         if core_flow_ml_min < 0 or ddt_flow_ml_min < 0:
             raise RangeError("flows must not be negative")
-        tc = int(round(min(max(core_temperature_c, 0.0), self.max_temperature_c(self.core_box))))
+        tc = round(min(max(core_temperature_c, 0.0), self.max_temperature_c(self.core_box)))
         ts = 25
         if shell:
-            ts = int(round(min(max(shell_temperature_c, 0.0), self.max_temperature_c(str(self.shell_box)))))
+            ts = round(min(max(shell_temperature_c, 0.0), self.max_temperature_c(str(self.shell_box))))
         before, after = self._dp_cached(bool(shell), int(core_units), int(shell_units), tc, ts)
         dp = before * core_flow_ml_min / _REF_CORE_FLOW_ML_MIN
         if shell:

@@ -280,8 +280,8 @@ def absorbance_from_counts(counts: np.ndarray, dark: np.ndarray, reference: np.n
     A pixel whose dark-corrected signal is below one count is photon-starved: its absorbance is reported at the
     detection limit ``log10(R - D)`` (the most a one-count signal can tell), not as infinity.
 
-    >>> absorbance_from_counts(np.array([1100.0]), np.array([100.0]), np.array([10100.0])).round(6)
-    array([1.])
+    >>> absorbance_from_counts(np.array([1100.0]), np.array([100.0]), np.array([10100.0])).round(6).tolist()
+    [1.0]
     """
     s = np.asarray(counts, dtype=float) - np.asarray(dark, dtype=float)
     r = np.asarray(reference, dtype=float) - np.asarray(dark, dtype=float)

@@ -53,7 +53,7 @@ def capillary_length_nm(temperature_k: Any, gamma_j_m2: Any, pair_volume_nm3: fl
     """Capillary length ``r_c = 2 γ v_m / (k_B T)`` in nm (Gibbs–Thomson: ``c_s(r) = c_eq exp(r_c/r)``).
 
     >>> round(float(capillary_length_nm(473.15, 0.12)), 3)
-    1.856
+    1.849
     """
     v_m3 = pair_volume_nm3 * 1e-27
     return 2.0 * gamma_j_m2 * v_m3 / (BOLTZMANN * temperature_k) * 1e9

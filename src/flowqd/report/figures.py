@@ -84,20 +84,20 @@ def plot_spectra(
     return _save(fig, path)
 
 
-def plot_psds(psds: Mapping[str, Curve], path: str | Path, *, approximate: bool = False) -> Path | None:
-    """Number-density PSDs per condition (label → (diameter_nm, density)), each normalised to its maximum."""
+def plot_psds(psds: Mapping[str, Curve], path: str | Path) -> Path | None:
+    """Volume-weighted PSDs q3 per condition (label → (diameter_nm, q3 in 1/nm)), as in the paper's Fig. 3b."""
     if not psds:
         return None
     fig, axes = _figure()
     ax = axes[0, 0]
     for (label, (d, q)), color in zip(psds.items(), _colors(len(psds)), strict=True):
         d, q = np.asarray(d, float), np.asarray(q, float)
-        top = float(np.max(q)) if q.size else 0.0
-        ax.plot(d, q / top if top > 0 else q, color=color, lw=1.4, label=label)
-    ax.set_xlabel("Diameter (nm)")
-    ax.set_ylabel("q$_0$ (norm.)")
-    ax.set_title("Particle-size distributions" + (" (normal approx. from x$_{1,3}$, σ)" if approximate else ""),
-                 fontsize=10)
+        keep = q > 1e-4 * float(np.max(q)) if q.size and np.max(q) > 0 else slice(None)
+        lo, hi = (np.flatnonzero(keep)[[0, -1]] if np.any(keep) else (0, q.size - 1))
+        ax.plot(d[max(lo - 5, 0):hi + 6], q[max(lo - 5, 0):hi + 6], color=color, lw=1.4, label=label)
+    ax.set_xlabel("Diameter x (nm)")
+    ax.set_ylabel("q$_3$(x) (1/nm)")
+    ax.set_title("Volume-weighted particle-size distributions", fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     return _save(fig, path)
 

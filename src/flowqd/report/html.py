@@ -70,22 +70,19 @@ def _mean_curve(spectra: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     return axis, np.mean(stack, axis=0)
 
 
-_PSD_DIAMETER_KEYS = ("diameter_nm", "d_nm", "diameters_nm", "psd_diameter_nm")
-_PSD_DENSITY_KEYS = ("q0", "density", "number_density", "pdf", "psd", "q0_per_nm", "psd_density")
-
-
 def find_psd(payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
-    """A PSD ``(diameter_nm, density)`` in an analysis payload (top level or one nested mapping), or None."""
-    levels = [payload, *(v for v in payload.values() if isinstance(v, Mapping))]
-    for level in levels:
-        d = next((level[k] for k in _PSD_DIAMETER_KEYS if isinstance(level.get(k), list)), None)
-        q = next((level[k] for k in _PSD_DENSITY_KEYS if isinstance(level.get(k), list)), None)
-        if d is not None and q is not None and len(d) == len(q) and len(d) > 2:
-            try:
-                return np.asarray(d, float), np.asarray(q, float)
-            except (TypeError, ValueError):
-                continue
-    return None
+    """The volume-weighted PSD ``(diameter_nm, q3)`` of an absorbance analysis payload, or None.
+
+    Uses the stable analysis key ``psd = {"diameter_nm": [...], "q3": [...]}``
+    (:meth:`flowqd.analysis.absorbance.AbsorbanceResult.to_dict`).
+    """
+    psd = payload.get("psd")
+    if not isinstance(psd, Mapping):
+        return None
+    d, q = psd.get("diameter_nm"), psd.get("q3")
+    if not isinstance(d, list) or not isinstance(q, list) or len(d) != len(q) or len(d) < 3:
+        return None
+    return np.asarray(d, float), np.asarray(q, float)
 
 
 def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
@@ -159,7 +156,7 @@ def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
         "the first excitonic peak; dotted lines: peak positions) — cf. Fig. 3a.",
         figures.plot_spectra(curves, png("fig3a_spectra"), peaks_nm=peaks))
 
-    # Fig. 3b: PSDs (stored distributions, else a normal approximation from x1,3 and sigma).
+    # Fig. 3b: PSDs as stored by the analysis (no figure when none was stored: nothing is made up).
     psds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for c in conds:
         for s in by_cond.get((c.id, "absorbance"), []):
@@ -167,17 +164,9 @@ def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
             if found is not None:
                 psds[label_of[c.id]] = found
                 break
-    approximate = False
-    if not psds:
-        for c in conds:
-            r = row_of[c.id]
-            if r["x13_nm"] and r["sigma_nm"]:
-                d = np.linspace(max(r["x13_nm"] - 4 * r["sigma_nm"], 0.1), r["x13_nm"] + 4 * r["sigma_nm"], 200)
-                psds[label_of[c.id]] = (d, np.exp(-0.5 * ((d - r["x13_nm"]) / r["sigma_nm"]) ** 2))
-        approximate = bool(psds)
-    add("fig3b_psd", "Particle-size distributions per condition" + (
-        " (normal curves from x1,3 and σ: no distribution was stored)" if approximate else "") + " — cf. Fig. 3b.",
-        figures.plot_psds(psds, png("fig3b_psd"), approximate=approximate))
+    add("fig3b_psd", "Volume-weighted particle-size distributions q3(x) per condition, from the UV-vis PSD "
+        "inversion — cf. Fig. 3b.",
+        figures.plot_psds(psds, png("fig3b_psd")))
 
     # Fig. 3c: x1,3 and RSD against the varied set point.
     axis = _varied_axis(rows)

@@ -38,7 +38,8 @@ def _number(value: float, name: str) -> float:
 
 
 def _units(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, float) and value.is_integer()):
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
         raise ConfigError(f"{name}: unknown reactor unit {value!r} (the box has units 1-{UNITS_PER_BOX})")
     v = int(value)
     if not 1 <= v <= UNITS_PER_BOX:

@@ -16,6 +16,7 @@ closes exactly).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,9 +39,10 @@ class NumericsOptions:
     r_max_nm: float = 4.6
     n_cells: int = 150
     dt_min_s: float = 0.05
-    ratio: float = 0.04
+    ratio: float = 0.03
     dt_max_s: float = 600.0
     richardson: bool = True
+    fct: bool = True
     inlet_temperature_c: float = 25.0
     laminar_tail_quantile: float = 0.995
     dispersion_tail_sigmas: float = 8.0
@@ -120,25 +122,49 @@ def _weights(rtd: object, times_s: np.ndarray) -> np.ndarray:
     return np.maximum(w, 0.0)
 
 
-def core_outlet(conditions: Sequence[Conditions], params: KineticParameters, *, feed_in_mol_m3: float = 87.7,
-                numerics: NumericsOptions | None = None, backend: str = "numpy") -> CoreOutlet:
-    """Outlet PSD of HB1 for each condition (batched: one PBE row per distinct set point)."""
+def _stack_params(param_sets: Sequence[KineticParameters], n_uniq: int) -> KineticParameters:
+    """One KineticParameters whose fields are per-row arrays: set s occupies rows s·n_uniq … s·n_uniq + n_uniq−1."""
+    first = param_sets[0]
+    changes = {}
+    for f in dataclasses.fields(first):
+        if f.name == "t_ref_k":
+            continue
+        vals = np.array([float(np.asarray(getattr(p, f.name))) for p in param_sets])
+        changes[f.name] = np.repeat(vals, n_uniq)
+    return first.replace(**changes)
+
+
+def core_outlet(conditions: Sequence[Conditions], params: KineticParameters | Sequence[KineticParameters], *,
+                feed_in_mol_m3: float = 87.7, numerics: NumericsOptions | None = None,
+                backend: str = "numpy") -> CoreOutlet | list[CoreOutlet]:
+    """Outlet PSD of HB1 for each condition (batched: one PBE row per distinct set point and parameter set).
+
+    ``params`` may be a list of parameter sets (e.g. finite-difference perturbations for uncertainty bands); they
+    run as extra rows of the same lockstep integration and a list of outlets is returned.
+    """
     opts = numerics or NumericsOptions()
     conditions = list(conditions)
+    many = not isinstance(params, KineticParameters)
+    sets = list(params) if many else [params]  # type: ignore[arg-type]
     rtds = _hb1_rtds(conditions)
     temps = np.array([c.core_temperature_c for c in conditions])
     uniq, rows = np.unique(temps, return_inverse=True)
+    n_uniq, n_sets, n_cond = uniq.size, len(sets), len(conditions)
     t_end_s = 60.0 * max(_rtd_end_min(r, opts) for r, _ in rtds)
     times = time_grid_s(t_end_s, dt_min_s=opts.dt_min_s, ratio=opts.ratio, dt_max_s=opts.dt_max_s)
-    w = np.stack([_weights(r, times) for r, _ in rtds])
+    w1 = np.stack([_weights(r, times) for r, _ in rtds])
+    w = np.tile(w1, (n_sets, 1))
+    out_rows = (np.arange(n_sets)[:, None] * n_uniq + rows[None, :]).reshape(-1)
+    row_params = _stack_params(sets, n_uniq) if n_sets > 1 else sets[0]
     grid = opts.grid
-    tau_h = heating_time_constant_s(0.5 * (uniq + opts.inlet_temperature_c))
+    t_set = np.tile(uniq, n_sets)
+    tau_h = heating_time_constant_s(0.5 * (t_set + opts.inlet_temperature_c))
 
     def run(tgrid: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        hist = 273.15 + uniq[:, None] - (uniq[:, None] - opts.inlet_temperature_c) * np.exp(
+        hist = 273.15 + t_set[:, None] - (t_set[:, None] - opts.inlet_temperature_c) * np.exp(
             -tgrid[None, :] / tau_h[:, None])
-        res = integrate(hist, tgrid, params, feed_in_mol_m3=feed_in_mol_m3, grid=grid, outlet_weights=weights,
-                        outlet_rows=rows, backend=backend)
+        res = integrate(hist, tgrid, row_params, feed_in_mol_m3=feed_in_mol_m3, grid=grid, outlet_weights=weights,
+                        outlet_rows=out_rows, backend=backend, fct=opts.fct)
         return res.number_mol_m3, res.precursor_mol_m3, res.monomer_mol_m3
 
     n_c, p_c, m_c = run(times, w)
@@ -153,5 +179,10 @@ def core_outlet(conditions: Sequence[Conditions], params: KineticParameters, *, 
     d = grid.diameters_nm
     q3, x13, sigma, rsd = psd_statistics(d, number)
     conversion = (number @ grid.units_per_particle) / feed_in_mol_m3
-    return CoreOutlet(d, number, q3, x13, sigma, rsd, conversion, prec, mono,
-                      np.array([tau for _, tau in rtds]), feed_in_mol_m3)
+    tau = np.array([t for _, t in rtds])
+    outs = []
+    for s_idx in range(n_sets):
+        sl = slice(s_idx * n_cond, (s_idx + 1) * n_cond)
+        outs.append(CoreOutlet(d, number[sl], q3[sl], x13[sl], sigma[sl], rsd[sl], conversion[sl], prec[sl],
+                               mono[sl], tau, feed_in_mol_m3))
+    return outs if many else outs[0]

@@ -75,7 +75,9 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     else:
         make_conditions = getattr(twin, "Conditions", None)
         if make_conditions is None:
-            from flowqd.twin import Conditions as make_conditions  # type: ignore[no-redef]
+            from flowqd.twin import Conditions
+
+            make_conditions = Conditions
     dev = platform_config.devices
     train = platform_config.train()
     process = ProcessModel(train)

@@ -86,7 +86,7 @@ class SimTemperatureController:
         self.max_ramp_c_min = float(max_ramp_c_min)
 
     @property
-    def _h(self):  # noqa: ANN202 - private state view
+    def _h(self):
         self._plant.check_alive(self.device)
         self._plant.advance()
         return self._plant.heaters[self.name]

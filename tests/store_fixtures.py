@@ -82,8 +82,9 @@ def populate_demo_run(
             sigma = rsd * x13
             store.add_analysis(sid, "psd", {
                 "peak_wavelength_nm": peak, "x13_nm": x13, "sigma_nm": sigma, "rsd": rsd,
-                "conversion": 0.5 + 0.2 * frac, "diameter_nm": d.tolist(),
-                "q0": np.exp(-0.5 * ((d - x13) / sigma) ** 2).tolist(),
+                "conversion": 0.5 + 0.2 * frac,
+                "psd": {"diameter_nm": d.tolist(),
+                        "q3": (np.exp(-0.5 * ((d - x13) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))).tolist()},
             })
             seq += 1
             if is_shell:

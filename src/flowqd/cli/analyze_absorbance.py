@@ -1,0 +1,124 @@
+"""``flowqd analyze absorbance``: first exciton, PSD (Segets method), concentration and yield from UV-vis files.
+
+Heavy imports (numpy, scipy, matplotlib) happen inside the command. Every file is analysed before anything is
+written: one bad file stops the command with a single red line naming it (exit code 2) and no output file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flowqd.cli._common import console, err_console, print_json
+from flowqd.errors import FlowqdError
+
+__all__ = ["CSV_COLUMNS", "register"]
+
+#: Scalar columns of ``--csv`` (the JSON adds the ``psd`` object).
+CSV_COLUMNS: tuple[str, ...] = (
+    "file", "peak_wavelength_nm", "peak_method", "x13_nm", "sigma_nm", "rsd", "x13_uncertainty_nm",
+    "rsd_uncertainty", "fit_residual_rms", "volume_fraction", "concentration_mg_ml", "concentration_mol_l",
+    "yield", "production_mg_h",
+)
+
+
+def _window(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(p) for p in text.replace(" ", "").split(","))
+    except ValueError:
+        raise FlowqdError(f"--baseline-window must be 'MIN,MAX' in nm (got {text!r})") from None
+    if not lo < hi:
+        raise FlowqdError(f"--baseline-window must have MIN < MAX (got {text!r})")
+    return lo, hi
+
+
+def absorbance(
+    files: Annotated[list[Path], typer.Argument(help="Absorbance spectrum files (CSV/TSV, JCAMP-DX, OceanView...).")],
+    material: str = typer.Option("InP", "--material", help="Material (InP, CdSe or a .toml path)."),
+    solvent: str = typer.Option("hexane", "--solvent", help="Dispersion solvent (name or refractive index)."),
+    path_mm: float = typer.Option(1.0, "--path-mm", help="Optical path length, mm."),
+    dilution: float = typer.Option(1.0, "--dilution", help="Dilution factor of the measured sample (>= 1)."),
+    in_feed_mmol_l: float = typer.Option(None, "--in-feed-mmol-l", help="In concentration in the feed (mmol/L)."),
+    outlet_flow_ml_min: float = typer.Option(None, "--outlet-flow-ml-min", help="Reactor outlet flow (mL/min)."),
+    wavelength_star_nm: float = typer.Option(413.3, "--wavelength-star", help="λ* of the concentration (nm)."),
+    baseline_window: str = typer.Option("800,900", "--baseline-window", help="Absorption-free window 'MIN,MAX' nm."),
+    method: str = typer.Option("nnls-gcv", "--method", help="PSD method: nnls-gcv, fista or lognormal."),
+    wavelength_unit: str = typer.Option("nm", "--wavelength-unit", help="Wavelength unit of the files."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON list (one object per file)."),
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write a CSV table of the results.")] = None,
+    plot_out: Annotated[
+        Path | None, typer.Option("--plot", help="Write a figure (spectrum + fit + residual, PSD q3).")
+    ] = None,
+) -> None:
+    """First exciton, PSD (x13, σ, RSD; Segets method), concentration, yield and production rate."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from flowqd.analysis.absorbance import analyze_absorbance
+    from flowqd.analysis.io import read_spectrum
+    from flowqd.analysis.psd import PSD_METHODS
+    from flowqd.materials import get_material
+
+    if method not in PSD_METHODS:
+        raise FlowqdError(f"unknown --method {method!r}; choose one of {', '.join(PSD_METHODS)}")
+    for out, opt in ((csv_out, "--csv"), (plot_out, "--plot")):
+        if out is not None and not out.parent.is_dir():
+            raise FlowqdError(f"{opt} {out}: directory {out.parent} does not exist")
+    window = _window(baseline_window)
+    mat = get_material(material)
+    feed = None if in_feed_mmol_l is None else in_feed_mmol_l / 1000.0
+    results: list[Any] = []
+    with Progress(console=err_console, transient=True, disable=json_out or len(files) < 2) as progress:
+        task = progress.add_task("analysing", total=len(files))
+        for f in files:
+            try:
+                spec = read_spectrum(f, kind="absorbance", wavelength_unit=wavelength_unit)
+                res = analyze_absorbance(
+                    spec, material=mat, solvent=solvent, path_mm=path_mm, dilution=dilution,
+                    wavelength_star_nm=wavelength_star_nm, in_feed_mol_l=feed, outlet_flow_ml_min=outlet_flow_ml_min,
+                    baseline_window_nm=window, psd_method=method,
+                )
+            except FlowqdError as err:
+                raise err.with_source(str(f)) from err
+            results.append((f, res))
+            progress.advance(task)
+    rows = [{"file": str(f), **r.to_dict()} for f, r in results]
+    if csv_out is not None:
+        import csv
+
+        with open(csv_out, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
+            w.writeheader()
+            for row in rows:
+                w.writerow({k: ("" if row[k] is None else row[k]) for k in CSV_COLUMNS})
+    if plot_out is not None:
+        from flowqd.report.absorbance_plot import plot_absorbance_results
+
+        plot_absorbance_results([r for _, r in results], plot_out, labels=[f.name for f, _ in results])
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"absorbance analysis ({mat.name}, Segets PSD)")
+    for col in ("file", "peak (nm)", "method", "x13 (nm)", "σ (nm)", "RSD (%)", "residual", "c (mg/mL)"):
+        table.add_column(col)
+    for row in rows:
+        pk = "—" if row["peak_wavelength_nm"] is None else f"{row['peak_wavelength_nm']:.1f}"
+        ux = row["x13_uncertainty_nm"]
+        ur = row["rsd_uncertainty"]
+        conc = "—" if row["concentration_mg_ml"] is None else f"{row['concentration_mg_ml']:.3g}"
+        table.add_row(
+            Path(row["file"]).name, pk, row["peak_method"],
+            f"{row['x13_nm']:.3f}" + ("" if ux is None else f" ± {ux:.3f}"), f"{row['sigma_nm']:.3f}",
+            f"{100 * row['rsd']:.1f}" + ("" if ur is None else f" ± {100 * ur:.1f}"),
+            f"{row['fit_residual_rms']:.2g}", conc,
+        )
+    console.print(table)
+
+
+def register(analyze_app: typer.Typer) -> None:
+    """Add the ``absorbance`` command to the ``analyze`` group."""
+    analyze_app.command("absorbance")(absorbance)

@@ -1,0 +1,309 @@
+"""``flowqd run``, ``flowqd stop`` and ``flowqd demo``: drive a campaign on the (simulated or real) platform."""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flowqd.cli._common import console, err_console, fail
+
+__all__ = ["register"]
+
+DEFAULT_DB_URL = "sqlite:///flowqd-data/flowqd.sqlite"
+DEFAULT_STOP_FILE = Path("flowqd-data") / "STOP"
+DEFAULT_REPORT_DIR = Path("flowqd-data") / "report"
+PACKAGED_PLATFORM = "platform-wang-segets-2023.toml"
+PACKAGED_DEMO_CAMPAIGN = "campaign-temperature-series.toml"
+
+
+# ------------------------------------------------------------------------------------------------ stop flag
+class StopRequest:
+    """Emergency-stop flag: a file (set by ``flowqd stop``) or a signal (SIGINT / SIGTERM) received here."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.signal_reason: str | None = None
+
+    def __call__(self) -> str | None:
+        if self.signal_reason is not None:
+            return self.signal_reason
+        if self.path.exists():
+            text = self.path.read_text(errors="replace").strip()
+            return f"stop flag {self.path}" + (f" ({text})" if text else "")
+        return None
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            self.signal_reason = f"signal {signal.Signals(signum).name}"
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+# ------------------------------------------------------------------------------------------------ live display
+class LiveDisplay:
+    """Rich live panel (TTY) or one line per event (pipes); refreshed at most ``hz`` times per real second."""
+
+    def __init__(self, *, quiet: bool = False, hz: float = 4.0) -> None:
+        self.quiet = quiet
+        self.period = 1.0 / hz
+        self._last = 0.0
+        self._live: Any = None
+        self._last_phase: tuple[Any, str] | None = None
+        self._last_seq: Any = None
+        self.tty = console.is_terminal and not quiet
+
+    def __enter__(self) -> LiveDisplay:
+        if self.tty:
+            from rich.live import Live
+
+            self._live = Live(console=console, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def __call__(self, p: Any) -> None:
+        if self.quiet:
+            return
+        key = (p.condition_index, p.phase)
+        last = p.last_analysis or {}
+        if not self.tty:
+            if key != self._last_phase:
+                self._last_phase = key
+                cond = "-" if p.condition_index is None else f"{p.condition_index + 1}/{p.n_conditions}"
+                console.print(f"[t={p.t_s / 60:7.1f} min] condition {cond} {p.label}: {p.phase}", highlight=False)
+            if last.get("seq") is not None and last.get("seq") != self._last_seq:
+                self._last_seq = last.get("seq")
+                console.print("    spectrum " + self._analysis_text(last), highlight=False)
+            return
+        now = time.monotonic()
+        if now - self._last < self.period and key == self._last_phase and p.phase not in ("tripped", "done"):
+            return
+        self._last, self._last_phase = now, key
+        self._live.update(self._render(p))
+
+    @staticmethod
+    def _fmt(v: Any, spec: str) -> str:
+        return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+    def _analysis_text(self, a: dict[str, Any]) -> str:
+        if a.get("error"):
+            return f"#{a.get('seq')}: analysis failed: {a['error']}"
+        return (f"#{a.get('seq')}: peak {self._fmt(a.get('peak_wavelength_nm'), '.1f')} nm, "
+                f"x13 {self._fmt(a.get('x13_nm'), '.2f')} nm, RSD {self._fmt(a.get('rsd'), '.3f')}")
+
+    def _render(self, p: Any) -> Any:
+        from rich.table import Table
+
+        t = Table(title=f"flowqd run {p.run_id} — t = {p.t_s / 60:.1f} min (simulated or real)", show_header=False)
+        t.add_column("what", style="bold")
+        t.add_column("value")
+        cond = "–" if p.condition_index is None else f"{p.condition_index + 1}/{p.n_conditions}  {p.label}"
+        t.add_row("condition", cond)
+        phase = p.phase + (f"  ({p.phase_remaining_s / 60:.1f} min left)" if p.phase_remaining_s else "")
+        t.add_row("phase", f"[red]{phase}[/]" if p.phase == "tripped" else phase)
+        t.add_row("set points", ", ".join(f"{k} {v:g}" for k, v in p.setpoints.items()) or "–")
+        t.add_row("temperatures", ", ".join(f"{k} {v:.1f} °C" for k, v in p.temperatures_c.items()) or "–")
+        t.add_row("pressure", f"{self._fmt(p.pressure_bar, '.3f')} bar")
+        t.add_row("flows", ", ".join(f"{k} {v:.3f} mL/min" for k, v in p.flows_ml_min.items()) or "–")
+        t.add_row("spectra", str(p.spectra))
+        if p.last_analysis:
+            t.add_row("last spectrum", self._analysis_text(p.last_analysis))
+        if p.message:
+            t.add_row("message", f"[red]{p.message}[/]")
+        return t
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _packaged(name: str) -> tuple[str, str]:
+    from importlib.resources import files
+
+    res = files("flowqd.platform") / "data" / name
+    return res.read_text(), f"<flowqd>/platform/data/{name}"
+
+
+def _open_store(db: str) -> Any:
+    from flowqd.store import Store
+
+    return Store(db)
+
+
+def _check_stop_file(stop_file: Path) -> None:
+    if stop_file.exists():
+        fail(f"emergency stop flag {stop_file} is set; clear it with `flowqd stop --clear` before running")
+
+
+def _execute(campaign_text: str | None, campaign_source: str, platform_text: str, platform_source: str, *,
+             speed: float, db: str, resume: str | None, stop_file: Path, quiet: bool, twin: str | None = None,
+             recorder: Any = None) -> tuple[Any, int, str]:
+    """Load, pre-flight and run; return ``(store, run_id, status)``."""
+    from flowqd.devices import RealClock, SimClock, build_devices
+    from flowqd.errors import ConfigError, InterlockTrip
+    from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
+
+    store = recorder if recorder is not None else _open_store(db)
+    run_id: int | None = None
+    if resume is not None:
+        run_id = store.resolve_run(resume) if hasattr(store, "resolve_run") else int(resume)
+        stored = store.get_run(run_id)
+        if campaign_text is not None and campaign_text != stored.campaign_toml:
+            raise ConfigError(f"{campaign_source}: differs from the campaign stored with run {run_id}; resume "
+                              "without a campaign file to use the stored one")
+        campaign_text, campaign_source = stored.campaign_toml, f"<run {run_id} campaign>"
+        platform_text, platform_source = stored.platform_toml, f"<run {run_id} platform>"
+        if not campaign_text or not platform_text:
+            raise ConfigError(f"run {run_id} has no stored campaign/platform text; cannot resume")
+    assert campaign_text is not None
+    platform = platform_from_text(platform_text, platform_source)
+    if twin is not None:
+        platform = platform.model_copy(update={"sim": platform.sim.model_copy(update={"twin": twin})})
+        platform._source, platform._text = platform_source, platform_text
+    campaign = campaign_from_text(campaign_text, campaign_source)
+    all_sim = all(getattr(platform.devices, r) is None or getattr(platform.devices, r).driver == "sim"
+                  for r in ("core_pump", "shell_pump", "hb1", "hb2", "pressure", "outlet_valve", "uvvis", "pl"))
+    if all_sim:
+        clock: Any = SimClock(speedup=speed if speed > 0 else math.inf)
+    else:
+        if speed != 1:
+            raise ConfigError(f"{platform_source}: real devices run in real time; --speed {speed:g} needs an "
+                              "all-simulated platform")
+        clock = RealClock()
+    _check_stop_file(stop_file)
+    stop = StopRequest(stop_file)
+    devices = build_devices(platform, clock)
+    with LiveDisplay(quiet=quiet) as display:
+        engine = RunEngine(platform, devices, clock, store, stop_flag=stop, on_progress=display)
+        old = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        stop.install_signal_handlers()
+        try:
+            summary = engine.run(campaign, resume_run_id=run_id)
+        except InterlockTrip as exc:
+            err_console.print(f"[bold red]INTERLOCK TRIP:[/] {exc}", highlight=False, soft_wrap=True)
+            return store, int(engine.run_id or 0), "tripped"
+        finally:
+            signal.signal(signal.SIGINT, old[0])
+            signal.signal(signal.SIGTERM, old[1])
+    return store, summary.run_id, summary.status
+
+
+def _print_results(store: Any, run_id: int) -> None:
+    if not hasattr(store, "results_table"):
+        return
+    from rich.table import Table
+
+    rows = store.results_table(run_id)
+    t = Table(title=f"run {run_id}: results per condition")
+    for col in ("#", "label", "T core (°C)", "flow (mL/min)", "spectra", "peak (nm)", "x13 (nm)", "RSD", "status"):
+        t.add_column(col)
+    for r in rows:
+        def f(v: Any, spec: str) -> str:
+            return "–" if v is None else format(v, spec)
+
+        n = r.get("n_absorbance", r.get("spectra", r.get("n_spectra_stored", "")))
+        t.add_row(str(r["index"]), str(r.get("label", "")), f(r.get("core_temperature_c"), "g"),
+                  f(r.get("core_flow_ml_min"), "g"), str(n), f(r.get("peak_nm"), ".1f"), f(r.get("x13_nm"), ".2f"),
+                  f(r.get("rsd"), ".3f"), str(r.get("status", "")))
+    console.print(t)
+
+
+# ------------------------------------------------------------------------------------------------ commands
+def run(
+    campaign: Annotated[Path | None, typer.Argument(
+        help="Campaign TOML (optional with --resume: the stored one is used).", dir_okay=False)] = None,
+    platform: Annotated[Path | None, typer.Option(
+        "--platform", "-p", help="Platform TOML (default: the paper's simulated platform, packaged).")] = None,
+    speed: Annotated[float, typer.Option(
+        "--speed", help="Simulated seconds per real second (simulated platform; 0 = as fast as possible).")] = 1000.0,
+    db: Annotated[str, typer.Option("--db", help="Run database URL.")] = DEFAULT_DB_URL,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", help="Resume run RUN_ID at its first incomplete condition.")] = None,
+    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+) -> None:
+    """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
+    if campaign is None and resume is None:
+        fail("give a CAMPAIGN file, or --resume RUN_ID")
+    campaign_text = campaign.read_text() if campaign is not None else None
+    if platform is not None:
+        platform_text, platform_source = platform.read_text(), str(platform)
+    else:
+        platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
+    store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
+                                     resume=resume, stop_file=stop_file, quiet=quiet)
+    _print_results(store, run_id)
+    if status == "tripped":
+        console.print(f"run {run_id} [red]tripped[/]; fix the cause, then `flowqd run --resume {run_id} --db {db}`")
+        raise typer.Exit(3)
+    console.print(f"run {run_id} {status}; database {db}")
+
+
+def stop(
+    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
+    reason: Annotated[str, typer.Option("--reason", help="Reason recorded with the trip.")] = "operator emergency stop",
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the flag (after the stop was handled).")] = False,
+) -> None:
+    """Emergency stop: set the flag every running `flowqd run` checks once per control period."""
+    if clear:
+        if stop_file.exists():
+            stop_file.unlink()
+            console.print(f"emergency stop flag {stop_file} cleared")
+        else:
+            console.print(f"no emergency stop flag at {stop_file}")
+        return
+    stop_file.parent.mkdir(parents=True, exist_ok=True)
+    stop_file.write_text(reason + "\n")
+    console.print(f"[bold red]emergency stop requested[/] ({stop_file}); running campaigns trip within one control "
+                  "period. Clear with `flowqd stop --clear`.")
+
+
+def demo(
+    db: Annotated[str, typer.Option("--db", help="Run database URL.")] = DEFAULT_DB_URL,
+    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = DEFAULT_REPORT_DIR,
+    speed: Annotated[float, typer.Option(
+        "--speed", help="Simulated seconds per real second (0 = as fast as possible).")] = 0.0,
+    twin: Annotated[str, typer.Option("--twin", help="Twin behind the simulated devices: default or surrogate.")]
+    = "default",
+    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+) -> None:
+    """The paper's temperature series (180-250 °C at 0.1 mL/min) on the simulated platform, then the report."""
+    if twin not in ("default", "surrogate"):
+        fail(f"--twin {twin!r}: choose default or surrogate")
+    t0 = time.monotonic()
+    campaign_text, campaign_source = _packaged(PACKAGED_DEMO_CAMPAIGN)
+    platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
+    store, run_id, status = _execute(campaign_text, campaign_source, platform_text, platform_source, speed=speed,
+                                     db=db, resume=None, stop_file=stop_file, quiet=quiet, twin=twin)
+    _print_results(store, run_id)
+    write_report = None
+    try:
+        from flowqd.report import write_report  # type: ignore[attr-defined,no-redef]
+    except ImportError:
+        try:
+            from flowqd.report.html import write_report  # type: ignore[no-redef]
+        except ImportError:
+            write_report = None
+    if write_report is None:
+        err_console.print("[yellow]warning:[/] flowqd.report.write_report is not available; no report written")
+    else:
+        path = write_report(store, run_id, out)
+        console.print(f"report: {path}")
+    console.print(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}")
+    if status != "completed":
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``run``, ``stop`` and ``demo`` commands to ``app``."""
+    app.command("run")(run)
+    app.command("stop")(stop)
+    app.command("demo")(demo)
+

@@ -1,0 +1,528 @@
+"""The run engine: one control loop that takes a campaign through its conditions, safely.
+
+State machine per condition (numbers from the platform's ``[control]`` table; the paper's platform in brackets):
+
+1. **set points** — HB1 (and HB2, DDT pump for a shell condition) set points and ramps, core flow; valve to waste;
+2. **stabilising** — until every heater in use has stayed within ``temperature_tolerance_c`` [1 °C] of its set
+   point for ``temperature_hold_s`` [120 s]; longer than ``stabilise_timeout_s`` [2 h] trips ``stabilise_timeout``;
+3. **flushing** — valve on waste for the time the particle RTD needs to replace ``washout_fraction`` [99 %] of
+   the flow-cell content (:meth:`~flowqd.devices.process.ProcessModel.washout_time_min`);
+4. **acquiring** — ``n_spectra`` absorbance spectra (plus PL if a PL spectrometer exists), one per
+   ``spectrum_interval_s`` [60 s]; each is analysed at once and committed (``record_spectrum``) before the next;
+5. **judging** — steady state when the exciton peaks of the last ``drift_window`` [3] spectra span less than
+   ``peak_drift_nm`` [1 nm]; otherwise one more spectrum, up to ``max_extra_spectra`` [5], then a warning;
+6. **collecting** — valve to collect for ``collect_volume_ml`` at the outlet flow, back to waste.
+
+Every control period [1 s] the engine services the alternating syringes, reads all devices, evaluates the
+:mod:`~flowqd.platform.interlocks` (a trip → safe state in the same period, latched), records traces every
+``trace_period_s`` and reports progress. The engine only calls ``clock.now()``/``clock.sleep()``, so the same
+code runs the simulated platform (``SimClock``) and hardware (``RealClock``).
+
+**Resume** (``run(campaign, resume_run_id=...)``): completed conditions are skipped; the first incomplete
+condition starts again at its set points (re-stabilise, re-flush — the reactor state after a crash is unknown);
+its stored spectra are kept, new ones get the next ``seq`` (``record_spectrum`` is idempotent on ``seq``), and at
+least ``min(drift_window, n_spectra)`` fresh spectra are acquired to re-judge steady state. No spectrum is lost
+or duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flowqd.devices.clock import Clock
+from flowqd.devices.process import ProcessModel
+from flowqd.devices.protocols import DeviceTimeout, SpectrumReading
+from flowqd.devices.registry import Devices
+from flowqd.errors import FlowqdError, InterlockTrip
+from flowqd.platform.analyzer import Analyzer, SpectrumAnalyzer
+from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig
+from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
+from flowqd.platform.preflight import operating_point, preflight
+from flowqd.platform.recorder import RunRecorder
+
+__all__ = ["ConditionOutcome", "Progress", "RunEngine", "RunSummary"]
+
+StopFlag = Callable[[], "str | None"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A live-display update (sent every control period and at every phase change)."""
+
+    run_id: int
+    t_s: float
+    phase: str
+    condition_index: int | None
+    n_conditions: int
+    label: str = ""
+    setpoints: dict[str, float] = field(default_factory=dict)
+    temperatures_c: dict[str, float] = field(default_factory=dict)
+    pressure_bar: float | None = None
+    flows_ml_min: dict[str, float] = field(default_factory=dict)
+    phase_remaining_s: float | None = None
+    spectra: int = 0
+    last_analysis: dict[str, Any] | None = None
+    message: str = ""
+
+
+@dataclass
+class ConditionOutcome:
+    """What happened to one condition in this session."""
+
+    index: int
+    status: str
+    spectra: int = 0
+    peaks_nm: list[float] = field(default_factory=list)
+    steady: bool | None = None
+    skipped: bool = False
+
+
+@dataclass
+class RunSummary:
+    """Result of :meth:`RunEngine.run`."""
+
+    run_id: int
+    status: str
+    conditions: list[ConditionOutcome] = field(default_factory=list)
+    started_s: float = 0.0
+    ended_s: float = 0.0
+
+
+class RunEngine:
+    """Drives a campaign on a platform's devices (see the module docstring).
+
+    Parameters
+    ----------
+    platform : PlatformConfig
+    devices : Devices
+        Built by :func:`flowqd.devices.build_devices` with the same ``clock``.
+    clock : Clock
+    recorder : RunRecorder
+    analyzer : callable, optional
+        ``analyzer(reading) -> (method, dict)``; default :class:`~flowqd.platform.analyzer.SpectrumAnalyzer`.
+    stop_flag : callable, optional
+        Returns a reason string when an emergency stop is requested (checked every control period).
+    on_progress : callable, optional
+        Receives a :class:`Progress` every control period.
+    """
+
+    def __init__(self, platform: PlatformConfig, devices: Devices, clock: Clock, recorder: RunRecorder, *,
+                 analyzer: Analyzer | None = None, stop_flag: StopFlag | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 process: ProcessModel | None = None) -> None:
+        self.platform = platform
+        self.devices = devices
+        self.clock = clock
+        self.recorder = recorder
+        self.ctl = platform.control
+        self.analyzer: Analyzer = analyzer or SpectrumAnalyzer(self.ctl.material, platform.devices.uvvis.path_mm)
+        self.stop_flag = stop_flag
+        self.on_progress = on_progress
+        self.process = process or ProcessModel(platform.train())
+        lock = platform.interlocks
+        limits = {"hb1": self.process.max_temperature_c(self.process.core_box)}
+        if self.process.shell_box is not None:
+            limits["hb2"] = self.process.max_temperature_c(self.process.shell_box)
+        for role, h in devices.heaters().items():
+            limits[role] = min(limits.get(role, h.max_c), h.max_c)
+        self.interlocks = Interlocks(max_pressure_bar=lock.max_pressure_bar,
+                                     max_pressure_rise_bar_min=lock.max_pressure_rise_bar_min,
+                                     pressure_rise_window_s=lock.pressure_rise_window_s,
+                                     over_temperature_margin_c=lock.over_temperature_margin_c, limits_c=limits)
+        self.tripped: Trip | None = None
+        self.run_id: int | None = None
+        self._setpoints: dict[str, float | None] = {}
+        self._flows: dict[str, float] = {}
+        self._condition_id: int | None = None
+        self._condition_index: int | None = None
+        self._label = ""
+        self._n_conditions = 0
+        self._phase = "idle"
+        self._phase_end: float | None = None
+        self._spectra_this_condition = 0
+        self._last_analysis: dict[str, Any] | None = None
+        self._last_trace_s = -np.inf
+        self.last_snapshot: Snapshot | None = None
+
+    # ================================================================================================ public API
+    def run(self, campaign: CampaignConfig, *, resume_run_id: int | None = None) -> RunSummary:
+        """Run (or resume) ``campaign``; return a summary. Raises :class:`InterlockTrip` on a trip (latched).
+
+        Raises
+        ------
+        ConfigError
+            Pre-flight failed (nothing was started).
+        InterlockTrip
+            A safety interlock tripped (the platform is in its safe state); or this engine tripped before.
+        """
+        if self.tripped is not None:
+            raise InterlockTrip(f"interlock {self.tripped.kind} latched: resume explicitly with "
+                                f"`flowqd run --resume {self.run_id}`")
+        rec = self.recorder
+        done: set[int] = set()
+        if resume_run_id is not None:
+            run = rec.get_run(resume_run_id)
+            done = set(rec.completed_conditions(resume_run_id))
+            if run.status == "completed":
+                return RunSummary(resume_run_id, "completed",
+                                  [ConditionOutcome(i, "completed", skipped=True) for i in sorted(done)])
+        report = preflight(campaign, self.platform, process=self.process, skip_conditions=done)
+        report.raise_if_failed()
+        self._n_conditions = len(campaign.conditions)
+        if resume_run_id is None:
+            self.run_id = rec.start_run(campaign.name, platform_toml=self.platform.text, campaign_toml=campaign.text)
+            self._event("run.started", f"campaign {campaign.name!r}: {self._n_conditions} conditions, "
+                        f"estimated {report.duration_min:.0f} min", details={"estimate_min": report.duration_min})
+        else:
+            self.run_id = resume_run_id
+            rec.set_run_status(resume_run_id, "running")
+            self._event("run.resumed", f"resuming at the first incomplete condition; completed: {sorted(done)}",
+                        details={"completed": sorted(done)})
+        summary = RunSummary(self.run_id, "running", started_s=self.clock.now())
+        try:
+            self._start_up()
+            for i, cond in enumerate(campaign.conditions):
+                if i in done:
+                    summary.conditions.append(ConditionOutcome(i, "completed", skipped=True))
+                    continue
+                summary.conditions.append(self._run_condition(i, cond))
+            self._shut_down()
+        except InterlockTrip:
+            summary.status = "tripped"
+            raise
+        except BaseException as exc:
+            self._safe_state()
+            self._condition_done("failed")
+            self._event("run.failed", f"{type(exc).__name__}: {exc}", level="error")
+            rec.finish_run(self.run_id, "failed")
+            raise
+        summary.status = "completed"
+        summary.ended_s = self.clock.now()
+        rec.finish_run(self.run_id, "completed")
+        self._event("run.completed", "campaign finished; platform in its safe state")
+        self._progress("done")
+        return summary
+
+    # ================================================================================================ phases
+    def _start_up(self) -> None:
+        d = self.devices
+        self._guard(lambda: d.outlet_valve.move("waste"), "outlet_valve")
+        self._guard(d.uvvis.take_dark, "uvvis")
+        self._guard(d.uvvis.take_reference, "uvvis")
+        if d.pl is not None:
+            pl = d.pl
+            self._guard(pl.take_dark, "pl")
+        self._event("spectrometer.referenced", "dark and reference spectra taken",
+                    details={"integration_ms": d.uvvis.integration_ms(), "averages": d.uvvis.averages()})
+
+    def _apply_setpoints(self, c: ConditionConfig) -> None:
+        d = self.devices
+        cfg = self.platform.devices
+        d.hb1.set_ramp_c_min(cfg.hb1.ramp_c_min)
+        d.hb1.set_setpoint_c(c.core_temperature_c)
+        self._setpoints["hb1"] = c.core_temperature_c
+        if c.shell:
+            assert d.hb2 is not None and d.shell_pump is not None and cfg.hb2 is not None
+            assert c.shell_temperature_c is not None and c.ddt_flow_ml_min is not None
+            d.hb2.set_ramp_c_min(cfg.hb2.ramp_c_min)
+            d.hb2.set_setpoint_c(c.shell_temperature_c)
+            self._setpoints["hb2"] = c.shell_temperature_c
+            d.shell_pump.set_flow_ml_min(c.ddt_flow_ml_min)
+            self._flows["shell_pump"] = c.ddt_flow_ml_min
+        else:
+            if d.shell_pump is not None:
+                d.shell_pump.stop()
+                self._flows["shell_pump"] = 0.0
+            if d.hb2 is not None:
+                d.hb2.stop()
+                self._setpoints["hb2"] = None
+        d.core_pump.set_flow_ml_min(c.core_flow_ml_min)
+        self._flows["core_pump"] = c.core_flow_ml_min
+        d.outlet_valve.move("waste")
+        sp = {f"{r}.temperature_c": v for r, v in self._setpoints.items() if v is not None}
+        sp.update({f"{r}.flow_ml_min": v for r, v in self._flows.items()})
+        assert self.run_id is not None
+        self.recorder.record_sample(self.run_id, self.clock.now(), sp, role="setpoint")
+
+    def _run_condition(self, i: int, c: ConditionConfig) -> ConditionOutcome:
+        assert self.run_id is not None
+        rec = self.recorder
+        op = operating_point(c)
+        tau_min = self.process.residence_time_min(op)
+        wash_min = self.process.washout_time_min(op, self.ctl.washout_fraction)
+        self._condition_index, self._label = i, c.label or f"condition {i}"
+        self._condition_id = rec.start_condition(self.run_id, i, **c.setpoints(), residence_time_s=tau_min * 60.0)
+        existing = rec.completed_spectra_count(self.run_id, i, "absorbance")
+        self._spectra_this_condition = existing
+        self._event("condition.started", f"{self._label}: {self._describe(c)}; τ = {tau_min:.1f} min, flush "
+                    f"{wash_min:.1f} min" + (f"; {existing} spectra kept from before the resume" if existing else ""),
+                    details={"index": i, "existing_spectra": existing, **c.setpoints()})
+        self._phase_change("setpoints")
+        self._apply_setpoints(c)
+        self._stabilise(c)
+        self._phase_change("flushing", wash_min * 60.0)
+        self._wait(wash_min * 60.0)
+        outcome = self._acquire(i, c, existing)
+        if c.collect_volume_ml > 0:
+            collect_s = c.collect_volume_ml / op.total_flow_ml_min * 60.0
+            self._phase_change("collecting", collect_s)
+            self.devices.outlet_valve.move("collect")
+            self._wait(collect_s)
+            self.devices.outlet_valve.move("waste")
+        self._condition_done("completed")
+        self._event("condition.completed", f"{self._label}: {outcome.spectra} spectra, peak "
+                    + (f"{np.mean(outcome.peaks_nm[-self.ctl.drift_window:]):.1f} nm" if outcome.peaks_nm else "n/a"),
+                    details={"index": i, "steady": outcome.steady, "peaks_nm": outcome.peaks_nm})
+        outcome.status = "completed"
+        return outcome
+
+    def _stabilise(self, c: ConditionConfig) -> None:
+        targets = {"hb1": c.core_temperature_c}
+        if c.shell and c.shell_temperature_c is not None:
+            targets["hb2"] = c.shell_temperature_c
+        tol, hold = self.ctl.temperature_tolerance_c, self.ctl.temperature_hold_s
+        self._phase_change("stabilising")
+        start = self.clock.now()
+        stable_since: float | None = None
+        while True:
+            snap = self._tick()
+            t = self.clock.now()
+            ok = all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
+            if not ok:
+                stable_since = None
+            elif stable_since is None:
+                stable_since = t
+            if stable_since is not None and t - stable_since >= hold:
+                self._event("condition.stable", f"temperatures within ±{tol:g} °C for {hold:g} s",
+                            details={"temperatures_c": dict(snap.temperatures_c)})
+                return
+            if t - start > self.ctl.stabilise_timeout_s:
+                self._trip([Trip("stabilise_timeout", f"temperatures not within ±{tol:g} °C of {targets} after "
+                                 f"{self.ctl.stabilise_timeout_s:g} s")])
+
+    def _acquire(self, i: int, c: ConditionConfig, existing: int) -> ConditionOutcome:
+        ctl = self.ctl
+        fresh_needed = max(c.n_spectra - existing, min(ctl.drift_window, c.n_spectra))
+        peaks: list[float] = []
+        outcome = ConditionOutcome(i, "acquiring")
+        acquired = extra = 0
+        self._phase_change("acquiring")
+        while True:
+            if acquired >= fresh_needed:
+                window = peaks[-ctl.drift_window:]
+                if c.n_spectra < 2 or (len(window) >= min(ctl.drift_window, c.n_spectra)
+                                       and max(window) - min(window) < ctl.peak_drift_nm):
+                    outcome.steady = True
+                    spread = (max(window) - min(window)) if window else 0.0
+                    self._event("condition.steady", f"steady state: peak spread {spread:.2f} nm over the last "
+                                f"{len(window)} spectra (< {ctl.peak_drift_nm:g} nm)",
+                                details={"peaks_nm": window})
+                    break
+                if extra >= ctl.max_extra_spectra:
+                    outcome.steady = False
+                    self._event("condition.not_steady", f"peak still drifting after {extra} extra spectra "
+                                f"(last {window}); continuing", level="warning", details={"peaks_nm": window})
+                    break
+                extra += 1
+            if acquired > 0 or ctl.spectrum_interval_s > 0:
+                self._wait(ctl.spectrum_interval_s)
+            peak = self._take_spectra()
+            acquired += 1
+            if peak is not None:
+                peaks.append(peak)
+        outcome.spectra = acquired
+        outcome.peaks_nm = peaks
+        return outcome
+
+    def _take_spectra(self) -> float | None:
+        """Acquire, analyse and commit one absorbance (and PL) spectrum; return its exciton peak (nm) or None."""
+        assert self.run_id is not None
+        d = self.devices
+        reading = self._guard(d.uvvis.acquire, "uvvis")
+        peak = self._record(reading)
+        if d.pl is not None:
+            pl = d.pl
+            self._record(self._guard(pl.acquire, "pl"))
+        return peak
+
+    def _record(self, reading: SpectrumReading) -> float | None:
+        assert self.run_id is not None
+        method, result = self.analyzer(reading)
+        if reading.saturated:
+            result = {**result, "saturated": True}
+            self._event("spectrometer.saturated", f"{reading.kind} spectrum saturated at "
+                        f"{reading.integration_ms:g} ms; not used for the steady-state judgement", level="warning")
+        seq = self.recorder.next_seq(self.run_id)
+        self.recorder.record_spectrum(self.run_id, seq, reading, reading.spectrum, result,
+                                      condition_id=self._condition_id, kind=reading.kind, method=method)
+        if reading.kind != "absorbance":
+            return None
+        self._spectra_this_condition += 1
+        self._last_analysis = {"seq": seq, **{k: result.get(k) for k in
+                                              ("peak_wavelength_nm", "x13_nm", "sigma_nm", "rsd", "error")}}
+        self._progress(self._phase)
+        peak = result.get("peak_wavelength_nm")
+        if reading.saturated or peak is None or not np.isfinite(peak):
+            return None
+        return float(peak)
+
+    def _shut_down(self) -> None:
+        self._safe_state()
+        self._phase_change("done")
+
+    # ================================================================================================ control loop
+    def _wait(self, duration_s: float) -> None:
+        end = self.clock.now() + duration_s
+        self._phase_end = end
+        while self.clock.now() < end - 1e-9:
+            self._tick()
+        self._phase_end = None
+
+    def _tick(self) -> Snapshot:
+        """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
+        self.clock.sleep(self.ctl.control_period_s)
+        t = self.clock.now()
+        d = self.devices
+        lost: dict[str, str] = {}
+
+        def read(role: str, fn: Callable[[], Any]) -> Any:
+            try:
+                return fn()
+            except DeviceTimeout as exc:
+                lost[role] = str(exc)
+                return None
+
+        flows: dict[str, float] = {}
+        volumes: dict[str, float] = {}
+        starved: dict[str, bool] = {}
+        for role, pump in d.pumps().items():
+            if read(role, pump.service) is None and role in lost:
+                continue
+            q = read(role, pump.flow_ml_min)
+            v = read(role, pump.volume_left_ml)
+            s = read(role, pump.starved)
+            if q is not None:
+                flows[role] = q
+            if v is not None:
+                volumes[role] = v
+            if s is not None:
+                starved[role] = bool(s) and self._flows.get(role, 0.0) > 0
+        pressure = read("pressure", d.pressure.read_bar)
+        temps: dict[str, float] = {}
+        for role, h in d.heaters().items():
+            v = read(role, h.read_c)
+            if v is not None:
+                temps[role] = float(v)
+        stop = self.stop_flag() if self.stop_flag is not None else None
+        snap = Snapshot(t, pressure, temps, {r: self._setpoints.get(r) for r in temps}, starved, lost, stop)
+        self.last_snapshot = snap
+        trips = self.interlocks.evaluate(snap)
+        if trips:
+            self._trip(trips)
+        if t - self._last_trace_s >= self.ctl.trace_period_s - 1e-9 and self.run_id is not None:
+            self._last_trace_s = t
+            readings = {f"{r}.temperature_c": v for r, v in temps.items()}
+            readings.update({f"{r}.flow_ml_min": v for r, v in flows.items()})
+            readings.update({f"{r}.volume_ml": v for r, v in volumes.items()})
+            if pressure is not None:
+                readings["pressure_bar"] = float(pressure)
+            self.recorder.record_sample(self.run_id, t, readings)
+        self._progress(self._phase, snap=snap, flows=flows)
+        return snap
+
+    def _guard(self, fn: Callable[[], Any], role: str) -> Any:
+        """Call a device outside the tick; a time-out trips the lost-device interlock."""
+        try:
+            return fn()
+        except DeviceTimeout as exc:
+            self._trip([Trip("lost_device", f"lost device {role}: {exc}")])
+
+    # ================================================================================================ safety
+    def _safe_state(self) -> list[str]:
+        """Pumps stopped, heaters to the safe set point and off, valve to waste; returns failed actions."""
+        d = self.devices
+        safe_c = self.platform.interlocks.safe_setpoint_c
+        failed: list[str] = []
+        for role, pump in d.pumps().items():
+            try:
+                pump.stop()
+            except FlowqdError as exc:
+                failed.append(f"{role}.stop: {exc}")
+            self._flows[role] = 0.0
+        for role, h in d.heaters().items():
+            try:
+                h.set_setpoint_c(max(safe_c, h.min_c))
+            except FlowqdError as exc:
+                failed.append(f"{role}.set_setpoint_c: {exc}")
+            try:
+                h.stop()
+            except FlowqdError as exc:
+                failed.append(f"{role}.stop: {exc}")
+            self._setpoints[role] = None
+        try:
+            d.outlet_valve.move("waste")
+        except FlowqdError as exc:
+            failed.append(f"outlet_valve.move: {exc}")
+        return failed
+
+    def _trip(self, trips: list[Trip]) -> None:
+        failed = self._safe_state()
+        first = trips[0]
+        self.tripped = first
+        if self.run_id is not None:
+            for trip in trips:
+                self._event(f"interlock.{trip.kind}", trip.message, level="error",
+                            details={"value": trip.value, "threshold": trip.threshold, "failed_actions": failed,
+                                     "condition": self._condition_index})
+            self._condition_done("failed")
+            self.recorder.finish_run(self.run_id, "tripped")
+        self._phase = "tripped"
+        self._progress("tripped", message=first.message)
+        extra = f" (safe-state actions that failed: {'; '.join(failed)})" if failed else ""
+        raise InterlockTrip(f"interlock {first.kind}: {first.message}; pumps stopped, heaters off, outlet to waste"
+                            f"{extra}. Resume explicitly with `flowqd run --resume {self.run_id}`")
+
+    # ================================================================================================ helpers
+    def _condition_done(self, status: str) -> None:
+        if self._condition_id is not None:
+            self.recorder.finish_condition(self._condition_id, status)
+            self._condition_id = None
+
+    def _event(self, kind: str, message: str, *, level: str = "info", details: dict[str, Any] | None = None) -> None:
+        if self.run_id is not None:
+            self.recorder.record_event(self.run_id, kind, message, level=level, t_s=self.clock.now(),
+                                       details=details or {})
+
+    def _phase_change(self, phase: str, duration_s: float | None = None) -> None:
+        self._phase = phase
+        if phase not in ("setpoints", "done"):
+            msg = f"{phase}" + (f" for {duration_s / 60:.1f} min" if duration_s else "")
+            self._event(f"phase.{phase}", msg, details={"condition": self._condition_index})
+        self._progress(phase)
+
+    def _progress(self, phase: str, *, snap: Snapshot | None = None, flows: dict[str, float] | None = None,
+                  message: str = "") -> None:
+        if self.on_progress is None or self.run_id is None:
+            return
+        snap = snap or self.last_snapshot
+        now = self.clock.now()
+        sp = {f"{r}.temperature_c": v for r, v in self._setpoints.items() if v is not None}
+        sp.update({f"{r}.flow_ml_min": v for r, v in self._flows.items() if v})
+        self.on_progress(Progress(
+            run_id=self.run_id, t_s=now, phase=phase, condition_index=self._condition_index,
+            n_conditions=self._n_conditions, label=self._label, setpoints=sp,
+            temperatures_c=dict(snap.temperatures_c) if snap else {},
+            pressure_bar=snap.pressure_bar if snap else None, flows_ml_min=dict(flows or {}),
+            phase_remaining_s=(self._phase_end - now) if self._phase_end is not None else None,
+            spectra=self._spectra_this_condition, last_analysis=self._last_analysis, message=message))
+
+    @staticmethod
+    def _describe(c: ConditionConfig) -> str:
+        s = f"HB1 {c.core_temperature_c:g} °C, {c.core_flow_ml_min:g} mL/min"
+        if c.shell:
+            s += f", DDT {c.ddt_flow_ml_min:g} mL/min, HB2 {c.shell_temperature_c:g} °C"
+        return s

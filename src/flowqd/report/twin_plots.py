@@ -1,0 +1,100 @@
+"""Plots of twin predictions: one condition (spectrum + PSD) and Fig. 3-style grids (matplotlib Agg)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_grid", "plot_prediction"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_prediction(pred: Any, path: str | Path) -> Path:
+    """Absorbance (and PL for shells) and the outlet q3 PSD of one :class:`~flowqd.twin.Prediction`."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(pred.absorbance_wavelength_nm, pred.absorbance, label="absorbance (1 mm)")
+    ax1.axvline(pred.peak_wavelength_nm, ls=":", color="grey")
+    if pred.conditions.shell:
+        ax1b = ax1.twinx()
+        ax1b.plot(pred.pl_wavelength_nm, pred.pl_intensity, color="tab:red", label="PL")
+        ax1b.set_ylabel("PL (norm.)")
+    ax1.set_xlabel("wavelength (nm)")
+    ax1.set_ylabel("absorbance")
+    c = pred.conditions
+    ax1.set_title(f"{c.core_temperature_c:g} °C, {c.core_flow_ml_min:g} mL/min: peak {pred.peak_wavelength_nm:.0f} nm")
+    ax2.plot(pred.psd_diameter_nm, pred.psd_q3)
+    ax2.set_xlim(1.0, 6.0)
+    ax2.set_xlabel("diameter x (nm)")
+    ax2.set_ylabel("q3 (1/nm)")
+    ax2.set_title(f"x1,3 = {pred.x13_nm:.2f} nm, RSD = {100 * pred.rsd:.1f} %")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_grid(parts: Sequence[Any], out_dir: str | Path) -> list[Path]:
+    """Fig. 3-style panels from a list of :class:`~flowqd.twin.BatchPrediction` (one per temperature).
+
+    Writes ``spectra.png`` (a/d), ``psd.png`` (b/e) and ``x13_rsd.png`` (c/f: x1,3 and RSD against T at each
+    flow and against τ at each T).
+    """
+    plt = _plt()
+    out_dir = Path(out_dir)
+    preds = [p[i] for p in parts for i in range(len(p))]
+    temps = sorted({p.conditions.core_temperature_c for p in preds})
+    flows = sorted({p.conditions.core_flow_ml_min for p in preds})
+    cmap = plt.get_cmap("viridis")
+    paths = []
+    for name, xkey, ykey, xlab, ylab, xlim in (
+            ("spectra.png", "absorbance_wavelength_nm", "absorbance", "wavelength (nm)", "absorbance", (400, 750)),
+            ("psd.png", "psd_diameter_nm", "psd_q3", "diameter (nm)", "q3 (1/nm)", (1.5, 5.0))):
+        fig, axes = plt.subplots(1, len(flows), figsize=(3.2 * len(flows), 3.2), squeeze=False, sharey=True)
+        for ax, q in zip(axes[0], flows, strict=True):
+            for p in preds:
+                if p.conditions.core_flow_ml_min != q:
+                    continue
+                k = temps.index(p.conditions.core_temperature_c) / max(len(temps) - 1, 1)
+                label = f"{p.conditions.core_temperature_c:g} °C"
+                ax.plot(getattr(p, xkey), getattr(p, ykey), color=cmap(k), label=label)
+            ax.set_xlim(*xlim)
+            ax.set_title(f"{q:g} mL/min")
+            ax.set_xlabel(xlab)
+        axes[0][0].set_ylabel(ylab)
+        axes[0][-1].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=110)
+        plt.close(fig)
+        paths.append(out_dir / name)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for q in flows:
+        sel = [p for p in preds if p.conditions.core_flow_ml_min == q]
+        t = [p.conditions.core_temperature_c for p in sel]
+        ax1.plot(t, [p.x13_nm for p in sel], "o-", label=f"x1,3 {q:g} mL/min")
+        ax1.plot(t, [10 * p.rsd for p in sel], "s--", alpha=0.6, label=f"10·RSD {q:g}")
+    ax1.set_xlabel("temperature (°C)")
+    ax1.set_ylabel("x1,3 (nm) / 10·RSD")
+    ax1.legend(fontsize=6)
+    for t in temps:
+        sel = [p for p in preds if p.conditions.core_temperature_c == t]
+        tau = [p.residence_time_min for p in sel]
+        ax2.plot(tau, [p.x13_nm for p in sel], "o-", label=f"x1,3 {t:g} °C")
+        ax2.plot(tau, [10 * p.rsd for p in sel], "s--", alpha=0.6, label=f"10·RSD {t:g} °C")
+    ax2.set_xlabel("mean residence time τ (min)")
+    ax2.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out_dir / "x13_rsd.png", dpi=110)
+    plt.close(fig)
+    paths.append(out_dir / "x13_rsd.png")
+    return [Path(p) for p in paths]

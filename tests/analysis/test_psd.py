@@ -1,0 +1,265 @@
+"""PSD from absorbance (Segets method): kernel, forward model, inversion round trip, paper points, batch, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from flowqd.analysis.exciton import find_exciton
+from flowqd.analysis.psd import (
+    PSD_METHODS,
+    diameter_grid_nm,
+    forward_absorbance,
+    invert_psd,
+    invert_psd_batch,
+    kernel_matrix,
+    psd_gaussian,
+    psd_lognormal,
+    psd_moments,
+    regularized_problem,
+    select_lambda_gcv,
+    solve_nnls_scipy,
+)
+from flowqd.analysis.spectrum import Spectrum
+from flowqd.errors import ConfigError, RangeError, SpectrumError
+from flowqd.materials import get_material
+from flowqd.units import HC_EV_NM, LN10
+
+from .contract import SpectrumMethodContract
+
+GRID = diameter_grid_nm("InP")
+# Round trip: 350-1000 nm, so that the smallest sizes of a broad 2.4 nm distribution have their 1S transition in
+# range and the 850-1000 nm window is free of absorption even for 3.8 nm at 20 % RSD (largest class 6 nm: 745 nm).
+WL_RT = np.linspace(350.0, 1000.0, 2048)
+WL_PAPER = np.linspace(400.0, 900.0, 2048)  # the paper's 2048-pixel spectrometer
+
+
+def noisy(wl: np.ndarray, a: np.ndarray, seed: int, rel: float = 0.005, sloped: bool = True) -> Spectrum:
+    rng = np.random.default_rng(seed)
+    y = a + rng.normal(0.0, rel * float(np.max(a)), wl.size)
+    if sloped:
+        y = y + 0.02 + 1e-5 * (wl - 400.0)
+    return Spectrum(wl, y, source=f"synthetic-{seed}.csv")
+
+
+# --- round trip ----------------------------------------------------------------------------------------------
+CASES = [(x13, rsd) for x13 in (2.4, 2.8, 3.2, 3.8) for rsd in (0.05, 0.10, 0.15, 0.20)]
+
+
+@pytest.mark.parametrize(("x13", "rsd"), CASES)
+def test_round_trip_lognormal(x13: float, rsd: float) -> None:
+    q3 = psd_lognormal(GRID, x13, rsd)
+    true_x13, _, true_rsd = psd_moments(GRID, q3)  # moments of the q3 that made the data (grid-truncated)
+    a = forward_absorbance(GRID, q3, wavelength_nm=WL_RT)
+    seed = 100 + CASES.index((x13, rsd))
+    r = invert_psd(noisy(WL_RT, a, seed), "InP", baseline_window_nm=(850.0, 1000.0))
+    assert abs(r.x13_nm - true_x13) <= 0.05
+    assert abs(r.rsd - true_rsd) <= 0.015
+    assert np.trapezoid(r.q3, r.diameter_nm) == pytest.approx(1.0)
+    assert np.trapezoid(r.q0, r.diameter_nm) == pytest.approx(1.0)
+    assert r.fit_residual_rms < 0.0075  # close to the noise (0.005)
+    assert 0 < r.x13_uncertainty_nm < 0.05
+
+
+@pytest.mark.parametrize("target_nm", [518.0, 590.0])
+def test_paper_temperature_series(target_nm: float) -> None:
+    """Wang & Segets 2023: first exciton at 518 nm <-> x13 = 2.7 nm, 590 nm <-> 3.4 nm (RSD ~8 %)."""
+
+    def peak_offset(x: float) -> float:
+        a = forward_absorbance(GRID, psd_lognormal(GRID, x, 0.08), wavelength_nm=WL_PAPER)
+        return find_exciton(Spectrum(WL_PAPER, a)).wavelength_nm - target_nm
+
+    x_gen = brentq(peak_offset, 2.0, 4.5, xtol=1e-4)  # the size whose spectrum peaks at the target
+    a = forward_absorbance(GRID, psd_lognormal(GRID, x_gen, 0.08), wavelength_nm=WL_PAPER)
+    r = invert_psd(noisy(WL_PAPER, a, 7), baseline_window_nm=(800.0, 900.0))
+    expected = {518.0: 2.7, 590.0: 3.4}[target_nm]
+    assert r.x13_nm == pytest.approx(expected, abs=0.1)
+    assert r.rsd == pytest.approx(0.08, abs=0.015)
+    assert r.exciton_wavelength_nm == pytest.approx(target_nm, abs=2.0)
+
+
+# --- kernel and forward model --------------------------------------------------------------------------------
+def test_kernel_properties() -> None:
+    inp = get_material("InP")
+    d = np.array([2.0, 2.7, 3.4, 5.0])
+    e = np.linspace(1.4, 4.2, 800)
+    K = kernel_matrix(e, d)
+    assert K.shape == (800, 4) and np.all(K >= 0)
+    e1 = inp.gap_ev(d)
+    for j in range(4):
+        below = e < e1[j] - 0.25
+        assert np.max(K[below, j]) < 1e-6 * np.max(K[:, j])  # nothing below the 1S band
+        # the 1S band makes a local maximum next to E_1S (not a monotone edge)
+        near = np.abs(e - e1[j]) < 0.1
+        i = np.argmax(np.where(near, K[:, j], -1.0))
+        assert abs(e[i] - e1[j]) < 0.03 and 0 < i < e.size - 1 and K[i + 1, j] < K[i, j]
+    # far above the edge all sizes absorb like mu_i (volume-normalised)
+    mu = inp.intrinsic_absorption_cm(HC_EV_NM / 4.2, "hexane")
+    np.testing.assert_allclose(K[-1], mu, rtol=1e-6)
+
+
+def test_kernel_rejects_out_of_range_sizes() -> None:
+    with pytest.raises(RangeError):
+        kernel_matrix([2.0], [7.0])
+
+
+def test_narrow_distribution_shows_peak_and_dip() -> None:
+    a = forward_absorbance(GRID, psd_lognormal(GRID, 2.7, 0.08), wavelength_nm=WL_PAPER)
+    ex = find_exciton(Spectrum(WL_PAPER, a))
+    assert ex.method == "maximum" and 505 < ex.wavelength_nm < 520
+    dip = a[(WL_PAPER > 440) & (WL_PAPER < ex.wavelength_nm)].min()
+    assert ex.absorbance / dip > 1.2  # a clear dip on the blue side
+    assert a[np.argmin(np.abs(WL_PAPER - 413))] > ex.absorbance  # on a rising background
+
+
+@pytest.mark.parametrize("x13", [2.4, 3.4])
+def test_forward_scaling_matches_mu_i(x13: float) -> None:
+    phi, path_mm = 3e-4, 2.0
+    q3 = psd_gaussian(GRID, x13, 0.1)
+    a = forward_absorbance(GRID, q3, wavelength_nm=[310.0], volume_fraction=phi, path_mm=path_mm, solvent="toluene")
+    mu = get_material("InP").intrinsic_absorption_cm(310.0, "toluene")
+    assert float(a[0]) == pytest.approx(mu * phi * path_mm * 0.1 / LN10, rel=1e-6)
+
+
+def test_forward_batch_and_normalisation() -> None:
+    q = np.stack([psd_lognormal(GRID, 2.7, 0.08), psd_lognormal(GRID, 3.4, 0.1)])
+    a = forward_absorbance(GRID, q, wavelength_nm=WL_PAPER)
+    assert a.shape == (2, WL_PAPER.size)
+    np.testing.assert_allclose(a.max(axis=1), 1.0)
+    np.testing.assert_allclose(a[1], forward_absorbance(GRID, q[1], HC_EV_NM / WL_PAPER))
+    with pytest.raises(RangeError):
+        forward_absorbance(GRID, q[0])
+
+
+def test_psd_helpers() -> None:
+    x13, sigma, rsd = psd_moments(GRID, psd_lognormal(GRID, 3.0, 0.12))
+    assert (x13, rsd) == (pytest.approx(3.0, abs=1e-4), pytest.approx(0.12, abs=1e-4))
+    assert sigma == pytest.approx(0.36, abs=1e-3)
+    with pytest.raises(RangeError):
+        psd_gaussian(GRID, 3.0, 1.5)
+
+
+# --- methods, batch ------------------------------------------------------------------------------------------
+def test_methods_registry_agree() -> None:
+    a = forward_absorbance(GRID, psd_lognormal(GRID, 3.0, 0.1), wavelength_nm=WL_PAPER)
+    s = noisy(WL_PAPER, a, 3, sloped=False)
+    ref = invert_psd(s, method="nnls-gcv")
+    fast = invert_psd(s, method="fista")
+    para = invert_psd(s, method="lognormal")
+    assert set(PSD_METHODS) >= {"nnls-gcv", "fista", "lognormal"}
+    assert fast.x13_nm == pytest.approx(ref.x13_nm, abs=0.005) and fast.rsd == pytest.approx(ref.rsd, abs=0.002)
+    assert para.x13_nm == pytest.approx(3.0, abs=0.03) and para.rsd == pytest.approx(0.1, abs=0.01)
+    with pytest.raises(ConfigError):
+        invert_psd(s, method="magic")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_batch_equals_scipy(backend: str) -> None:
+    wl = np.linspace(400.0, 900.0, 512)
+    e = HC_EV_NM / wl
+    rng = np.random.default_rng(11)
+    params = [(2.5, 0.06), (2.8, 0.1), (3.1, 0.14), (3.5, 0.08), (3.8, 0.12), (2.7, 0.18)]
+    A = np.stack([forward_absorbance(GRID, psd_lognormal(GRID, x, r), e) for x, r in params])
+    A = A + rng.normal(0, 0.005, A.shape)
+    res = invert_psd_batch(e, A, backend=backend)
+    prob = regularized_problem(e)
+    for i in range(len(params)):
+        a_s = A[i] / np.abs(A[i]).max()
+        lam = float(select_lambda_gcv(prob, a_s))
+        assert res.lambda_reg[i] == pytest.approx(lam, rel=1e-9)
+        single = invert_psd_batch(e, A[i:i + 1], backend="numpy", lambda_reg=[lam])
+        x = solve_nnls_scipy(prob, a_s, lam)[: prob.n_classes]
+        # same pruning rule as the batch
+        from flowqd.analysis.exciton import noise_level_estimate
+        from flowqd.analysis.psd import prune_islands
+
+        off = prob.kernel[:, prob.n_classes:] @ solve_nnls_scipy(prob, a_s, lam)[prob.n_classes:]
+        x = prune_islands(prob.kernel[:, : prob.n_classes], x, a_s - off, noise_level_estimate(a_s))
+        x13, _, rsd = psd_moments(prob.diameter_nm, x / prob.weights)
+        assert abs(res.x13_nm[i] - x13) < 0.005 and abs(res.rsd[i] - rsd) < 0.002
+        assert abs(single.x13_nm[0] - x13) < 0.005
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+def _good(wl: np.ndarray = WL_PAPER, scale: float = 1.0) -> np.ndarray:
+    return scale * forward_absorbance(GRID, psd_lognormal(GRID, 3.4, 0.08), wavelength_nm=wl)
+
+
+def test_saturated_exciton() -> None:
+    a = np.minimum(_good(scale=8.0), 3.5)
+    with pytest.raises(SpectrumError, match="saturated"):
+        invert_psd(Spectrum(WL_PAPER, a, source="sat.csv"))
+
+
+def test_no_exciton_flat() -> None:
+    y = np.random.default_rng(0).normal(0, 1e-4, WL_PAPER.size)
+    with pytest.raises(SpectrumError, match="no exciton"):
+        invert_psd(Spectrum(WL_PAPER, y, source="blank.csv"))
+
+
+def test_does_not_reach_onset() -> None:
+    wl = np.linspace(400.0, 630.0, 800)
+    with pytest.raises(SpectrumError, match="does not reach the absorption onset"):
+        invert_psd(Spectrum(wl, _good(wl), source="short.csv"))
+    with pytest.raises(SpectrumError, match="does not reach the absorption onset"):
+        invert_psd(Spectrum(WL_PAPER, _good() + 0.2, source="offset.csv"))  # baseline not corrected
+    with pytest.raises(SpectrumError, match="does not reach the absorption onset"):
+        invert_psd(Spectrum(wl, _good(wl)), baseline_window_nm=(800.0, 900.0))
+
+
+def test_too_few_points() -> None:
+    wl = np.linspace(400.0, 900.0, 200)
+    with pytest.raises(SpectrumError, match="too few points"):
+        invert_psd(Spectrum(wl, _good(wl), source="sparse.csv"), fit_window_ev=(2.0, 2.05))
+
+
+def test_error_names_source() -> None:
+    with pytest.raises(SpectrumError, match=r"^sat\.csv: "):
+        invert_psd(Spectrum(WL_PAPER, np.minimum(_good(scale=8.0), 3.5), source="sat.csv"))
+
+
+class TestInvertPsdContract(SpectrumMethodContract):
+    kind = "absorbance"
+
+    def make_spectrum(self) -> Spectrum:
+        wl = np.linspace(400.0, 900.0, 700)
+        return Spectrum(wl, _good(wl), kind="absorbance", source="contract.csv")
+
+    def method(self, spectrum: Spectrum) -> object:
+        return invert_psd(spectrum)
+
+
+# --- solver forms and backends (exact same minimiser) ---------------------------------------------------------
+def _batch_problem(n: int = 6, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    wl = np.linspace(400.0, 900.0, 2048)
+    e = HC_EV_NM / wl
+    rng = np.random.default_rng(seed)
+    q = np.stack([psd_lognormal(GRID, x, r) for x, r in zip(rng.uniform(2.5, 3.6, n), rng.uniform(0.06, 0.16, n),
+                                                               strict=True)])
+    A = forward_absorbance(GRID, q, e) + rng.normal(0, 0.005, (n, wl.size))
+    return e, A / np.abs(A).max(axis=1, keepdims=True)
+
+
+def test_reduced_form_equals_stacked() -> None:
+    e, As = _batch_problem()
+    prob = regularized_problem(e)
+    for a in As:
+        lam = float(select_lambda_gcv(prob, a))
+        xs = solve_nnls_scipy(prob, a, lam, form="stacked")
+        xr = solve_nnls_scipy(prob, a, lam, form="reduced")
+        assert np.linalg.norm(xr - xs) <= 1e-8 * np.linalg.norm(xs)
+
+
+def test_batched_solvers_equal_scipy_and_each_other() -> None:
+    from flowqd.analysis.psd import _batch_solve
+
+    e, As = _batch_problem(12, seed=9)
+    prob = regularized_problem(e)
+    x_np, lam = _batch_solve(prob, As, None, "numpy")
+    x_jx, lam_jx = _batch_solve(prob, As, None, "jax")
+    np.testing.assert_allclose(lam_jx, lam, rtol=1e-12)
+    for i, a in enumerate(As):
+        xs = solve_nnls_scipy(prob, a, float(lam[i]), form="stacked")
+        assert np.linalg.norm(x_np[i] - xs) <= 1e-8 * np.linalg.norm(xs)
+        assert np.linalg.norm(x_jx[i] - x_np[i]) <= 1e-8 * np.linalg.norm(xs)

@@ -1,0 +1,47 @@
+"""``flowqd simulate`` and ``flowqd twin`` commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowqd.cli import main
+
+
+def test_simulate_json_has_stable_keys(capsys, tmp_path):
+    out = tmp_path / "spec.csv"
+    code = main(["simulate", "--temperature-c", "180", "--flow-ml-min", "0.1", "--json", "--no-bands",
+                 "--spectrum", str(out)])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("residence_time_min", "pressure_drop_bar", "reynolds", "dean", "peak_wavelength_nm", "x13_nm",
+                "sigma_nm", "rsd", "conversion", "production_mg_h", "pl_peak_nm", "pl_fwhm_nm", "plqy"):
+        assert key in data
+    assert data["x13_nm"] == pytest.approx(2.7, abs=0.1)
+    assert out.read_text().startswith("wavelength_nm,absorbance")
+
+
+def test_simulate_shell_json(capsys):
+    code = main(["simulate", "--temperature-c", "200", "--flow-ml-min", "0.06", "--shell", "--ddt-flow-ml-min",
+                 "0.03", "--shell-temperature-c", "200", "--json", "--no-bands"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pl_peak_nm"] == pytest.approx(607.0, abs=3.0)
+    assert data["plqy"] == pytest.approx(0.309, abs=0.02)
+
+
+def test_simulate_bad_condition_is_one_red_line(capsys):
+    code = main(["simulate", "--temperature-c", "400", "--flow-ml-min", "0.1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "HB1 limit" in err and "Traceback" not in err
+
+
+def test_simulate_grid_json_and_plots(capsys, tmp_path):
+    code = main(["simulate", "--grid", "--temperatures", "180,250", "--flows", "0.1,0.3", "--json",
+                 "--plot-dir", str(tmp_path)])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data) == 4
+    assert (tmp_path / "x13_rsd.png").exists() and (tmp_path / "spectra.png").exists()

@@ -1,0 +1,41 @@
+"""The layering of the package (import-linter contracts in pyproject.toml) and a light, fast-starting CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept() -> None:
+    pytest.importorskip("importlinter")
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "0 broken" in result.stdout
+
+
+def test_cli_help_does_not_import_heavy_modules() -> None:
+    # `flowqd --help` must start fast: no JAX, SciPy, matplotlib or SQLAlchemy at import time.
+    code = (
+        "import sys, json; from flowqd.cli import app; "
+        "print(json.dumps(sorted(m for m in ('jax', 'scipy', 'matplotlib', 'sqlalchemy', 'colour') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_every_command_group_registers() -> None:
+    from typer.main import get_command
+
+    from flowqd.cli import app
+
+    names = set(get_command(app).commands)  # type: ignore[attr-defined]
+    assert {"analyze", "simulate", "twin", "plan", "run", "demo", "stop", "report", "runs", "export",
+            "materials"} <= names
