@@ -263,3 +263,37 @@ def test_batched_solvers_equal_scipy_and_each_other() -> None:
         xs = solve_nnls_scipy(prob, a, float(lam[i]), form="stacked")
         assert np.linalg.norm(x_np[i] - xs) <= 1e-8 * np.linalg.norm(xs)
         assert np.linalg.norm(x_jx[i] - x_np[i]) <= 1e-8 * np.linalg.norm(xs)
+
+
+def test_batched_pruning_equals_per_row_loop() -> None:
+    """The vectorised pruning (normal-equation χ², runs labelled by cumulative sums) makes the same decisions and
+    the same rescaling as :func:`prune_islands` row by row."""
+    from flowqd.analysis.exciton import noise_level_estimate
+    from flowqd.analysis.psd import _batch_solve_numpy_kta, _prune_islands_batch, prune_islands
+
+    e, As = _batch_problem(60, seed=11)
+    prob = regularized_problem(e)
+    m = prob.n_classes
+    x, _, kta = _batch_solve_numpy_kta(prob, As, None)
+    p, xb = x[:, :m], x[:, m:]
+    noise = np.array([noise_level_estimate(a) for a in As])
+    g = kta[:, :m] - xb @ prob.gram[m:, :m]
+    got = _prune_islands_batch(prob.gram[:m, :m], p, g, noise, 5.0)
+    n_multi = 0
+    for i in range(As.shape[0]):
+        ref = prune_islands(prob.kernel[:, :m], p[i], As[i] - prob.kernel[:, m:] @ xb[i], float(noise[i]))
+        np.testing.assert_allclose(got[i], ref, rtol=1e-10, atol=1e-14 * np.abs(ref).max())
+        n_multi += int(np.count_nonzero(np.diff(np.r_[0, (p[i] > 0).astype(int)]) == 1) > 1)
+    assert n_multi > 0  # the test set does exercise islands
+
+
+def test_batch_numpy_restores_blas_threads() -> None:
+    from flowqd.analysis.psd import _openblas_threads_api
+
+    api = _openblas_threads_api()
+    if api is None:
+        pytest.skip("numpy is not linked to its bundled OpenBLAS")
+    before = int(api[0]())
+    e, As = _batch_problem(4, seed=2)
+    invert_psd_batch(e, As)
+    assert int(api[0]()) == before

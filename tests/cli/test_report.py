@@ -57,3 +57,25 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert run_cli(app, ["runs", "--db", missing]) == 2
     assert "no flowqd database" in capsys.readouterr().err
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_report_defaults_to_the_demo_folder_beside_the_database(tmp_path, capsys):
+    """Without --out the report goes to report/ next to a SQLite database (flowqd-data/report, like the demo)."""
+    from pathlib import Path
+
+    from flowqd.cli.platform import DEFAULT_DB_URL, DEFAULT_REPORT_DIR, default_report_dir
+
+    assert default_report_dir(DEFAULT_DB_URL) == DEFAULT_REPORT_DIR == Path("flowqd-data") / "report"
+    assert default_report_dir("postgresql+psycopg://u@h/db") == DEFAULT_REPORT_DIR
+    assert default_report_dir("sqlite://") == DEFAULT_REPORT_DIR
+    data = tmp_path / "flowqd-data"
+    data.mkdir()
+    url = f"sqlite:///{data}/flowqd.sqlite"
+    with Store(url) as store:
+        run_id = populate_demo_run(store, temperatures_c=(180.0, 250.0), n_spectra=1, shell=False)
+    assert run_cli(_app(), ["report", str(run_id), "--db", url]) == 0
+    html_path = data / "report" / f"run{run_id}-report.html"
+    assert html_path.exists()
+    assert str(html_path) in "".join(capsys.readouterr().out.split())  # the path is printed (rich may wrap it)
+    text = html_path.read_text()
+    assert "τ (min)" in text and "τ (s)" not in text

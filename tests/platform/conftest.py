@@ -55,7 +55,7 @@ def make_rig(text: str | None = None, recorder: MemoryRecorder | None = None, **
     clock = SimClock(speedup=math.inf)
     devices = build_devices(platform, clock, twin=SurrogateTwin())
     rec = recorder or MemoryRecorder()
-    engine_kwargs.setdefault("analyzer", SpectrumAnalyzer(psd=False))
+    engine_kwargs.setdefault("analyzer", SpectrumAnalyzer.for_platform(platform, psd=False))
     engine = RunEngine(platform, devices, clock, rec, **engine_kwargs)
     return Rig(platform, clock, devices, rec, engine)
 

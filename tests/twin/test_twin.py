@@ -93,9 +93,9 @@ def test_property_no_nan_and_monotone_in_temperature(twin, temps, flow):
     b = twin.predict_batch([Conditions(t, flow) for t in temps])
     assert np.all(np.isfinite(b.x13_nm)) and np.all(np.isfinite(b.conversion))
     assert np.all(np.isfinite(b.psd_q3)) and np.all(b.psd_q3 >= 0) and np.all(b.x13_nm > 0)
-    # monotone non-decreasing in T; numerical/physical tolerance: ±0.035 nm plateau wiggle at full conversion,
-    # 0.002 conversion (monomer solubility c_eq(T) rises with T once the precursor is spent)
-    assert np.all(np.diff(b.x13_nm) >= -0.035)
+    # monotone non-decreasing in T: v2 achieves ≤ 0.003 nm worst drop over 150–300 °C × 0.03–1.5 mL/min (2.5 °C ×
+    # 15-flow grid); tolerance 0.005 nm.  0.002 conversion (c_eq(T) rises with T once the precursor is spent)
+    assert np.all(np.diff(b.x13_nm) >= -0.005)
     assert np.all(np.diff(b.conversion) >= -0.002)
 
 
@@ -105,3 +105,77 @@ def test_property_conversion_monotone_in_residence_time(twin, temp):
     flows = [1.5, 0.6, 0.2, 0.08, 0.03]  # increasing residence time
     b = twin.predict_batch([Conditions(temp, q) for q in flows])
     assert np.all(np.diff(b.conversion) >= -0.002)
+    assert np.all(np.diff(b.x13_nm) >= -0.005)  # x1,3 non-decreasing in τ (v2: worst drop 0.0025 nm)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# v2 calibration: the paper's trend statements over the explored set (T series at 0.1 mL/min, flow series at 200 °C)
+# ---------------------------------------------------------------------------------------------------------------
+T_SERIES = (180.0, 200.0, 220.0, 250.0)
+FLOW_SERIES = (0.3, 0.2, 0.1, 0.05)  # increasing residence time
+
+
+@pytest.fixture(scope="module")
+def explored(twin):
+    conds = [Conditions(t, 0.1) for t in T_SERIES] + [Conditions(200.0, q) for q in FLOW_SERIES]
+    return twin.predict_batch(conds)
+
+
+def test_default_loads_v2_and_v1_is_kept():
+    from importlib import resources
+
+    from flowqd.twin import TwinParameters
+
+    assert Twin.default().parameters.meta["version"] == 2
+    v1 = TwinParameters.load(resources.files("flowqd.twin") / "data" / "parameters-v1.json")
+    assert v1.meta["version"] == 1
+
+
+def test_rsd_within_paper_band_and_rising_with_temperature_above_200(explored):
+    rsd = explored.rsd
+    assert np.all((rsd >= 0.075) & (rsd <= 0.175))  # paper 7.7–17.5 %; v2 spans 7.9–11.1 %
+    r_t = rsd[:4]
+    assert r_t[3] > r_t[2] + 0.01 and r_t[2] > r_t[1] + 0.01  # 200 < 220 < 250 °C
+    assert r_t[3] > r_t[0] + 0.02  # broadest of the T series at 250 °C
+
+
+def test_rsd_rises_with_residence_time_at_long_tau(explored):
+    r_q = explored.rsd[4:]  # 0.3, 0.2, 0.1, 0.05 mL/min
+    assert r_q[3] > r_q[2] + 0.005  # ripening between 36 and 72 min
+
+
+@pytest.mark.xfail(strict=True, reason="not met by v2 (documented): RSD(180 °C) 8.0 % > RSD(200 °C) 7.9 %, and RSD "
+                                       "falls from 12 to 36 min at 200 °C (continuous nucleation during growth)")
+def test_rsd_strictly_rising_along_both_series(explored):
+    assert np.all(np.diff(explored.rsd[:4]) > 0) and np.all(np.diff(explored.rsd[4:]) > 0)
+
+
+def test_production_maximum_at_0p2_ml_min(explored):
+    prod = explored.production_mg_h
+    i02 = 4 + FLOW_SERIES.index(0.2)
+    assert prod[i02] == pytest.approx(107.0, abs=3.0)
+    assert explored.conversion[i02] == pytest.approx(0.736, abs=0.05)
+    others = [i for i in range(len(prod)) if i not in (i02, 4 + FLOW_SERIES.index(0.3))]
+    assert np.all(prod[others] < prod[i02])
+
+
+@pytest.mark.xfail(strict=True, reason="not met by v2 (documented): 123 mg/h at 200 °C/0.3 mL/min (X 53 % at 12 min; "
+                                       "the three-step chain is not sigmoid enough together with the size targets)")
+def test_production_at_0p3_below_107(explored):
+    assert explored.production_mg_h[4] <= 107.0
+
+
+def test_size_less_sensitive_to_residence_time_than_temperature(explored):
+    x = explored.x13_nm
+    span_t = x[3] - x[0]
+    span_q = x[7] - x[4]
+    assert 0.0 <= span_q < span_t
+    assert np.all(np.diff(x[:4]) > 0) and np.all(np.diff(x[4:]) > 0)
+
+
+def test_flow_series_psd_is_unimodal(explored):
+    # v1 mixed ages with the laminar segregated E(t) at 0.2–0.3 mL/min and gave a bimodal outlet PSD
+    for q3 in explored.psd_q3[4:]:
+        peaks = [i for i in range(1, q3.size - 1) if q3[i] > q3[i - 1] and q3[i] >= q3[i + 1]
+                 and q3[i] > 0.05 * q3.max()]
+        assert len(peaks) == 1

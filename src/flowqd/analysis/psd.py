@@ -584,19 +584,6 @@ def _lambda_from_index(problem: RegularizedProblem, j: Any) -> Any:
     return problem.s[0] ** 2 * 10.0 ** (_LOG_LAMBDA_GRID[0] + _LAMBDA_STEP_DEC * j)
 
 
-def _hinv_stack(problem: RegularizedProblem, idx: np.ndarray) -> np.ndarray:
-    """(len(idx), M, M) stack of (KᵀK + λ_j LᵀL)⁻¹ = W diag(1/(s²+λ_j)) Wᵀ (W = L⁻¹V), built lazily per λ index
-    and kept on the (LRU-cached) problem."""
-    cache: dict[int, np.ndarray] = problem.device_cache.setdefault("hinv", {})
-    W = problem.vt_linv_t.T
-    for j in idx:
-        if int(j) not in cache:
-            lam = _lambda_from_index(problem, int(j))
-            h = (W / (problem.s**2 + lam)) @ W.T
-            cache[int(j)] = 0.5 * (h + h.T)
-    return np.stack([cache[int(j)] for j in idx])
-
-
 def _dual_pdas_step(xp: Any, hinv_rows: Callable[[Any], Any], xu: Any, act: Any, nn: Any, tol: Any, k: int,
                     scatter: Callable[[Any, Any], Any]) -> tuple[Any, Any, Any]:
     """One primal-dual active-set step (Hintermüller, Ito & Kunisch 2002), in the multipliers of the (small)
@@ -625,52 +612,192 @@ def _dual_pdas_step(xp: Any, hinv_rows: Callable[[Any], Any], xu: Any, act: Any,
     return x, new_act, conv
 
 
+@lru_cache(maxsize=1)
+def _openblas_threads_api() -> tuple[Any, Any] | None:
+    """(get, set) of the OpenBLAS bundled with numpy, or None (other BLAS, not found)."""
+    import ctypes
+    import glob
+    import os
+
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "libscipy_openblas*.so"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            for suffix in ("64_", "_64_", ""):
+                get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    set_.argtypes = [ctypes.c_int]
+                    return get, set_
+        except OSError:
+            continue
+    return None
+
+
+class _SingleThreadBlas:
+    """Scope in which numpy's OpenBLAS runs one thread: the PDAS loop issues hundreds of small (k×k, n×M)
+    LAPACK/BLAS calls, which a multi-threaded OpenBLAS on shared cores makes up to 10× slower (thread
+    hand-offs per call). No-op when the BLAS is not numpy's bundled OpenBLAS."""
+
+    def __enter__(self) -> _SingleThreadBlas:
+        api = _openblas_threads_api()
+        self._old = None
+        if api is not None:
+            self._old = int(api[0]())
+            if self._old != 1:
+                api[1](1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        api = _openblas_threads_api()
+        if api is not None and self._old is not None and self._old != 1:
+            api[1](self._old)
+
+
+def _numpy_consts(problem: RegularizedProblem) -> tuple[np.ndarray, np.ndarray]:
+    """[K, U] (N, 2M+1) for the single GEMM that gives Kᵀa and Uᵀa, and the full (181, M+1, M+1) stack of
+    H_j⁻¹ = W diag(1/(s²+λ_j)) Wᵀ (W = L⁻¹V), built once per problem and kept on it (cached)."""
+    cache = problem.device_cache
+    if "np-ku" not in cache:
+        ku = np.ascontiguousarray(np.hstack([problem.kernel, problem.u]))
+        W = problem.vt_linv_t.T
+        lam = _lambda_from_index(problem, np.arange(_N_LAMBDA_FINE))
+        h = np.einsum("ik,lk,jk->lij", W, 1.0 / (problem.s**2 + lam[:, None]), W, optimize=True)
+        h = 0.5 * (h + np.swapaxes(h, 1, 2))
+        cache["np-ku"] = (ku, np.ascontiguousarray(h))
+    return cache["np-ku"]
+
+
+def _batch_solve_numpy_kta(
+    problem: RegularizedProblem, A: np.ndarray, lam: np.ndarray | None, *, max_iter: int = 20, bucket: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_batch_solve_numpy` that also returns λ (GCV when ``lam`` is None, on the fine grid) and b = Kᵀa.
+
+    Kᵀa and Uᵀa are one GEMM. Each dual PDAS step (the iterates of :func:`_dual_pdas_step`) runs on all
+    unconverged rows at once: rows are sorted by |A| and cut into buckets of width ``bucket``; the k×k blocks
+    (H⁻¹)_AA are gathered from the flattened per-λ stack with one ``np.take`` and solved by one batched
+    ``np.linalg.solve`` per bucket; x = x_u + H⁻¹ν is one GEMM per distinct λ (no (B, k, M) gather)."""
+    nn = problem.nonneg
+    mt = problem.kernel.shape[1]
+    ku, hstack = _numpy_consts(problem)
+    bb = A @ ku
+    b, beta = bb[:, :mt], bb[:, mt:]
+    if lam is None:
+        perp = np.maximum(np.einsum("ij,ij->i", A, A) - np.einsum("ij,ij->i", beta, beta), 0.0)
+        lam = _gcv_lambda(np, beta, perp, problem.s, problem.lambdas, problem.n_energy)
+    j = _lambda_index(problem, np.asarray(lam, dtype=float))
+    lam_g = _lambda_from_index(problem, j)
+    xu = _start(np, beta, lam_g, problem.s, problem.vt_linv_t)
+    act = (xu <= 0) & nn[None, :]
+    tol = 1e-11 * np.abs(b).max(axis=1, keepdims=True)
+    x = xu.copy()
+    todo = np.arange(A.shape[0])
+    with _SingleThreadBlas():
+        todo = _pdas_loop_numpy(x, act, xu, j, tol, hstack, nn, todo, max_iter, bucket)
+    for i in todo:  # rare cycling rows: scipy nnls on the reduced system, exact
+        x[i] = solve_nnls_scipy(problem, A[i], float(lam_g[i]))
+    x[:, : problem.n_classes] = np.maximum(x[:, : problem.n_classes], 0.0)
+    return x, lam_g, b
+
+
+def _pdas_loop_numpy(x: np.ndarray, act: np.ndarray, xu: np.ndarray, j: np.ndarray, tol: np.ndarray,
+                     hstack: np.ndarray, nn: np.ndarray, todo: np.ndarray, max_iter: int, bucket: int) -> np.ndarray:
+    """The dual PDAS iterations of :func:`_batch_solve_numpy_kta` (updates x and act in place); returns the rows
+    that have not converged."""
+    mt = x.shape[1]
+    hflat = hstack.reshape(-1)
+    for _ in range(max_iter):
+        if todo.size == 0:
+            break
+        at = act[todo]
+        ka = at.sum(axis=1)
+        srt = np.argsort(ka, kind="stable")
+        kq = -(-ka[srt] // bucket) * bucket
+        cuts = np.flatnonzero(np.diff(kq)) + 1
+        nu = np.zeros((todo.size, mt))
+        jt = j[todo]
+        for grp in np.split(srt, cuts):
+            k = max(int(ka[grp].max()), 1)
+            ag = at[grp]
+            order = np.argsort(~ag, axis=1, kind="stable")[:, :k]  # active indices first
+            valid = np.take_along_axis(ag, order, axis=1)
+            base = (jt[grp] * mt)[:, None, None] + order[:, :, None]
+            S = np.take(hflat, base * mt + order[:, None, :])
+            if not valid.all():
+                S = np.where(valid[:, :, None] & valid[:, None, :], S, 0.0)
+                S += np.eye(k)[None] * (~valid)[:, :, None]
+            rhs = np.where(valid, -np.take_along_axis(xu[todo[grp]], order, axis=1), 0.0)
+            sol = np.linalg.solve(S, rhs[:, :, None])[:, :, 0]
+            ng = np.zeros((grp.size, mt))
+            np.put_along_axis(ng, order, np.where(valid, sol, 0.0), axis=1)
+            nu[grp] = ng
+        xt = xu[todo].copy()
+        ju, inv = np.unique(jt, return_inverse=True)
+        for q, jj in enumerate(ju):
+            r = np.flatnonzero(inv == q)
+            xt[r] += nu[r] @ hstack[jj]
+        xt[at] = 0.0
+        na = (at & (nu >= -tol[todo])) | (~at & (xt <= 0) & nn[None, :])
+        conv = np.all(na == at, axis=1)
+        x[todo] = xt
+        act[todo] = na
+        todo = todo[~conv]
+    return todo
+
+
 def _batch_solve_numpy(
-    problem: RegularizedProblem, A: np.ndarray, lam: np.ndarray, *, max_iter: int = 20, chunk: int = 128
+    problem: RegularizedProblem, A: np.ndarray, lam: np.ndarray, *, max_iter: int = 20
 ) -> np.ndarray:
     """Exact batched solve of the regularised NNLS (λ on the fine grid, see :func:`_lambda_index`).
 
     Warm start: the unconstrained solution x_u (from the SVD); its non-positive classes seed the active set.
-    Then dual PDAS steps (:func:`_dual_pdas_step`) on chunks of rows with similar active-set sizes. Rows that
-    have not converged after ``max_iter`` steps (PDAS can cycle on non-M-matrices; ~0.5 % of rows) are finished
-    by scipy nnls on the reduced M×M system. Returns x (B, M+1) in scaled units."""
-    nn = problem.nonneg
-    lam = np.asarray(lam, dtype=float)
-    j = _lambda_index(problem, lam)
-    lam_g = _lambda_from_index(problem, j)
-    beta = A @ problem.u
-    xu = _start(np, beta, lam_g, problem.s, problem.vt_linv_t)
-    act = (xu <= 0) & nn[None, :]
-    tol = 1e-11 * np.abs(A @ problem.kernel).max(axis=1, keepdims=True)
-    uniq, inv = np.unique(j, return_inverse=True)
-    stack = _hinv_stack(problem, uniq)
-    x = xu.copy()
-    left: list[np.ndarray] = []
-    by_size = np.argsort(act.sum(axis=1), kind="stable")
-    for c0 in range(0, A.shape[0], chunk):
-        todo = by_size[c0:c0 + chunk]
-        for _ in range(max_iter):
-            if todo.size == 0:
-                break
-            at = act[todo]
-            k = max(int(at.sum(axis=1).max()), 1)
-            buf = np.zeros_like(at)
+    Then batched primal-dual active-set steps on the free set (:func:`_batch_solve_numpy_kta`). Rows that have not
+    converged after ``max_iter`` steps (PDAS can cycle on non-M-matrices; ~0.5 % of rows) are finished by scipy
+    nnls on the reduced M×M system. Returns x (B, M+1) in scaled units."""
+    return _batch_solve_numpy_kta(problem, A, lam, max_iter=max_iter)[0]
 
-            def scatter(order: np.ndarray, vals: np.ndarray, buf: np.ndarray = buf) -> np.ndarray:
-                np.put_along_axis(buf, order, vals, axis=1)
-                return buf
 
-            li = inv[todo][:, None]
-            xt, na, conv = _dual_pdas_step(np, lambda o, li=li: stack[li, o], xu[todo], at, nn, tol[todo], k,
-                                           scatter)
-            x[todo] = xt
-            act[todo] = na
-            todo = todo[~conv]
-        left.append(todo)
-    for i in np.concatenate(left):  # fallback, exact
-        x[i] = solve_nnls_scipy(problem, A[i], float(lam_g[i]))
-    x[:, : problem.n_classes] = np.maximum(x[:, : problem.n_classes], 0.0)
-    return x
+def _prune_islands_batch(gram: np.ndarray, x: np.ndarray, g: np.ndarray, noise: np.ndarray,
+                         threshold_sigma: float) -> np.ndarray:
+    """:func:`prune_islands` for many rows at once, in the normal-equation form.
+
+    With g = Kᵀa' (a' the data less the offset) and G = KᵀK: ‖a' − Kx‖² = ‖a'‖² − 2xᵀg + xᵀGx, and the best
+    rescaled trial t leaves ‖a'‖² − (tᵀg)²/(tᵀGt); the χ² increase needs no N-length products. Runs are labelled
+    by a cumulative sum of run starts, volumes by ``np.bincount``; the runs are tested in the same order as the
+    per-row loop (the k-th run of every row at once), each drop updating the row before its next run."""
+    out = x.copy()
+    pos = out > 0
+    start = pos.copy()
+    start[:, 1:] &= ~pos[:, :-1]
+    label = np.cumsum(start, axis=1) * pos  # 1..n_runs, 0 off-support
+    nr = label.max(axis=1)
+    rows = np.flatnonzero(nr > 1)
+    if rows.size == 0:
+        return out
+    lab = label[rows]
+    nmax = int(nr[rows].max())
+    vol = np.bincount((np.arange(rows.size)[:, None] * (nmax + 1) + lab).ravel(), weights=out[rows].ravel(),
+                      minlength=rows.size * (nmax + 1)).reshape(rows.size, nmax + 1)
+    main = np.argmax(vol[:, 1:], axis=1) + 1
+    o, gr, nz = out[rows], g[rows], noise[rows]
+    ok = nz > 0
+    thr = threshold_sigma**2 * nz**2
+    for k in range(1, nmax + 1):
+        sel = np.flatnonzero(ok & (k <= nr[rows]) & (k != main))
+        if sel.size == 0:
+            continue
+        os_ = o[sel]
+        trial = np.where(lab[sel] == k, 0.0, os_)
+        go = np.einsum("ij,ij->i", os_, gr[sel])
+        oGo = np.einsum("ij,ij->i", os_ @ gram, os_)
+        tg = np.einsum("ij,ij->i", trial, gr[sel])
+        tGt = np.einsum("ij,ij->i", trial @ gram, trial)
+        c = tg / tGt
+        d_chi = -c * tg + 2 * go - oGo  # ‖r1‖² − ‖r0‖²
+        drop = d_chi < thr[sel]
+        o[sel[drop]] = trial[drop] * c[drop, None]
+    out[rows] = o
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -748,9 +875,8 @@ def _batch_solve(problem: RegularizedProblem, A: Any, lam: np.ndarray | None, ba
     name = resolve_backend(backend)
     if name == "numpy":
         A = np.asarray(A, dtype=float)
-        lam = select_lambda_gcv(problem, A) if lam is None else _lambda_from_index(problem, _lambda_index(
-            problem, np.asarray(lam, dtype=float)))
-        return _batch_solve_numpy(problem, A, lam, max_iter=max_iter), lam
+        x, lam_g, _ = _batch_solve_numpy_kta(problem, A, lam, max_iter=max_iter)
+        return x, lam_g
     import jax
     import jax.numpy as jnp
 
@@ -1186,8 +1312,12 @@ def invert_psd_batch(
     As = A / scale[:, None]
     lam_in = None if lambda_reg is None else np.broadcast_to(np.asarray(lambda_reg, dtype=float), (A.shape[0],))
     name = resolve_backend(backend)
-    x, lam = _batch_solve(problem, As, lam_in, name, max_iter=max_iter, dtype=dtype)
     m = problem.n_classes
+    if name == "numpy":
+        x, lam, kta = _batch_solve_numpy_kta(problem, As, lam_in, max_iter=max_iter)
+    else:
+        x, lam = _batch_solve(problem, As, lam_in, name, max_iter=max_iter, dtype=dtype)
+        kta = None
     xb = x[:, m:]
     x = np.maximum(x[:, :m], 0.0)
     if prune_sigma:
@@ -1199,9 +1329,10 @@ def invert_psd_batch(
             # noise_level_estimate (exciton.py) vectorised over the rows: MAD of second differences
             d2 = np.diff(As[multi], 2, axis=1)
             noise = np.median(np.abs(d2 - np.median(d2, axis=1, keepdims=True)), axis=1) / 0.6745 / np.sqrt(6.0)
-            offs = xb[multi] @ problem.kernel[:, m:].T
-            for r, i in enumerate(multi):
-                x[i] = prune_islands(problem.kernel[:, :m], x[i], As[i] - offs[r], float(noise[r]), prune_sigma)
+            # Kᵀ(a − offset) for the classes, without N-length products when Kᵀa is known
+            kta_m = As[multi] @ problem.kernel[:, :m] if kta is None else kta[multi, :m]
+            g = kta_m - xb[multi] @ problem.gram[m:, :m]
+            x[multi] = _prune_islands_batch(problem.gram[:m, :m], x[multi], g, noise, prune_sigma)
     tot = x.sum(axis=1, keepdims=True)
     if np.any(tot <= 0):
         raise SpectrumError("no size distribution fits one of the spectra (all weights zero)")

@@ -50,13 +50,7 @@ def _root(
 
 
 for _name in _GROUPS:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:  # a group not built yet
-        if _exc.name != _name:
-            raise
-        continue
-    _module.register(app)
+    importlib.import_module(_name).register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,8 @@ def absorbance(
     wavelength_star_nm: float = typer.Option(413.3, "--wavelength-star", help="λ* of the concentration (nm)."),
     baseline_window: str = typer.Option("800,900", "--baseline-window", help="Absorption-free window 'MIN,MAX' nm."),
     method: str = typer.Option("nnls-gcv", "--method", help="PSD method: nnls-gcv, fista or lognormal."),
-    wavelength_unit: str = typer.Option("nm", "--wavelength-unit", help="Wavelength unit of the files."),
+    wavelength_unit: str | None = typer.Option(None, "--wavelength-unit",
+                                        help="Declare the wavelength unit (nm, um, ev, cm-1); default nm, checked."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list (one object per file)."),
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write a CSV table of the results.")] = None,
     plot_out: Annotated[

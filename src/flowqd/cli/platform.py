@@ -96,9 +96,20 @@ class LiveDisplay:
 
     def _analysis_text(self, a: dict[str, Any]) -> str:
         if a.get("error"):
-            return f"#{a.get('seq')}: analysis failed: {a['error']}"
-        return (f"#{a.get('seq')}: peak {self._fmt(a.get('peak_wavelength_nm'), '.1f')} nm, "
-                f"x13 {self._fmt(a.get('x13_nm'), '.2f')} nm, RSD {self._fmt(a.get('rsd'), '.3f')}")
+            text = f"#{a.get('seq')}: analysis failed: {a['error']}"
+        else:
+            text = (f"#{a.get('seq')}: peak {self._fmt(a.get('peak_wavelength_nm'), '.1f')} nm, "
+                    f"x13 {self._fmt(a.get('x13_nm'), '.2f')} nm, RSD {self._fmt(a.get('rsd'), '.3f')}")
+        if a.get("pl_peak_wavelength_nm") is not None or a.get("plqy") is not None:
+            plqy = a.get("plqy")
+            text += (f"; PL {self._fmt(a.get('pl_peak_wavelength_nm'), '.1f')} nm, "
+                     f"FWHM {self._fmt(a.get('pl_fwhm_nm'), '.1f')} nm, "
+                     f"PLQY {self._fmt(None if plqy is None else 100.0 * plqy, '.1f')} %")
+            if a.get("pl_cie_x") is not None and a.get("pl_cie_y") is not None:
+                text += f", CIE ({a['pl_cie_x']:.3f}, {a['pl_cie_y']:.3f})"
+        elif a.get("pl_error"):
+            text += f"; PL analysis failed: {a['pl_error']}"
+        return text
 
     def _render(self, p: Any) -> Any:
         from rich.table import Table
@@ -123,6 +134,23 @@ class LiveDisplay:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+def default_report_dir(db: str) -> Path:
+    """Where reports go by default: ``report/`` beside a file SQLite database (``flowqd-data/report`` for the
+    default ``sqlite:///flowqd-data/flowqd.sqlite``), else ``flowqd-data/report``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db)
+    except ArgumentError:
+        return DEFAULT_REPORT_DIR
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
+            and not database.startswith("file:"):
+        return Path(database).parent / "report"
+    return DEFAULT_REPORT_DIR
+
+
 def _packaged(name: str) -> tuple[str, str]:
     from importlib.resources import files
 
@@ -200,17 +228,37 @@ def _print_results(store: Any, run_id: int) -> None:
     from rich.table import Table
 
     rows = store.results_table(run_id)
-    t = Table(title=f"run {run_id}: results per condition")
-    for col in ("#", "label", "T core (°C)", "flow (mL/min)", "spectra", "peak (nm)", "x13 (nm)", "RSD", "status"):
-        t.add_column(col)
-    for r in rows:
-        def f(v: Any, spec: str) -> str:
-            return "–" if v is None else format(v, spec)
 
-        n = r.get("n_absorbance", r.get("spectra", r.get("n_spectra_stored", "")))
-        t.add_row(str(r["index"]), str(r.get("label", "")), f(r.get("core_temperature_c"), "g"),
-                  f(r.get("core_flow_ml_min"), "g"), str(n), f(r.get("peak_nm"), ".1f"), f(r.get("x13_nm"), ".2f"),
-                  f(r.get("rsd"), ".3f"), str(r.get("status", "")))
+    def f(v: Any, spec: str, scale: float = 1.0) -> str:
+        return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v * scale, spec)
+
+    def tau_min(r: dict[str, Any]) -> Any:
+        if r.get("residence_time_min") is not None:
+            return r["residence_time_min"]
+        return None if r.get("residence_time_s") is None else r["residence_time_s"] / 60.0
+
+    # (header, cell) — PL columns only when some condition has PL results.
+    cols: list[tuple[str, Any]] = [
+        ("#", lambda r: str(r["index"])), ("label", lambda r: str(r.get("label") or "")),
+        ("T core (°C)", lambda r: f(r.get("core_temperature_c"), "g")),
+        ("flow (mL/min)", lambda r: f(r.get("core_flow_ml_min"), "g")),
+        ("τ (min)", lambda r: f(tau_min(r), ".1f")),
+        ("spectra", lambda r: str(r.get("n_absorbance", r.get("spectra", r.get("n_spectra_stored", ""))))),
+        ("peak (nm)", lambda r: f(r.get("peak_nm"), ".1f")), ("x13 (nm)", lambda r: f(r.get("x13_nm"), ".2f")),
+        ("RSD (%)", lambda r: f(r.get("rsd"), ".1f", 100.0)),
+    ]
+    if any(r.get(k) is not None for r in rows for k in ("pl_peak_nm", "plqy", "cie_x")):
+        cols += [("PL peak (nm)", lambda r: f(r.get("pl_peak_nm"), ".1f")),
+                 ("PL FWHM (nm)", lambda r: f(r.get("pl_fwhm_nm"), ".1f")),
+                 ("PLQY (%)", lambda r: f(r.get("plqy"), ".1f", 100.0)),
+                 ("CIE x, y", lambda r: "–" if r.get("cie_x") is None or r.get("cie_y") is None
+                  else f"{r['cie_x']:.3f}, {r['cie_y']:.3f}")]
+    cols.append(("status", lambda r: str(r.get("status", ""))))
+    t = Table(title=f"run {run_id}: results per condition")
+    for head, _ in cols:
+        t.add_column(head)
+    for r in rows:
+        t.add_row(*(cell(r) for _, cell in cols))
     console.print(t)
 
 
@@ -266,7 +314,8 @@ def stop(
 
 def demo(
     db: Annotated[str, typer.Option("--db", help="Run database URL.")] = DEFAULT_DB_URL,
-    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = DEFAULT_REPORT_DIR,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Report folder (default: report/ next to a SQLite database, else flowqd-data/report).")] = None,
     speed: Annotated[float, typer.Option(
         "--speed", help="Simulated seconds per real second (0 = as fast as possible).")] = 0.0,
     twin: Annotated[str, typer.Option("--twin", help="Twin behind the simulated devices: default or surrogate.")]
@@ -294,7 +343,7 @@ def demo(
     if write_report is None:
         err_console.print("[yellow]warning:[/] flowqd.report.write_report is not available; no report written")
     else:
-        path = write_report(store, run_id, out)
+        path = write_report(store, run_id, out if out is not None else default_report_dir(db))
         console.print(f"report: {path}")
     console.print(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}")
     if status != "completed":

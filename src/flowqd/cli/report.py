@@ -23,7 +23,6 @@ __all__ = ["register"]
 _DEFAULT_DB = "sqlite:///flowqd-data/flowqd.sqlite"
 _DB_HELP = "Database URL (sqlite:///PATH or postgresql+psycopg://...)."
 _FORMATS = ("csv", "parquet", "jcamp")
-_REPORT_DIR = Path("flowqd-reports")
 
 
 def _open(db: str) -> Store:
@@ -35,15 +34,18 @@ def _open(db: str) -> Store:
 def report(
     run: str = typer.Argument(..., metavar="RUN_ID", help="Run id, UUID (prefix) or name."),
     db: str = typer.Option(_DEFAULT_DB, "--db", envvar="FLOWQD_DB", help=_DB_HELP),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (HTML + PNG figures).")] = _REPORT_DIR,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (HTML + PNG figures); default: report/ next to a SQLite database "
+        "(flowqd-data/report, as `flowqd demo`), else flowqd-data/report.")] = None,
     open_: bool = typer.Option(False, "--open", help="Open the report in a web browser."),
 ) -> None:
     """Write a self-contained HTML report of a run (results table, Fig. 3/4-style figures, traces, events)."""
+    from flowqd.cli.platform import default_report_dir
     from flowqd.report.html import write_report
 
     with _open(db) as store:
         run_id = store.resolve_run(run)
-        path = write_report(store, run_id, out)
+        path = write_report(store, run_id, out if out is not None else default_report_dir(db))
     console.print(f"report written: [bold]{path}[/]", highlight=False)
     if open_:
         import webbrowser

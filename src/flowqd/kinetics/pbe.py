@@ -12,7 +12,8 @@ State per condition row: ``c_P`` and ``c_M`` (mol/m³) and ``N_i`` (mol of parti
 
 Numerics (one implementation for numpy and JAX, written against an ``xp`` namespace):
 
-1. precursor chain P → I → monomer: exact exponential step (rate constants frozen over the step);
+1. precursor chain P → I → J → monomer: exact exponential step for P → I (rate constants frozen over the step),
+   J → monomer with uniform inflow over the step (k2 → ∞: the two-step chain of parameter file v1);
 2. monomer: **implicit** in ``c_M`` (scalar safeguarded Newton per row) with the growth fluxes of the old
    particle state, then a corrector (Newton on the exact discrete In balance with the implicit particle update of
    step 3) — the stiff monomer/nucleation coupling is unconditionally stable and the monomer the particles take is
@@ -63,7 +64,11 @@ from flowqd.kinetics.nucleation import (
     nucleation_rate_mol_m3_s,
     solubility_mol_m3,
 )
-from flowqd.kinetics.precursor import precursor_chain_step, precursor_rate_constant_per_s
+from flowqd.kinetics.precursor import (
+    intermediate_release_step,
+    precursor_chain_step,
+    precursor_rate_constant_per_s,
+)
 from flowqd.units import AVOGADRO
 
 __all__ = [
@@ -93,7 +98,9 @@ class KineticParameters:
     ----------
     k0_ref_per_s, ea0_j_mol : first-order activation of the In–aminophosphine precursor (P → I; an induction
         step, see :mod:`flowqd.kinetics.precursor`) at ``t_ref_k`` and its activation energy.
-    k1_ref_per_s, ea1_j_mol : activated precursor → monomer first-order rate and its activation energy.
+    k1_ref_per_s, ea1_j_mol : activated precursor I → J first-order rate and its activation energy.
+    k2_ref_per_s : J → monomer first-order rate at ``t_ref_k`` (activation energy ``ea1_j_mol``); the default
+        (10⁶ s⁻¹, instantaneous) is the two-step chain P → I → monomer of parameter file v1.
     c_eq_ref_mol_m3, dh_s_j_mol : solute solubility at ``t_ref_k`` and its van 't Hoff enthalpy.
     gamma_j_m2 : interfacial energy (Gibbs–Thomson capillary length and CNT barrier).
     log10_a_j : log10 of the CNT prefactor, m⁻³ s⁻¹.
@@ -106,6 +113,7 @@ class KineticParameters:
     ea1_j_mol: Any = 90e3
     k0_ref_per_s: Any = 1.0
     ea0_j_mol: Any = 90e3
+    k2_ref_per_s: Any = 1e6
     c_eq_ref_mol_m3: Any = 1e-2
     dh_s_j_mol: Any = 40e3
     gamma_j_m2: Any = 0.12
@@ -285,6 +293,7 @@ def _kinetic_coefficients(T: Any, prm: dict[str, Any], consts: _Consts, t_ref_k:
     xp = consts.xp
     k1 = precursor_rate_constant_per_s(T, prm["k1_ref_per_s"], prm["ea1_j_mol"], t_ref_k, xp=xp)
     k0 = precursor_rate_constant_per_s(T, prm["k0_ref_per_s"], prm["ea0_j_mol"], t_ref_k, xp=xp)
+    k2 = precursor_rate_constant_per_s(T, prm["k2_ref_per_s"], prm["ea1_j_mol"], t_ref_k, xp=xp)
     c_eq = solubility_mol_m3(T, prm["c_eq_ref_mol_m3"], prm["dh_s_j_mol"], t_ref_k, xp=xp)
     r_c = capillary_length_nm(T, prm["gamma_j_m2"])
     barrier = nucleation_barrier_kt(T, prm["gamma_j_m2"], r_c)
@@ -294,7 +303,8 @@ def _kinetic_coefficients(T: Any, prm: dict[str, Any], consts: _Consts, t_ref_k:
         p=prm["p"][col], e_g_j_mol=prm["e_g_j_mol"][col], alpha=prm["alpha"][col],
         diffusivity_m2_s=prm["diffusivity_m2_s"][col], molar_volume_m3_mol=INP_MOLAR_VOLUME_M3_MOL, t_ref_k=t_ref_k,
         xp=xp)
-    return {"k0": k0, "k1": k1, "c_eq": c_eq, "r_c": r_c, "barrier": barrier, "a_f": a_f * consts.wall, "cs_f": cs_f}
+    return {"k0": k0, "k1": k1, "k2": k2, "c_eq": c_eq, "r_c": r_c, "barrier": barrier, "a_f": a_f * consts.wall,
+            "cs_f": cs_f}
 
 
 def _nuclei(c: Any, kc: dict[str, Any], prm: dict[str, Any], consts: _Consts) -> tuple[Any, Any, Any]:
@@ -389,15 +399,16 @@ def _implicit_particles(c: Any, number: Any, dt: Any, kc: dict[str, Any], prm: d
     return xp.maximum(x_f + x_b - beta, 0.0), g
 
 
-def _step(state: tuple[Any, Any, Any, Any], T: Any, dt: Any, prm: dict[str, Any], consts: _Consts,
-          t_ref_k: float, fct: bool = True) -> tuple[Any, Any, Any, Any]:
-    """Advance ``(c_P, c_I, c_M, N)`` of all rows by one step ``dt`` at end-of-step temperature ``T`` (K)."""
+def _step(state: tuple[Any, Any, Any, Any, Any], T: Any, dt: Any, prm: dict[str, Any], consts: _Consts,
+          t_ref_k: float, fct: bool = True) -> tuple[Any, Any, Any, Any, Any]:
+    """Advance ``(c_P, c_I, c_J, c_M, N)`` of all rows by one step ``dt`` at end-of-step temperature ``T`` (K)."""
     xp = consts.xp
-    c_p, c_i, c_m, number = state
+    c_p, c_i, c_j, c_m, number = state
     kc = _kinetic_coefficients(T, prm, consts, t_ref_k)
-    # 1. precursor chain P → I → M, exact for rate constants frozen over the step
+    # 1. precursor chain P → I → J → M: P → I → (out of I) exact for rate constants frozen over the step, J with a
+    #    uniform inflow (exact release for k2 → ∞, the two-step chain)
     c_p_new, c_i_new = precursor_chain_step(c_p, c_i, kc["k0"], kc["k1"], dt, xp=xp)
-    supply = (c_p + c_i) - (c_p_new + c_i_new)
+    c_j_new, supply = intermediate_release_step(c_j, (c_p + c_i) - (c_p_new + c_i_new), kc["k2"], dt, xp=xp)
     # 2. monomer, implicit (safeguarded Newton on a monotone scalar function per row)
     zeros = xp.zeros((number.shape[0], 1))
     dens_l = xp.concatenate([zeros, number], axis=-1) * consts.inv_w_left
@@ -448,7 +459,7 @@ def _step(state: tuple[Any, Any, Any, Any], T: Any, dt: Any, prm: dict[str, Any]
     theta = xp.where(short, avail / xp.where(short, dm, 1.0), 1.0)
     number_new = number + theta[:, None] * (number_new - number)
     c_m_new = xp.maximum(avail - theta * dm, 0.0)
-    return c_p_new, c_i_new, c_m_new, number_new
+    return c_p_new, c_i_new, c_j_new, c_m_new, number_new
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -523,7 +534,8 @@ def _run_numpy(temps: np.ndarray, times: np.ndarray, params: KineticParameters, 
     consts = _Consts(grid, np)
     prm = params.as_rows(temps.shape[0], np)
     n_rows = temps.shape[0]
-    c_p, c_i, c_m, number = feed.copy(), np.zeros(n_rows), np.zeros(n_rows), np.zeros((n_rows, consts.n))
+    c_p, c_i, c_j = feed.copy(), np.zeros(n_rows), np.zeros(n_rows)
+    c_m, number = np.zeros(n_rows), np.zeros((n_rows, consts.n))
     acc_n = w[:, :1] * number[rows]
     acc_p = w[:, 0] * c_p[rows]
     acc_m = w[:, 0] * c_m[rows]
@@ -532,19 +544,19 @@ def _run_numpy(temps: np.ndarray, times: np.ndarray, params: KineticParameters, 
     last = int(active.max()) if active.size else 0
     n_steps = len(times) - 1 if record else max(last, 1)
     for k in range(n_steps):
-        c_p, c_i, c_m, number = _step((c_p, c_i, c_m, number), temps[:, k + 1], times[k + 1] - times[k], prm,
-                                      consts, params.t_ref_k, fct)
+        c_p, c_i, c_j, c_m, number = _step((c_p, c_i, c_j, c_m, number), temps[:, k + 1],
+                                           times[k + 1] - times[k], prm, consts, params.t_ref_k, fct)
         wk = w[:, k + 1]
         if np.any(wk):
             acc_n = acc_n + wk[:, None] * number[rows]
-            acc_p = acc_p + wk * (c_p + c_i)[rows]
+            acc_p = acc_p + wk * (c_p + c_i + c_j)[rows]
             acc_m = acc_m + wk * c_m[rows]
         if record:
             traj["number_mol_m3"].append(number)
-            traj["precursor_mol_m3"].append(c_p + c_i)
+            traj["precursor_mol_m3"].append(c_p + c_i + c_j)
             traj["monomer_mol_m3"].append(c_m)
     tr = {k: np.stack(v, axis=1) for k, v in traj.items()} if record else None
-    return acc_n, acc_p, acc_m, number, c_p + c_i, c_m, tr
+    return acc_n, acc_p, acc_m, number, c_p + c_i + c_j, c_m, tr
 
 
 def _run_jax(temps: np.ndarray, times: np.ndarray, params: KineticParameters, feed: np.ndarray, grid: SizeGrid,
@@ -577,22 +589,22 @@ def _jax_runner(edges_nm: tuple[float, ...], t_ref_k: float, record: bool, fct: 
     @jax.jit
     def run(feed: Any, temps_t: Any, dts: Any, w: Any, rows: Any, prm: dict[str, Any]) -> Any:
         n_rows = feed.shape[0]
-        state = (feed, jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros((n_rows, consts.n)))
-        acc = (w[:, :1] * state[3][rows], w[:, 0] * feed[rows], w[:, 0] * 0.0)
+        state = (feed, jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros((n_rows, consts.n)))
+        acc = (w[:, :1] * state[4][rows], w[:, 0] * feed[rows], w[:, 0] * 0.0)
 
         def body(carry: Any, xs: Any) -> Any:
             st, (an, ap, am) = carry
             T, dt, wk = xs
             st = _step(st, T, dt, prm, consts, t_ref_k, fct)
-            an = an + wk[:, None] * st[3][rows]
-            ap = ap + wk * (st[0] + st[1])[rows]
-            am = am + wk * st[2][rows]
-            ys = ({"number_mol_m3": st[3], "precursor_mol_m3": st[0] + st[1], "monomer_mol_m3": st[2]}
+            an = an + wk[:, None] * st[4][rows]
+            ap = ap + wk * (st[0] + st[1] + st[2])[rows]
+            am = am + wk * st[3][rows]
+            ys = ({"number_mol_m3": st[4], "precursor_mol_m3": st[0] + st[1] + st[2], "monomer_mol_m3": st[3]}
                   if record else None)
             return (st, (an, ap, am)), ys
 
         (st, (an, ap, am)), ys = jax.lax.scan(body, (state, acc), (temps_t, dts, w[:, 1:].T))
-        return an, ap, am, st[3], st[0] + st[1], st[2], ys
+        return an, ap, am, st[4], st[0] + st[1] + st[2], st[3], ys
 
     return run
 
@@ -601,7 +613,7 @@ def mol_rhs(params: KineticParameters, grid: SizeGrid, temperature_k: Callable[[
             feed_in_mol_m3: float = 87.7) -> Callable[[float, np.ndarray], np.ndarray]:
     """Method-of-lines right-hand side of the SAME semi-discrete model for one row (for ``scipy.integrate``).
 
-    State ``y = [c_P, c_I, c_M, N_0 … N_{n−1}]``; the FV fluxes, upwinding, nucleation placement and boundary
+    State ``y = [c_P, c_I, c_J, c_M, N_0 … N_{n−1}]``; the FV fluxes, upwinding, nucleation placement and boundary
     treatment are those of the batched step, only the time integration differs.  Used by the benchmark and the
     accuracy tests (reference: ``solve_ivp(method="BDF")``).
     """
@@ -611,7 +623,7 @@ def mol_rhs(params: KineticParameters, grid: SizeGrid, temperature_k: Callable[[
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
         T = np.array([temperature_k(t)])
         kc = _kinetic_coefficients(T, prm, consts, params.t_ref_k)
-        c_p, c_i, c_m, number = y[0], y[1], max(y[2], 0.0), y[3:][None, :]
+        c_p, c_i, c_j, c_m, number = y[0], y[1], y[2], max(y[3], 0.0), y[4:][None, :]
         c = np.array([c_m])
         zeros = np.zeros((1, 1))
         dens_l = np.concatenate([zeros, number], axis=-1) * consts.inv_w_left
@@ -626,8 +638,9 @@ def mol_rhs(params: KineticParameters, grid: SizeGrid, temperature_k: Callable[[
         src[k + 1] = rate[0] * frac_hi
         dn = flux[0, :-1] - flux[0, 1:] + src
         activation = kc["k0"][0] * c_p
-        supply = kc["k1"][0] * c_i
+        transfer = kc["k1"][0] * c_i
+        supply = kc["k2"][0] * c_j
         dm = supply - float(np.sum(dn * consts.units))
-        return np.concatenate([[-activation, activation - supply, dm], dn])
+        return np.concatenate([[-activation, activation - transfer, transfer - supply, dm], dn])
 
     return rhs

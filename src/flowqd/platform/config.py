@@ -140,7 +140,49 @@ class SpectrometerConfig(DeviceConfig):
     integration_ms: float = Field(100.0, gt=0)
     averages: int = Field(10, ge=1)
     full_well_counts: float = Field(65535.0, gt=0)
-    excitation_nm: float | None = Field(None, gt=0)
+    # PL in an integrating-sphere flow cell, PLQY by the two-measurement method (blank = stock/solvent, sample):
+    excitation_nm: float | None = Field(None, gt=0, description="excitation wavelength; PL mode only")
+    excitation_fwhm_nm: float = Field(8.0, gt=0, description="FWHM of the excitation band (LED + filter)")
+    excitation_band_nm: tuple[float, float] | None = Field(
+        None, description="integration band of the scattered excitation (default excitation_nm ± 10 nm)")
+    emission_band_nm: tuple[float, float] = Field((450.0, 850.0), description="integration band of the emission")
+    sphere_excitation_counts: float = Field(
+        25000.0, gt=0, description="peak counts of the blank's scattered excitation per 100 ms of integration")
+    plqy_method: Literal["two-measurement"] = "two-measurement"
+    smooth_window_nm: float | None = Field(
+        None, gt=0, description="PL peak/FWHM on a Savitzky-Golay-smoothed copy (noisy, broad emission)")
+
+    @model_validator(mode="after")
+    def _pl_bands(self) -> SpectrometerConfig:
+        if self.wavelength_min_nm >= self.wavelength_max_nm:
+            raise ValueError(f"wavelength_min_nm {self.wavelength_min_nm:g} must be below wavelength_max_nm "
+                             f"{self.wavelength_max_nm:g}")
+        if self.mode != "pl" or self.excitation_nm is None:
+            return self
+        exc, emi = self.excitation_band(), self.emission_band_nm
+        for name, (lo, hi) in (("excitation_band_nm", exc), ("emission_band_nm", emi)):
+            if not lo < hi:
+                raise ValueError(f"{name} {[lo, hi]} is empty")
+            if lo < self.wavelength_min_nm or hi > self.wavelength_max_nm:
+                raise ValueError(f"{name} {[lo, hi]} is outside the spectrometer range "
+                                 f"{self.wavelength_min_nm:g}-{self.wavelength_max_nm:g} nm")
+        if max(exc[0], emi[0]) < min(exc[1], emi[1]):
+            raise ValueError(f"excitation_band_nm {list(exc)} and emission_band_nm {list(emi)} overlap")
+        if not exc[0] <= self.excitation_nm <= exc[1]:
+            raise ValueError(f"excitation_nm {self.excitation_nm:g} is outside excitation_band_nm {list(exc)}")
+        return self
+
+    def excitation_band(self) -> tuple[float, float]:
+        """The excitation integration band, nm (``excitation_nm`` ± 10 nm unless given)."""
+        if self.excitation_band_nm is not None:
+            return (float(self.excitation_band_nm[0]), float(self.excitation_band_nm[1]))
+        x = float(self.excitation_nm or 400.0)
+        return (x - 10.0, x + 10.0)
+
+    @property
+    def sphere(self) -> bool:
+        """A PL spectrometer on an integrating sphere (PLQY measured): PL mode with ``excitation_nm`` set."""
+        return self.mode == "pl" and self.excitation_nm is not None
 
 
 class DevicesConfig(BaseModel):

@@ -119,7 +119,7 @@ class RunEngine:
         self.clock = clock
         self.recorder = recorder
         self.ctl = platform.control
-        self.analyzer: Analyzer = analyzer or SpectrumAnalyzer(self.ctl.material, platform.devices.uvvis.path_mm)
+        self.analyzer: Analyzer = analyzer or SpectrumAnalyzer.for_platform(platform)
         self.stop_flag = stop_flag
         self.on_progress = on_progress
         self.process = process or ProcessModel(platform.train())
@@ -216,6 +216,9 @@ class RunEngine:
         if d.pl is not None:
             pl = d.pl
             self._guard(pl.take_dark, "pl")
+            pl_cfg = self.platform.devices.pl
+            if pl_cfg is not None and getattr(pl_cfg, "sphere", False):
+                self._guard(pl.take_reference, "pl")  # the PLQY blank: stock only, scattered excitation
         self._event("spectrometer.referenced", "dark and reference spectra taken",
                     details={"integration_ms": d.uvvis.integration_ms(), "averages": d.uvvis.averages()})
 
@@ -343,13 +346,19 @@ class RunEngine:
         assert self.run_id is not None
         d = self.devices
         reading = self._guard(d.uvvis.acquire, "uvvis")
-        peak = self._record(reading)
+        peak, _ = self._record(reading)
         if d.pl is not None:
             pl = d.pl
-            self._record(self._guard(pl.acquire, "pl"))
+            _, pl_result = self._record(self._guard(pl.acquire, "pl"))
+            if self._last_analysis is not None:
+                self._last_analysis.update({f"pl_{k}": pl_result.get(k) for k in
+                                            ("peak_wavelength_nm", "fwhm_nm", "cie_x", "cie_y", "error")})
+                self._last_analysis["plqy"] = pl_result.get("plqy")
+        self._progress(self._phase)
         return peak
 
-    def _record(self, reading: SpectrumReading) -> float | None:
+    def _record(self, reading: SpectrumReading) -> tuple[float | None, dict[str, Any]]:
+        """Analyse and commit one reading; return (exciton peak of an absorbance spectrum or None, result)."""
         assert self.run_id is not None
         method, result = self.analyzer(reading)
         if reading.saturated:
@@ -360,15 +369,14 @@ class RunEngine:
         self.recorder.record_spectrum(self.run_id, seq, reading, reading.spectrum, result,
                                       condition_id=self._condition_id, kind=reading.kind, method=method)
         if reading.kind != "absorbance":
-            return None
+            return None, result
         self._spectra_this_condition += 1
         self._last_analysis = {"seq": seq, **{k: result.get(k) for k in
                                               ("peak_wavelength_nm", "x13_nm", "sigma_nm", "rsd", "error")}}
-        self._progress(self._phase)
         peak = result.get("peak_wavelength_nm")
         if reading.saturated or peak is None or not np.isfinite(peak):
-            return None
-        return float(peak)
+            return None, result
+        return float(peak), result
 
     def _shut_down(self) -> None:
         self._safe_state()

@@ -89,9 +89,9 @@ def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """Which set point the campaign varies: (row key, axis label)."""
     core = [r for r in rows if not r["shell"]] or list(rows)
     for key, label in (("core_temperature_c", "Core temperature (°C)"),
-                       ("residence_time_s", "Residence time (s)"), ("core_flow_ml_min", "Core flow (mL/min)")):
-        values = {r[key] for r in core if r[key] is not None}
-        if len(values) > 1 and all(r[key] is not None for r in core):
+                       ("residence_time_min", "Residence time (min)"), ("core_flow_ml_min", "Core flow (mL/min)")):
+        values = {r.get(key) for r in core if r.get(key) is not None}
+        if len(values) > 1 and all(r.get(key) is not None for r in core):
             return key, label
     if core:
         return "core_temperature_c", "Core temperature (°C)"
@@ -172,19 +172,33 @@ def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
     axis = _varied_axis(rows)
     if axis is not None:
         key, label = axis
-        sel = [r for r in rows if r[key] is not None and not r["shell"]] or [r for r in rows if r[key] is not None]
+        sel = ([r for r in rows if r.get(key) is not None and not r["shell"]]
+               or [r for r in rows if r.get(key) is not None])
         add("fig3c_size_rsd", f"Mean size x1,3 (left) and RSD (right) against {label.split(' (')[0].lower()} "
             "— cf. Fig. 3c.",
-            figures.plot_size_rsd([r[key] for r in sel], [r["x13_nm"] for r in sel],
+            figures.plot_size_rsd([r.get(key) for r in sel], [r["x13_nm"] for r in sel],
                                   [None if r["rsd"] is None else 100 * r["rsd"] for r in sel],
                                   png("fig3c_size_rsd"), xlabel=label))
 
     # Fig. 4a: absorbance + PL of each condition with PL spectra (at most six).
     pl_conds = [c for c in conds if by_cond.get((c.id, "pl"))][:6]
+
+    def pl_curve(c: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """Mean PL of a condition, cut to the emission band when a sphere analysis recorded one (the excitation
+        band of an integrating-sphere spectrum would dwarf the emission)."""
+        specs = by_cond[(c.id, "pl")]
+        mean = _mean_curve(specs)
+        band = next((a.payload.get("emission_band_nm") for sp in specs for a in analyses.get(sp.id, [])
+                     if isinstance(a.payload, Mapping) and a.payload.get("emission_band_nm")), None)
+        if mean is None or band is None:
+            return mean
+        keep = (mean[0] >= float(band[0])) & (mean[0] <= float(band[1]))
+        return (mean[0][keep], mean[1][keep]) if keep.sum() > 1 else mean
+
     for c in pl_conds:
         add(f"fig4a_abs_pl_{c.index}", f"Absorbance and PL of condition {label_of[c.id]} — cf. Fig. 4a.",
             figures.plot_absorbance_pl(_mean_curve(by_cond.get((c.id, "absorbance"), [])),
-                                       _mean_curve(by_cond[(c.id, "pl")]), png(f"fig4a_abs_pl_{c.index}"),
+                                       pl_curve(c), png(f"fig4a_abs_pl_{c.index}"),
                                        title=label_of[c.id]))
 
     # Fig. 4b: CIE 1931.
@@ -229,7 +243,7 @@ _RESULT_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
     ("core_temperature_c", "T core (°C)", "{:g}", 1.0),
     ("core_flow_ml_min", "Flow (mL/min)", "{:g}", 1.0),
     ("core_units", "Core units", "{:d}", 1.0),
-    ("residence_time_s", "τ (s)", "{:.0f}", 1.0),
+    ("residence_time_min", "τ (min)", "{:.1f}", 1.0),
     ("shell_temperature_c", "T shell (°C)", "{:g}", 1.0),
     ("ddt_flow_ml_min", "DDT flow (mL/min)", "{:g}", 1.0),
     ("n_absorbance", "n UV-vis", "{:d}", 1.0),

@@ -591,7 +591,7 @@ class Store:
     def results_table(self, run_id: int) -> list[dict[str, Any]]:
         """One dict per condition: set points, spectrum counts and per-condition means of the analysis scalars.
 
-        Absorbance results give ``peak_nm``, ``x13_nm``, ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
+        ``residence_time_min`` is ``residence_time_s / 60``. Absorbance results give ``peak_nm``, ``x13_nm``, ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
         ``production_rate_mg_h``; PL results give ``pl_peak_nm``, ``pl_fwhm_nm``, ``plqy``, ``cie_x``, ``cie_y``.
         Missing values are ``None``.
         """
@@ -624,6 +624,7 @@ class Store:
                 "core_temperature_c": c.core_temperature_c, "core_flow_ml_min": c.core_flow_ml_min,
                 "core_units": c.core_units, "shell": c.shell, "shell_temperature_c": c.shell_temperature_c,
                 "ddt_flow_ml_min": c.ddt_flow_ml_min, "residence_time_s": c.residence_time_s,
+                "residence_time_min": None if c.residence_time_s is None else c.residence_time_s / 60.0,
                 "n_spectra_planned": c.n_spectra, "n_absorbance": len(kinds.get("absorbance", [])),
                 "n_pl": len(kinds.get("pl", [])),
             }

@@ -9,16 +9,18 @@ x1,3 at 180 °C, 0.1 mL/min (τ 36 min)     2.7 nm (peak 518 nm)                
 x1,3 at 250 °C, 0.1 mL/min                3.4 nm (peak 590 nm)                   residual, σ 0.02 nm
 first-exciton peaks at 180 / 250 °C       518 / 590 nm (forward model + peak     residuals, σ 1 nm
                                           finder on the predicted PSD)
-highest production 107 mg/h at 73.6 %     must lie in the 200 °C flow series      X(200 °C, 0.2) = 0.736, σ 0.01;
-                                          (0.1 mL/min caps at 77 mg/h); 0.2       production at 0.05 and 0.3
-                                          mL/min fits ([In]·Q·X·M = 113 mg/h      mL/min ≤ that at 0.2 (hinge)
-                                          with the recipe's 87.7 mM, 107 with
-                                          83.3 mM = 4 mmol/48 mL: 5 % apart)
-RSD 7.7–17.5 %, rising with T and τ       qualitative + range                    RSD(180) ≈ 0.08, RSD(250) ≈
-                                                                                 0.15 (σ 0.01); hinges for the
-                                                                                 band and both monotonic trends
-size less sensitive to τ than to T        peak shift 0.05→0.3 mL/min "a few      hinge: Δx1,3(τ) ≤ 0.3 nm and
-                                          tens of nm at most"                    ≥ 0
+highest production 107 mg/h at 73.6 %     the maximum of the explored set (T     X(200 °C, 0.2) = 0.736, σ 0.02;
+                                          series at 0.1, flow series 0.05–0.3      P(200 °C, 0.2) = 107, σ 4 mg/h
+                                          at 200 °C); [In]·Q·X·M = 107 mg/h at     (the two are 5 % apart with the
+                                          Q ≈ 0.19 → the 0.2 mL/min point          recipe's 87.7 mM); hinge: every
+                                                                                 other point ≤ min(107, P(0.2))
+RSD 7.7–17.5 %, rising with T and τ       qualitative + range                    RSD(180) ≈ 0.08 (σ 0.01),
+                                                                                 RSD(250) ≈ 0.15 (σ 0.015); hinges:
+                                                                                 band, strictly rising (step
+                                                                                 0.004) along 180→250 °C and along
+                                                                                 0.3→0.05 mL/min
+size less sensitive to τ than to T        peak shift 0.05→0.3 mL/min "a few      hinges: x1,3 rising with T and τ;
+                                          tens of nm at most"                    span(τ) ≤ span(T) − 0.1 nm
 ========================================  =====================================  ==============================
 
 Intermediate temperatures (200, 220 °C) of the T-series are not given numerically and enter only through the
@@ -56,6 +58,7 @@ __all__ = ["CALIBRATION_CONDITIONS", "FIT_PARAMETERS", "PAPER_TARGETS", "Calibra
 FIT_PARAMETERS: tuple[tuple[str, str, float, float, float, float], ...] = (
     ("k0_ref_per_s", "log", -5.0, 0.0, float(np.log10(1 / 300)), 1.5),
     ("ea0_j_mol", "kJ", 30.0, 200.0, 90.0, 40.0),
+    ("k2_ref_per_s", "log", -5.0, 6.0, float(np.log10(1 / 300)), 2.0),
     ("k1_ref_per_s", "log", -5.0, -1.0, float(np.log10(1 / 600)), 1.0),
     ("ea1_j_mol", "kJ", 30.0, 200.0, 90.0, 40.0),
     ("c_eq_ref_mol_m3", "log", -4.0, 1.0, -2.0, 1.5),
@@ -64,12 +67,18 @@ FIT_PARAMETERS: tuple[tuple[str, str, float, float, float, float], ...] = (
     ("k_g_ref_m_s", "log", -9.0, -4.0, -6.5, 1.5),
     ("p", "lin", 0.0, 4.0, 2.0, 1.5),
     ("e_g_j_mol", "kJ", 0.0, 200.0, 60.0, 40.0),
+    ("alpha", "lin", 0.0, 1.5, 0.0, 0.5),
+    ("log10_a_j", "lin", 24.0, 34.0, 30.0, 2.0),
 )
 
 #: The conditions the objective evaluates: T-series at 0.1 mL/min, and the 200 °C flow points.
 CALIBRATION_CONDITIONS: tuple[tuple[float, float], ...] = (
     (180.0, 0.1), (200.0, 0.1), (220.0, 0.1), (250.0, 0.1), (200.0, 0.05), (200.0, 0.2), (200.0, 0.3),
+    (170.0, 0.03), (180.0, 0.03), (190.0, 0.03), (200.0, 0.03), (210.0, 0.03),
 )
+#: The first seven are the paper's explored set; the 0.03 mL/min (120 min) rows only guard x1,3 monotonicity in T
+#: where the batch reaches full conversion (the plateau where more nuclei at higher T can outrun growth).
+N_EXPLORED = 7
 
 #: Published numbers the fit reproduces (value, sd of the residual).
 PAPER_TARGETS: dict[str, tuple[float, float]] = {
@@ -82,17 +91,21 @@ PAPER_TARGETS: dict[str, tuple[float, float]] = {
     "rsd_250": (0.15, 0.01),
     "production_max_mg_h": (107.0, 2.0),
 }
+#: Version written by :func:`write_parameters` (v1: two-step chain, laminar particle RTD above 0.2 mL/min;
+#: v2: three-step chain, dispersion particle RTD, trend constraints).
+PARAMETER_FILE_VERSION = 2
 _PRODUCTION_PER_Q_X = 60.0 * 87.7e-3 * 145.79  # mg/h per (mL/min · conversion) at [In] = 87.7 mM
 
 
-#: Fixed starting point of :func:`calibrate`: the stage-1 optimum reached from the notes' priors (k1 = 1/600 s⁻¹,
-#: Ea = 90 kJ/mol, γ = 0.15 J/m², k_g = 10^-6.5 m/s, p = 2, …) with the same objective, recorded so that
-#: ``flowqd twin calibrate`` reproduces ``parameters-v1.json`` in a few dozen evaluations.
+#: Fixed starting point of :func:`calibrate`: the optimum of an exploratory run of the same objective (started from
+#: v1 with k0 = k1 = k2 and a scan of c_eq × γ; see docs/sections/twin.md), recorded so that
+#: ``flowqd twin calibrate`` reproduces ``parameters-v2.json`` in a few evaluations.
 DEFAULT_START = KineticParameters(
-    k0_ref_per_s=0.004112099728673383, ea0_j_mol=123186.06879209219, k1_ref_per_s=0.004077075780507967,
-    ea1_j_mol=126634.16135160613, c_eq_ref_mol_m3=0.0011639816584281155, dh_s_j_mol=43083.010491915746,
-    gamma_j_m2=0.13753026, log10_a_j=30.0, k_g_ref_m_s=8.072323899137833e-07, p=2.26888175,
-    e_g_j_mol=88955.9193810032)
+    k1_ref_per_s=0.018237483223069416, ea1_j_mol=82738.6821757593, k0_ref_per_s=0.08476040298767921,
+    ea0_j_mol=80457.33806970951, k2_ref_per_s=0.0011936849984331428, c_eq_ref_mol_m3=0.012537554232098206,
+    dh_s_j_mol=23121.575838515608, gamma_j_m2=0.09859289033576073, log10_a_j=29.70466820467735,
+    k_g_ref_m_s=4.2522933835374175e-07, p=1.8871505995782725, e_g_j_mol=56872.98209942827,
+    alpha=0.008291061663006132)
 
 
 def _to_params(theta: np.ndarray, base: KineticParameters) -> KineticParameters:
@@ -133,37 +146,70 @@ def core_peaks_nm(outlet: CoreOutlet, material: str = "InP") -> np.ndarray:
     ok = vol.sum(axis=1) > 0
     if np.any(ok):
         spectra = forward_absorbance(d[inside], vol[ok], material=mat, wavelength_nm=wl)
-        out[ok] = [find_exciton(Spectrum(wl, a, kind="absorbance")).wavelength_nm for a in spectra]
+        peaks = []
+        for a in spectra:
+            try:
+                peaks.append(find_exciton(Spectrum(wl, a, kind="absorbance")).wavelength_nm)
+            except Exception:  # no exciton feature (far outside the calibrated region): a large residual
+                peaks.append(np.nan)
+        out[ok] = peaks
     return out
 
 
+def _productions(outlet: CoreOutlet) -> np.ndarray:
+    return np.array([_PRODUCTION_PER_Q_X * q * outlet.conversion[i]
+                     for i, (_, q) in enumerate(CALIBRATION_CONDITIONS)])
+
+
 def residuals(outlet: CoreOutlet) -> dict[str, float]:
-    """Named weighted residuals of an outlet evaluated at :data:`CALIBRATION_CONDITIONS`."""
+    """Named weighted residuals of an outlet evaluated at :data:`CALIBRATION_CONDITIONS`.
+
+    Hard targets (Gaussian residuals): x1,3 and peak at 180/250 °C, X = 73.6 % and 107 mg/h at 200 °C/0.2 mL/min.
+    Soft inequality constraints (hinges, zero when met): the RSD band 7.7–17.5 %, RSD strictly rising with T
+    (180→200→220→250 °C) and with τ (0.3→0.2→0.1→0.05 mL/min), x1,3 rising with T and τ, the flow-series size
+    span at least 0.1 nm below the temperature-series span, production ≤ 107 mg/h everywhere else and ≤ that at
+    0.2 mL/min, and x1,3 rising with T at 120 min (170–210 °C, the full-conversion plateau).
+    """
     x, r, conv = outlet.x13_nm, outlet.rsd, outlet.conversion
     peaks = core_peaks_nm(outlet)
-    i180, i200, i220, i250, q05, q19, q30 = range(7)
-    prod = np.array([_PRODUCTION_PER_Q_X * q * conv[i] for i, (_, q) in enumerate(CALIBRATION_CONDITIONS)])
+    i180, i200, i220, i250, q05, q20, q30 = range(7)
+    prod = _productions(outlet)[:N_EXPLORED]
+    others = [i for i in range(N_EXPLORED) if i != q20]
+    slow = list(range(N_EXPLORED, len(CALIBRATION_CONDITIONS)))
+    t_chain = (i180, i200, i220, i250)
+    tau_chain = (q30, q20, i200, q05)  # increasing residence time at 200 °C
+    step = _RSD_STEP
     res = {
         "x13_180": (x[i180] - 2.7) / 0.02,
         "x13_250": (x[i250] - 3.4) / 0.02,
         "peak_180": (peaks[i180] - 518.0) / 1.0,
         "peak_250": (peaks[i250] - 590.0) / 1.0,
-        "conversion_200_0.2": (conv[q19] - 0.736) / 0.02,
+        "conversion_200_0.2": (conv[q20] - 0.736) / 0.02,
+        "production_200_0.2": (prod[q20] - 107.0) / 4.0,
+        "production_le_107": sum(_hinge(prod[i] - min(107.0, prod[q20]) + 1.0, 2.0) for i in others),
         "rsd_180": (r[i180] - 0.08) / 0.01,
-        "rsd_250": (r[i250] - 0.15) / 0.01,
-        "production_max_at_0.2": _hinge(prod[q30] - prod[q19], 5.0) + _hinge(prod[q05] - prod[q19], 5.0),
-        "rsd_band_low": sum(_hinge(0.077 - v, 0.005) for v in r),
-        "rsd_band_high": sum(_hinge(v - 0.175, 0.005) for v in r),
-        "rsd_rises_with_T": sum(_hinge(a - b, 0.005) for a, b in ((r[i180], r[i200]), (r[i200], r[i220]),
-                                                                   (r[i220], r[i250]))),
-        "rsd_rises_with_tau": sum(_hinge(a - b, 0.01) for a, b in ((r[q30], r[q19]), (r[q19], r[i200]),
-                                                                     (r[i200], r[q05]))),
-        "x13_rises_with_T": sum(_hinge(a - b, 0.01) for a, b in ((x[i180], x[i200]), (x[i200], x[i220]),
-                                                                  (x[i220], x[i250]))),
-        "x13_tau_span_max": _hinge((x[q05] - x[q30]) - 0.3, 0.02),
-        "x13_tau_span_min": _hinge(x[q30] - x[q05], 0.02),
+        "rsd_250": (r[i250] - 0.15) / 0.015,
+        "rsd_band_low": sum(_hinge(0.077 - v, 0.003) for v in r[:N_EXPLORED]),
+        "rsd_band_high": sum(_hinge(v - 0.175, 0.003) for v in r[:N_EXPLORED]),
+        "rsd_rises_with_T": sum(_hinge(a - b + step, _TREND_SCALE) for a, b in zip(r[list(t_chain[:-1])],
+                                                                           r[list(t_chain[1:])], strict=True)),
+        "rsd_rises_with_tau": sum(_hinge(a - b + step, _TREND_SCALE) for a, b in zip(r[list(tau_chain[:-1])],
+                                                                             r[list(tau_chain[1:])], strict=True)),
+        "x13_rises_with_T": sum(_hinge(a - b + 0.02, 0.01) for a, b in zip(x[list(t_chain[:-1])],
+                                                                          x[list(t_chain[1:])], strict=True)),
+        "x13_rises_with_tau": sum(_hinge(a - b, 0.01) for a, b in zip(x[list(tau_chain[:-1])],
+                                                                     x[list(tau_chain[1:])], strict=True)),
+        "x13_rises_with_T_120min": sum(_hinge(a - b + 0.002, 0.002) for a, b in zip(x[slow[:-1]], x[slow[1:]],
+                                                                                   strict=True)),
+        "x13_tau_span_lt_T_span": _hinge((x[q05] - x[q30]) - (x[i250] - x[i180]) + 0.1, 0.02),
     }
     return {k: float(v) for k, v in res.items()}
+
+
+#: Minimum RSD increment (absolute) between neighbours of the T and τ chains for the trend hinges.
+_RSD_STEP = 0.004
+#: Scale of the RSD trend hinges (smaller = stiffer).
+_TREND_SCALE = 0.003
 
 
 @dataclass(frozen=True)
@@ -181,13 +227,13 @@ class CalibrationResult:
     message: str
 
     def to_json_dict(self, *, numerics: NumericsOptions, feed_in_mol_m3: float) -> dict[str, Any]:
-        """The versioned parameter-file content (see ``twin/data/parameters-v1.json``)."""
+        """The versioned parameter-file content (see ``twin/data/parameters-v2.json``)."""
         from flowqd import __version__
 
         kin = {f.name: float(getattr(self.params, f.name)) for f in dataclasses.fields(self.params)}
         return {
             "format": "flowqd-twin-parameters",
-            "version": 1,
+            "version": PARAMETER_FILE_VERSION,
             "flowqd_version": __version__,
             "date": _dt.date.today().isoformat(),
             "source": "Wang & Segets, React. Chem. Eng. 2023, 8, 316 (DOI 10.1039/d2re00378c)",
@@ -206,13 +252,23 @@ class CalibrationResult:
                 "message": self.message,
                 "data": {"targets": {k: list(v) for k, v in PAPER_TARGETS.items()},
                          "conditions": [list(c) for c in CALIBRATION_CONDITIONS],
-                         "validation_set": "flow-rate series Fig. 3d-f (withheld; not used)"},
+                         "constraints": {
+                             "rsd_band": [0.077, 0.175], "rsd_rises_with_T": "180<200<220<250 °C at 0.1 mL/min",
+                             "rsd_rises_with_tau": f"0.3>0.2>0.1>0.05 mL/min at 200 °C (step {_RSD_STEP:.3f})",
+                             "production": "<= 107 mg/h and <= P(200 °C, 0.2) at every other condition",
+                             "size_tau_span": "x13(0.05) - x13(0.3) <= x13(250) - x13(180) - 0.1 nm"},
+                         "validation_set": "flow-rate series Fig. 3d-f (withheld; not used: only the paper's "
+                                           "qualitative statements about it enter, as inequality constraints)"},
                 "predictions": self.predictions,
             },
         }
 
 
-def _evaluate(params: KineticParameters, numerics: NumericsOptions, feed: float, backend: str) -> CoreOutlet:
+_DIFF_STEP = 1e-3
+
+
+def _evaluate(params: Any, numerics: NumericsOptions, feed: float, backend: str) -> Any:
+    """Outlet(s) at :data:`CALIBRATION_CONDITIONS` for one parameter set (or a list, run as one batch)."""
     conds = [Conditions(t, q) for t, q in CALIBRATION_CONDITIONS]
     return core_outlet(conds, params, feed_in_mol_m3=feed, numerics=numerics, backend=backend)
 
@@ -244,18 +300,34 @@ def calibrate(*, start: KineticParameters | None = None, numerics: NumericsOptio
     prior_sd = np.array([p[5] for p in FIT_PARAMETERS])
     theta0 = np.clip(theta0, lo + 1e-9, hi - 1e-9)
     calls = [0]
+    cache: dict[bytes, np.ndarray] = {}
 
-    def fun(theta: np.ndarray) -> np.ndarray:
-        calls[0] += 1
-        out = _evaluate(_to_params(theta, base), numerics, feed_in_mol_m3, backend)
+    def vector(theta: np.ndarray, out: CoreOutlet) -> np.ndarray:
         res = np.array(list(residuals(out).values()))
         res = np.where(np.isfinite(res), res, 1e3)
-        vec = np.concatenate([res, (theta - prior_mu) / prior_sd])
+        return np.concatenate([res, (theta - prior_mu) / prior_sd])
+
+    def fun(theta: np.ndarray) -> np.ndarray:
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key not in cache:
+            calls[0] += 1
+            cache.clear()
+            cache[key] = vector(theta, _evaluate(_to_params(theta, base), numerics, feed_in_mol_m3, backend))
+        vec = cache[key]
         if progress is not None:
             progress(calls[0], float(0.5 * vec @ vec))
         return vec
 
-    sol = least_squares(fun, theta0, bounds=(lo, hi), x_scale="jac", diff_step=1e-3, max_nfev=max_nfev,
+    def jac(theta: np.ndarray) -> np.ndarray:
+        # forward differences with a fixed relative step; all perturbed sets run as extra rows of one batch
+        f0 = fun(theta)
+        steps = _DIFF_STEP * np.maximum(1.0, np.abs(theta))
+        steps = np.where(theta + steps > hi, -steps, steps)
+        thetas = [theta + np.eye(theta.size)[i] * steps[i] for i in range(theta.size)]
+        outs = _evaluate([_to_params(t, base) for t in thetas], numerics, feed_in_mol_m3, backend)
+        return np.stack([(vector(t, o) - f0) / h for t, o, h in zip(thetas, outs, steps, strict=True)], axis=1)
+
+    sol = least_squares(fun, theta0, jac=jac, bounds=(lo, hi), x_scale="jac", max_nfev=max_nfev,
                         xtol=1e-6, ftol=1e-6)
     params = _to_params(sol.x, base)
     jac = sol.jac

@@ -46,6 +46,10 @@ class NumericsOptions:
     inlet_temperature_c: float = 25.0
     laminar_tail_quantile: float = 0.995
     dispersion_tail_sigmas: float = 8.0
+    #: Particle RTD model of HB1: ``"dispersion"`` (Dean-reduced Taylor–Aris at every flow, the coiled tube's
+    #: secondary flow mixes streamlines) or ``"auto"`` (reactor.rtd's switch to the laminar-segregated
+    #: E = τ²/2t³ below θ = 1, the v1 behaviour; it made the 0.2–0.3 mL/min PSDs bimodal).
+    particle_rtd: str = "dispersion"
 
     @property
     def grid(self) -> SizeGrid:
@@ -96,14 +100,17 @@ def psd_statistics(diameter_nm: np.ndarray, number: np.ndarray) -> tuple[np.ndar
     return q3, x13, sigma, sigma / x13
 
 
-def _hb1_rtds(conditions: Sequence[Conditions]) -> list:
+def _hb1_rtds(conditions: Sequence[Conditions], particle_rtd: str = "dispersion") -> list:
+    if particle_rtd not in ("dispersion", "auto"):
+        raise ValueError(f"particle_rtd must be 'dispersion' or 'auto', got {particle_rtd!r}")
+    switch = {"theta_switch": 0.0} if particle_rtd == "dispersion" else {}
     out = []
     for c in conditions:
         train = paper_train(core_units=c.core_units, shell=False,
                             inlet_line_m=c.inlet_line_m if c.inlet_line_m > 0 else None)
         segs = train.resolve(c.core_flow_ml_min, {"HB1": c.core_temperature_c})
         hb1 = next(s for s in segs if s.name == "HB1")
-        out.append((section_rtd(hb1, species="particle"), sum(s.residence_time_min for s in segs)))
+        out.append((section_rtd(hb1, species="particle", **switch), sum(s.residence_time_min for s in segs)))
     return out
 
 
@@ -146,7 +153,7 @@ def core_outlet(conditions: Sequence[Conditions], params: KineticParameters | Se
     conditions = list(conditions)
     many = not isinstance(params, KineticParameters)
     sets = list(params) if many else [params]  # type: ignore[arg-type]
-    rtds = _hb1_rtds(conditions)
+    rtds = _hb1_rtds(conditions, opts.particle_rtd)
     temps = np.array([c.core_temperature_c for c in conditions])
     uniq, rows = np.unique(temps, return_inverse=True)
     n_uniq, n_sets, n_cond = uniq.size, len(sets), len(conditions)

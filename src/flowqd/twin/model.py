@@ -1,6 +1,6 @@
 """The digital twin: conditions → hydraulics, outlet PSD, absorbance (and PL for shells) with uncertainty bands.
 
-``Twin.default().predict(Conditions(200, 0.1))`` runs the calibrated model (``twin/data/parameters-v1.json``):
+``Twin.default().predict(Conditions(200, 0.1))`` runs the calibrated model (``twin/data/parameters-v2.json``):
 
 1. reactor (``flowqd.reactor``): residence time, pressure drop, Re, De, the particle RTD of HB1;
 2. kinetics (``flowqd.kinetics``): batched PBE along the heat-up history, RTD-weighted outlet (segregated flow,
@@ -39,6 +39,8 @@ from flowqd.twin.core import CoreOutlet, NumericsOptions, core_outlet
 __all__ = ["BatchPrediction", "Prediction", "Twin", "TwinParameters"]
 
 _INP_MOLAR_MASS = 145.79
+#: The packaged calibration ``Twin.default()`` loads (``parameters-v1.json`` stays in the package for provenance).
+DEFAULT_PARAMETER_FILE = "parameters-v2.json"
 #: Wavelength grid of predicted absorbance spectra (the paper's spectrometer covers 400-900 nm).
 DEFAULT_WAVELENGTH_NM = np.arange(400.0, 900.0 + 0.5, 1.0)
 SCALAR_FIELDS = ("residence_time_min", "pressure_drop_bar", "reynolds", "dean", "peak_wavelength_nm", "x13_nm",
@@ -64,10 +66,10 @@ class TwinParameters:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TwinParameters:
-        """Read a parameter file (default: the packaged ``parameters-v1.json``)."""
+        """Read a parameter file (default: the packaged ``parameters-v2.json``)."""
         if path is None:
-            text = (resources.files("flowqd.twin") / "data" / "parameters-v1.json").read_text()
-            src = "parameters-v1.json"
+            text = (resources.files("flowqd.twin") / "data" / DEFAULT_PARAMETER_FILE).read_text()
+            src = DEFAULT_PARAMETER_FILE
         else:
             try:
                 text = Path(path).read_text()
@@ -214,7 +216,7 @@ class Twin:
 
     @classmethod
     def default(cls, **kwargs: Any) -> Twin:
-        """The twin with the packaged calibrated parameters (``twin/data/parameters-v1.json``)."""
+        """The twin with the packaged calibrated parameters (``twin/data/parameters-v2.json``)."""
         return cls(TwinParameters.load(), **kwargs)
 
     # ----------------------------------------------------------------------------------------------------------

@@ -98,9 +98,8 @@ class OceanSpectrometer:
         return self._dark.copy()
 
     def take_reference(self) -> np.ndarray:
-        """Reference (blank) spectrum; absorbance mode only."""
-        if self.mode != "absorbance":
-            raise RangeError(f"{self.name}: a reference is only taken in absorbance mode")
+        """Reference spectrum: the lamp through the blank (absorbance), or the PLQY blank on an integrating sphere
+        (PL mode: excitation scattered by the sphere with solvent/stock only in the cell)."""
         self._reference, saturated = self._scan()
         if saturated:
             raise RangeError(f"{self.name}: reference saturated at {self._int_ms:g} ms; lower the integration time")

@@ -126,5 +126,8 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
             out[role] = SimSpectrometer(plant, role, mode=sc.mode, path_mm=sc.path_mm,
                                         wavelength_min_nm=sc.wavelength_min_nm, wavelength_max_nm=sc.wavelength_max_nm,
                                         pixels=sc.pixels, integration_ms=sc.integration_ms, averages=sc.averages,
-                                        full_well_counts=sc.full_well_counts)
+                                        full_well_counts=sc.full_well_counts,
+                                        excitation_nm=sc.excitation_nm if sc.mode == "pl" else None,
+                                        excitation_fwhm_nm=sc.excitation_fwhm_nm,
+                                        sphere_excitation_counts=sc.sphere_excitation_counts)
     return out, plant

@@ -184,7 +184,8 @@ class SimSpectrometer:
                  integration_ms: float = 100.0, averages: int = 10, full_well_counts: float = 65535.0,
                  lamp_peak_counts: float = 42000.0, pl_peak_counts: float = 30000.0, dark_counts: float = 1000.0,
                  read_noise_counts: float = 8.0, min_integration_ms: float = 1.0,
-                 max_integration_ms: float = 10000.0) -> None:
+                 max_integration_ms: float = 10000.0, excitation_nm: float | None = None,
+                 excitation_fwhm_nm: float = 8.0, sphere_excitation_counts: float = 25000.0) -> None:
         if mode not in ("absorbance", "pl"):
             raise RangeError(f"{name}: unknown spectrometer mode {mode!r} (absorbance, pl)")
         self._plant = plant
@@ -206,6 +207,12 @@ class SimSpectrometer:
         x = self._wl
         self._lamp_shape = 0.25 + 0.75 * np.exp(-0.5 * ((x - 640.0) / 170.0) ** 2)
         self._lamp_shape /= self._lamp_shape.max()
+        # Integrating sphere (PL mode with an excitation wavelength): LED band scattered by the sphere, peak 1.
+        self.excitation_nm = None if excitation_nm is None else float(excitation_nm)
+        self._sphere_counts = float(sphere_excitation_counts)
+        sig = float(excitation_fwhm_nm) / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+        self._exc_shape = (np.exp(-0.5 * ((x - self.excitation_nm) / sig) ** 2) if self.excitation_nm is not None
+                           else np.zeros_like(x))
 
     def _ok(self) -> None:
         self._plant.check_alive(self.name)
@@ -250,11 +257,24 @@ class SimSpectrometer:
         self._dark = self._scan(np.zeros_like(self._wl))
         return self._dark.copy()
 
+    @property
+    def sphere(self) -> bool:
+        """PL in an integrating sphere (an excitation wavelength is set): the reference is the PLQY blank."""
+        return self.mode == "pl" and self.excitation_nm is not None
+
+    def _excitation(self) -> np.ndarray:
+        return self._sphere_counts * self._scale() * self._exc_shape
+
     def take_reference(self) -> np.ndarray:
-        """Lamp through the blank (solvent bypass of the flow cell)."""
+        """Absorbance: lamp through the blank (solvent bypass of the flow cell). Sphere PL: the blank — the
+        scattered excitation band with stock/solvent only in the cell (measurement 1 of the two-measurement PLQY).
+        """
         self._ok()
+        if self.sphere:
+            self._reference = self._scan(self._excitation())
+            return self._reference.copy()
         if self.mode != "absorbance":
-            raise RangeError(f"{self.name}: a reference is only taken in absorbance mode")
+            raise RangeError(f"{self.name}: a reference is only taken in absorbance mode or on a sphere")
         self._reference = self._scan(self._lamp_peak * self._scale() * self._lamp_shape)
         return self._reference.copy()
 
@@ -268,6 +288,14 @@ class SimSpectrometer:
                 raise RangeError(f"{self.name}: take a reference spectrum first")
             a = self._plant.outlet_absorbance(self._wl, self.path_mm)
             signal = self._lamp_peak * self._scale() * self._lamp_shape * 10.0 ** (-a)
+        elif self.sphere:
+            if self._reference is None:
+                raise RangeError(f"{self.name}: take the blank (reference) spectrum first")
+            assert self.excitation_nm is not None
+            absorptance, emission = self._plant.outlet_sphere(self._wl, self.excitation_nm, self.path_mm)
+            exc = self._excitation()
+            absorbed = absorptance * float(np.trapezoid(exc, self._wl))  # counts·nm of absorbed photons
+            signal = (1.0 - absorptance) * exc + absorbed * emission
         else:
             signal = self._pl_peak * self._scale() * self._plant.outlet_pl(self._wl)
         raw_mean = self._dark_level + signal
@@ -283,7 +311,8 @@ class SimSpectrometer:
         t_s = self._plant.clock.now()
         spectrum = Spectrum(self._wl, values, kind=kind, source=f"{self.name}@{t_s:.1f}s",
                             metadata={"integration_ms": self._int_ms, "averages": self._avg,
-                                      "path_mm": self.path_mm, "quantity": "photon"})
+                                      "path_mm": self.path_mm, "quantity": "photon",
+                                      **({"excitation_nm": self.excitation_nm} if self.sphere else {})})
         return SpectrumReading(kind="absorbance" if self.mode == "absorbance" else "pl", wavelength_nm=self._wl.copy(),
                                counts=counts, dark=self._dark.copy(),
                                reference=None if self._reference is None else self._reference.copy(),

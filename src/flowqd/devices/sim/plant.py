@@ -415,6 +415,41 @@ class SimPlant:
         a = np.where(np.isfinite(a), a, 0.0)
         return a * path_mm / self.twin_path_mm
 
+    def outlet_sphere(self, wavelength_nm: np.ndarray, excitation_nm: float,
+                      path_mm: float) -> tuple[float, np.ndarray]:
+        """The flow cell in an integrating sphere under ``excitation_nm``: ``(absorptance, emission)``.
+
+        ``absorptance = 1 − 10^−A`` with A the content's absorbance at the excitation wavelength for ``path_mm``
+        (RTD-blended over the segments). ``emission`` (1/nm, on ``wavelength_nm``) is the photon density emitted per
+        absorbed excitation photon: each segment absorbs its share ``A_k/A`` and emits with the twin's PLQY and
+        the twin's PL band shape (normalised to unit area), so ``∫ emission dλ`` = the blended PLQY. A core
+        without a predicted PLQY (NaN) emits nothing. Re-absorption and sphere losses are not modelled.
+        """
+        grid = np.asarray(wavelength_nm, dtype=float)
+        parts: list[tuple[float, Any]] = []
+        total = 0.0
+        for op, w in self.outlet_weights():
+            if op is None:
+                continue
+            pred = self.prediction(op)
+            a_ex = float(np.interp(excitation_nm, np.asarray(pred.absorbance_wavelength_nm, dtype=float),
+                                   np.asarray(pred.absorbance, dtype=float)))
+            a_k = max(w * a_ex * path_mm / self.twin_path_mm, 0.0) if math.isfinite(a_ex) else 0.0
+            total += a_k
+            parts.append((a_k, pred))
+        emission = np.zeros_like(grid)
+        if total <= 0.0:
+            return 0.0, emission
+        for a_k, pred in parts:
+            qy = float(getattr(pred, "plqy", float("nan")))
+            wl = np.asarray(pred.pl_wavelength_nm, dtype=float)
+            pl = np.asarray(pred.pl_intensity, dtype=float)
+            area = float(np.trapezoid(pl, wl)) if pl.size > 1 else 0.0
+            if not math.isfinite(qy) or qy <= 0.0 or not area > 0.0:
+                continue
+            emission += (a_k / total) * qy * np.interp(grid, wl, pl / area, left=0.0, right=0.0)
+        return float(1.0 - 10.0 ** (-total)), emission
+
     def outlet_pl(self, wavelength_nm: np.ndarray) -> np.ndarray:
         """PL of the flow-cell content on ``wavelength_nm``, scaled so PLQY 0.3 at its peak is 1."""
         out = np.zeros_like(wavelength_nm, dtype=float)
