@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import typer
+from tests.store_fixtures import populate_demo_run
 
 from flowqd.cli._common import run_cli
 from flowqd.cli.report import register
 from flowqd.store import Store
-from tests.store_fixtures import populate_demo_run
 
 
 def _app() -> typer.Typer:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.store_fixtures import populate_demo_run
 
 from flowqd.errors import FlowqdError
 from flowqd.report import figures
 from flowqd.report.html import find_psd, write_report
 from flowqd.store import Store
-from tests.store_fixtures import populate_demo_run
 
 
 @pytest.fixture(scope="module")

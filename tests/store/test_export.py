@@ -8,10 +8,10 @@ import json
 import jcamp
 import numpy as np
 import pytest
+from tests.store_fixtures import populate_demo_run
 
 from flowqd.errors import FlowqdError
 from flowqd.store import Store
-from tests.store_fixtures import populate_demo_run
 from flowqd.store.export import export_run_csv, export_run_parquet, export_spectra_jcamp
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from sqlalchemy import text
+from tests.store_fixtures import populate_demo_run
 
 from flowqd.errors import ConfigError, FlowqdError
 from flowqd.store import SCHEMA_VERSION, Store
 from flowqd.store.database import engine_options, parse_url, sqlite_path
-from tests.store_fixtures import populate_demo_run
 from flowqd.store.models import pack_array, unpack_array
 from flowqd.store.store import extract_scalars, sha256_text
 

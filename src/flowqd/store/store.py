@@ -591,7 +591,8 @@ class Store:
     def results_table(self, run_id: int) -> list[dict[str, Any]]:
         """One dict per condition: set points, spectrum counts and per-condition means of the analysis scalars.
 
-        ``residence_time_min`` is ``residence_time_s / 60``. Absorbance results give ``peak_nm``, ``x13_nm``, ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
+        ``residence_time_min`` is ``residence_time_s / 60``. Absorbance results give ``peak_nm``, ``x13_nm``,
+        ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
         ``production_rate_mg_h``; PL results give ``pl_peak_nm``, ``pl_fwhm_nm``, ``plqy``, ``cie_x``, ``cie_y``.
         Missing values are ``None``.
         """
