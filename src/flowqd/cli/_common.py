@@ -8,12 +8,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import click
 import numpy as np
 import typer
 from rich.console import Console
 
 from flowqd.errors import FlowqdError
+
+try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
+    from typer._click.exceptions import Abort as _ClickAbort
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the typer version installed
+    from click.exceptions import Abort as _ClickAbort
+    from click.exceptions import ClickException
 
 __all__ = ["console", "err_console", "fail", "print_json", "run_cli", "to_jsonable"]
 
@@ -50,10 +56,10 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except (_ClickAbort, typer.Abort):
         err_console.print("[bold red]aborted[/]")
         return 130
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return exc.exit_code
     except (FlowqdError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
