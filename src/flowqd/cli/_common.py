@@ -15,11 +15,14 @@ from rich.console import Console
 from flowqd.errors import FlowqdError
 
 try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
-    from typer._click.exceptions import Abort as _ClickAbort
     from typer._click.exceptions import ClickException
+
+    _ABORTS: tuple[type[BaseException], ...] = (typer.Abort,)
 except ImportError:  # pragma: no cover - depends on the typer version installed
     from click.exceptions import Abort as _ClickAbort
     from click.exceptions import ClickException
+
+    _ABORTS = (typer.Abort, _ClickAbort)
 
 __all__ = ["console", "err_console", "fail", "print_json", "run_cli", "to_jsonable"]
 
@@ -56,7 +59,7 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except (_ClickAbort, typer.Abort):
+    except _ABORTS:
         err_console.print("[bold red]aborted[/]")
         return 130
     except ClickException as exc:
