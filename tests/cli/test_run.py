@@ -88,17 +88,21 @@ def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
            *_args(files, "--speed", "1500")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
     try:
+        # Kill at a random moment inside the run: after a random number (1-4) of committed spectra of the 6+
+        # the campaign takes, plus a random fraction of one poll period. (A random wall-clock delay alone can
+        # outlast the accelerated run on a fast machine.)
+        target = random.randint(1, 4)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait for the first committed spectrum, then a random moment
+        while time.monotonic() < deadline:
             if (files / "runs.sqlite").exists():
                 try:
-                    if _spectra_fingerprint(url):
+                    if len(_spectra_fingerprint(url)) >= target:
                         break
                 except Exception:
                     pass
             assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-        time.sleep(random.uniform(0.0, 1.5))
+            time.sleep(0.02)
+        time.sleep(random.uniform(0.0, 0.02))
         assert proc.poll() is None, "the run finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

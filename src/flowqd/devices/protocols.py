@@ -29,6 +29,7 @@ __all__ = [
     "DeviceError",
     "DeviceTimeout",
     "DualSyringePump",
+    "FlowSource",
     "PressureSensor",
     "Spectrometer",
     "SpectrumReading",
@@ -66,8 +67,8 @@ def check_range(what: str, value: float, low: float, high: float, unit: str) -> 
 
 
 @runtime_checkable
-class SyringePump(Protocol):
-    """One syringe with a refill valve to its reservoir.
+class FlowSource(Protocol):
+    """What every pump offers the engine: a flow set point, the delivered flow, volume, pressure and stop.
 
     Attributes
     ----------
@@ -91,16 +92,25 @@ class SyringePump(Protocol):
         ...
 
     def flow_ml_min(self) -> float:
-        """Delivered flow, mL/min (measured or from the drive's step rate)."""
+        """Delivered flow, mL/min."""
         ...
 
     def volume_left_ml(self) -> float:
-        """Liquid left in the syringe, mL."""
+        """Liquid left in the (active) syringe, mL."""
         ...
 
     def pressure_bar(self) -> float:
-        """Pressure at the syringe outlet, bar (gauge)."""
+        """Pressure at the pump outlet, bar (gauge)."""
         ...
+
+    def stop(self) -> None:
+        """Stop the drive at once."""
+        ...
+
+
+@runtime_checkable
+class SyringePump(FlowSource, Protocol):
+    """One syringe with a refill valve to its reservoir."""
 
     def refill(self) -> None:
         """Start refilling from the reservoir (non-blocking; flow set point must be 0)."""
@@ -110,40 +120,15 @@ class SyringePump(Protocol):
         """True while a refill is under way."""
         ...
 
-    def stop(self) -> None:
-        """Stop the drive at once (dispense and refill)."""
-        ...
-
 
 @runtime_checkable
-class DualSyringePump(Protocol):
+class DualSyringePump(FlowSource, Protocol):
     """Two syringes alternating to give a truly continuous flow (the paper's core pump).
 
-    The engine calls :meth:`service` once per control period; it starts the partner syringe before the active
-    one empties (overlap) and refills the emptied one, so the delivered flow has no gap.
+    The flow set point and reading are the total of both syringes. The engine calls :meth:`service` once per
+    control period; it starts the partner syringe before the active one empties (overlap) and refills the emptied
+    one, so the delivered flow has no gap.
     """
-
-    name: str
-    syringe_volume_ml: float
-    pressure_rating_bar: float
-    min_flow_ml_min: float
-    max_flow_ml_min: float
-
-    def set_flow_ml_min(self, flow_ml_min: float) -> None:
-        """Total flow set point, mL/min (0 stops both syringes)."""
-        ...
-
-    def flow_ml_min(self) -> float:
-        """Total delivered flow of both syringes, mL/min."""
-        ...
-
-    def volume_left_ml(self) -> float:
-        """Liquid left in the active syringe, mL."""
-        ...
-
-    def pressure_bar(self) -> float:
-        """Outlet pressure, bar."""
-        ...
 
     def active_syringe(self) -> str:
         """Name of the syringe now dispensing ("A" or "B")."""
@@ -159,10 +144,6 @@ class DualSyringePump(Protocol):
 
     def service(self) -> None:
         """Do the alternation bookkeeping (call once per control period)."""
-        ...
-
-    def stop(self) -> None:
-        """Stop both syringes at once."""
         ...
 
 

@@ -242,7 +242,24 @@ class SimConfig(BaseModel):
     pressure_noise_bar: float = Field(0.002, ge=0)
 
 
-class PlatformConfig(BaseModel):
+class _FromToml(BaseModel):
+    """Base of the TOML-backed configs: remembers the file and its text (provenance for the store)."""
+
+    _source: str = PrivateAttr("<toml>")
+    _text: str = PrivateAttr("")
+
+    @property
+    def source(self) -> str:
+        """The file it was read from."""
+        return self._source
+
+    @property
+    def text(self) -> str:
+        """The TOML text it was read from (provenance)."""
+        return self._text
+
+
+class PlatformConfig(_FromToml):
     """A platform file."""
 
     model_config = _STRICT
@@ -256,7 +273,6 @@ class PlatformConfig(BaseModel):
     sim: SimConfig = SimConfig()
 
     _source: str = PrivateAttr("<platform>")
-    _text: str = PrivateAttr("")
 
     @model_validator(mode="after")
     def _cross(self) -> PlatformConfig:
@@ -273,16 +289,6 @@ class PlatformConfig(BaseModel):
         if self.devices.hb2 is not None and len(boxes) < 2:
             raise ValueError("devices.hb2 is configured but the reactor has only one heating box")
         return self
-
-    @property
-    def source(self) -> str:
-        """The file it was read from."""
-        return self._source
-
-    @property
-    def text(self) -> str:
-        """The TOML text it was read from (provenance)."""
-        return self._text
 
     def train(self) -> ReactorTrain:
         """The reactor train."""
@@ -378,7 +384,7 @@ class SweepConfig(BaseModel):
         return [dict(point) for point in itertools.product(*axes)] if axes else []
 
 
-class CampaignConfig(BaseModel):
+class CampaignConfig(_FromToml):
     """A campaign file."""
 
     model_config = _STRICT
@@ -390,17 +396,6 @@ class CampaignConfig(BaseModel):
     sweep: SweepConfig | None = None
 
     _source: str = PrivateAttr("<campaign>")
-    _text: str = PrivateAttr("")
-
-    @property
-    def source(self) -> str:
-        """The file it was read from."""
-        return self._source
-
-    @property
-    def text(self) -> str:
-        """The TOML text it was read from."""
-        return self._text
 
     @model_validator(mode="before")
     @classmethod

@@ -14,20 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowqd.devices.process import OperatingPoint
+
 __all__ = ["SurrogateConditions", "SurrogatePrediction", "SurrogateTwin"]
 
 
-@dataclass(frozen=True)
-class SurrogateConditions:
-    """Same fields as :class:`flowqd.twin.Conditions`."""
-
-    core_temperature_c: float
-    core_flow_ml_min: float
-    core_units: int = 1
-    shell: bool = False
-    shell_temperature_c: float | None = None
-    ddt_flow_ml_min: float | None = None
-    shell_units: int = 1
+#: The surrogate takes the same set points as the twin's ``Conditions``: the devices' :class:`OperatingPoint`.
+SurrogateConditions = OperatingPoint
 
 
 @dataclass(frozen=True)
