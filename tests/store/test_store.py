@@ -283,3 +283,37 @@ def test_analysis_dataclass_payloads(store):
     (a,) = store.analyses(run_id)
     assert (a.peak_wavelength_nm, a.x13_nm, a.rsd) == (561.5, 3.1, 0.12)
     assert a.payload["exciton"]["method"] == "maximum" and len(a.payload["psd"]["diameter_nm"]) == 5
+
+
+def _open_concurrently(url: str, n: int) -> list[BaseException]:
+    import threading
+
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            with Store(url) as s:
+                s.list_runs()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_many_processes_creating_the_schema_at_once_all_succeed(tmp_path):
+    # A run starting while a monitor opens the same new file: both create the schema. Each round is a fresh
+    # file opened by 6 stores at the same instant; without peer tolerance "table ... already exists" escapes.
+    for i in range(15):
+        url = f"sqlite:///{tmp_path}/race{i}.sqlite"
+        errors = _open_concurrently(url, 6)
+        assert errors == [], errors[0]
+        with Store(url) as s:
+            assert s.schema_version == SCHEMA_VERSION
+            assert s.engine.connect().exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1

@@ -8,6 +8,8 @@ matters) and ``foreign_keys=ON``. ``:memory:`` databases cannot use WAL and keep
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,28 @@ def engine_options(url: URL) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent), retrying while another connection holds the lock.
+
+    Changing the journal mode needs an exclusive lock and SQLite answers ``database is locked`` at once, without
+    the busy handler, when another connection (a second process opening the same new file) holds one. WAL is a
+    property of the file, so once any connection has switched it the others only read ``wal`` back.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay_s = 0.005
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay_s)
+            delay_s = min(2 * delay_s, 0.2)
+
+
 def _install_sqlite_pragmas(engine: Engine, *, wal: bool, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -83,7 +107,7 @@ def _install_sqlite_pragmas(engine: Engine, *, wal: bool, synchronous: str) -> N
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cursor)
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

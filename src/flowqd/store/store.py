@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import math
 import socket
+import time
 import uuid as uuid_mod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowqd.errors import FlowqdError
@@ -181,17 +182,40 @@ class Store:
         if not has_tables and not create:
             self.engine.dispose()
             raise FlowqdError(f"{self.url} is not a flowqd database (no schema_version table)")
-        Base.metadata.create_all(self.engine)
-        with self._session() as s:
+        self._create_all_tolerating_peers()
+        try:
+            with self._session() as s:
+                version = s.scalar(select(func.max(SchemaVersion.version)))
+                if version is None:
+                    s.add(SchemaVersion(version=SCHEMA_VERSION))
+        except IntegrityError:  # another process recorded the version between our SELECT and INSERT
+            pass
+        with self._sessions() as s:
             version = s.scalar(select(func.max(SchemaVersion.version)))
-            if version is None:
-                s.add(SchemaVersion(version=SCHEMA_VERSION))
-            elif version > SCHEMA_VERSION:
+            if version is not None and version > SCHEMA_VERSION:
                 self.engine.dispose()
                 raise FlowqdError(
                     f"{self.url} has schema version {version}, newer than this flowqd ({SCHEMA_VERSION}); "
                     "upgrade flowqd"
                 )
+
+    def _create_all_tolerating_peers(self, attempts: int = 20) -> None:
+        """``create_all``, tolerating another process that creates the same tables at the same moment.
+
+        ``create_all`` checks for each table and then creates it; a second process (a run starting while a
+        report or monitor opens the same database) can create a table between the check and the CREATE, which
+        fails with "already exists". Retrying re-checks, finds the peer's table and goes on.
+        """
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                text = str(exc.orig if getattr(exc, "orig", None) is not None else exc).lower()
+                peer_race = "already exists" in text or "duplicate" in text or "locked" in text
+                if not peer_race or attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
