@@ -145,9 +145,9 @@ def test_methods_registry_agree() -> None:
     a = forward_absorbance(GRID, psd_lognormal(GRID, 3.0, 0.1), wavelength_nm=WL_PAPER)
     s = noisy(WL_PAPER, a, 3, sloped=False)
     ref = invert_psd(s, method="nnls-gcv")
-    fast = invert_psd(s, method="fista")
+    fast = invert_psd(s)  # default: pdas
     para = invert_psd(s, method="lognormal")
-    assert set(PSD_METHODS) >= {"nnls-gcv", "fista", "lognormal"}
+    assert set(PSD_METHODS) == {"nnls-gcv", "pdas", "lognormal"} and fast.method == "pdas"
     assert fast.x13_nm == pytest.approx(ref.x13_nm, abs=0.005) and fast.rsd == pytest.approx(ref.rsd, abs=0.002)
     assert para.x13_nm == pytest.approx(3.0, abs=0.03) and para.rsd == pytest.approx(0.1, abs=0.01)
     with pytest.raises(ConfigError):
@@ -297,3 +297,44 @@ def test_batch_numpy_restores_blas_threads() -> None:
     e, As = _batch_problem(4, seed=2)
     invert_psd_batch(e, As)
     assert int(api[0]()) == before
+
+
+def test_batch_result_does_not_depend_on_worker_threads() -> None:
+    e, As = _batch_problem(600, seed=21)  # 600 rows: 2 chunks of >= 256 rows with 2 workers
+    one = invert_psd_batch(e, As, workers=1)
+    two = invert_psd_batch(e, As, workers=2)
+    np.testing.assert_array_equal(two.lambda_reg, one.lambda_reg)
+    np.testing.assert_allclose(two.x13_nm, one.x13_nm, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(two.rsd, one.rsd, rtol=0, atol=1e-12)
+    with pytest.raises(ConfigError, match="workers"):
+        invert_psd_batch(e, As[:2], workers=0)
+
+
+def test_batch_residual_equals_direct_residual() -> None:
+    """The batch's residual comes from the normal equations (‖a‖² − 2xᵀKᵀa + xᵀKᵀKx); it must equal the directly
+    computed ‖a − Kx‖² — also for a noise-free row, where that form cancels and the direct product is used."""
+    from flowqd.analysis.psd import _batch_solve_numpy_kta, _residual_ss
+
+    e, As = _batch_problem(8, seed=4)
+    exact = forward_absorbance(GRID, psd_lognormal(GRID, 3.0, 0.1), e)
+    A = np.vstack([As, exact / np.abs(exact).max()])
+    prob = regularized_problem(e)
+    x, _, kta = _batch_solve_numpy_kta(prob, A, None)
+    got = _residual_ss(prob, A, x, kta)
+    direct = np.sum((A - x @ prob.kernel.T) ** 2, axis=1)
+    np.testing.assert_allclose(got[:-1], direct[:-1], rtol=1e-9)
+    assert got[-1] == pytest.approx(direct[-1], rel=1e-6) and got[-1] < 1e-3 * got[:-1].min()
+    res = invert_psd_batch(e, A)
+    assert res.fit_residual_rms[-1] < 1e-2 * res.fit_residual_rms[:-1].min()
+
+
+def test_noise_estimate_rows_equals_per_row() -> None:
+    from flowqd.analysis.exciton import noise_level_estimate, noise_level_estimate_rows
+
+    rng = np.random.default_rng(3)
+    for n in (3, 4, 9, 2048, 2049):
+        Y = rng.normal(0, 0.01, (5, n)) + np.linspace(0, 1, n)
+        got = noise_level_estimate_rows(Y)
+        assert got.tolist() == [noise_level_estimate(y) for y in Y]
+        ref = [float(np.median(np.abs(d - np.median(d))) / 0.6745 / np.sqrt(6.0)) for d in np.diff(Y, 2, axis=1)]
+        np.testing.assert_allclose(got, ref, rtol=1e-15)

@@ -107,7 +107,7 @@ def analyze_absorbance(
     in_feed_mol_l: float | None = None,
     outlet_flow_ml_min: float | None = None,
     baseline_window_nm: tuple[float, float] | None = DEFAULT_BASELINE_WINDOW_NM,
-    psd_method: str = "nnls-gcv",
+    psd_method: str = "pdas",
     search_nm: tuple[float, float] = (420.0, 750.0),
 ) -> AbsorbanceResult:
     """Analyse one absorbance spectrum of QDs.

@@ -22,7 +22,10 @@ from flowqd.analysis.spectrum import Spectrum
 from flowqd.errors import SpectrumError
 from flowqd.units import HC_EV_NM
 
-__all__ = ["SATURATION_ABSORBANCE", "ExcitonResult", "NoExcitonError", "find_exciton", "noise_level_estimate"]
+__all__ = [
+    "SATURATION_ABSORBANCE", "ExcitonResult", "NoExcitonError", "find_exciton", "median_rows",
+    "noise_level_estimate", "noise_level_estimate_rows",
+]
 
 #: Absorbance above which a spectrometer reading is treated as saturated (stray light dominates).
 SATURATION_ABSORBANCE: float = 3.0
@@ -66,7 +69,33 @@ def noise_level_estimate(values: np.ndarray) -> float:
     d2 = np.diff(np.asarray(values, dtype=float), 2)
     if d2.size == 0:
         return 0.0
-    return float(np.median(np.abs(d2 - np.median(d2))) / 0.6745 / np.sqrt(6.0))
+    return float(noise_level_estimate_rows(d2[None, :], differenced=True)[0])
+
+
+def median_rows(x: np.ndarray) -> np.ndarray:
+    """Median of each row of a 2-D array, equal to ``np.median(x, axis=1)`` but ~4× faster.
+
+    One ``np.partition`` at the upper middle and a max over the lower half (numpy's two-index partition for even
+    lengths is much slower than one index).
+
+    >>> median_rows(np.array([[3.0, 1.0, 2.0, 10.0], [5.0, 4.0, 6.0, 0.0]])).tolist()
+    [2.5, 4.5]
+    """
+    n = x.shape[1]
+    h = n // 2
+    p = np.partition(x, h, axis=1)
+    if n % 2:
+        return p[:, h]
+    return 0.5 * (p[:, h] + p[:, :h].max(axis=1))
+
+
+def noise_level_estimate_rows(values: np.ndarray, *, differenced: bool = False) -> np.ndarray:
+    """:func:`noise_level_estimate` of each row of ``values`` (B, N) at once (or of its second differences
+    when ``differenced``); the batched PSD inversion's noise level for island pruning."""
+    d2 = values if differenced else np.diff(np.asarray(values, dtype=float), 2, axis=1)
+    if d2.shape[1] == 0:
+        return np.zeros(d2.shape[0])
+    return median_rows(np.abs(d2 - median_rows(d2)[:, None])) / 0.6745 / np.sqrt(6.0)
 
 
 def _smooth(y: np.ndarray, wavelength_nm: np.ndarray, window_nm: float) -> np.ndarray:
@@ -179,7 +208,11 @@ def find_exciton(
         n2 = min(round(3 * smooth_nm / step) | 1, (w_all.size - 1) | 1 if w_all.size % 2 == 0 else w_all.size)
         if n2 < 7:
             raise _none("too few points for a second derivative")
-        d2 = savgol_filter(spectrum.values[pad], n2, 3, deriv=2)
+        # only d2 inside the search window is used: where the filter's half window fits between it and the ends
+        # of the padded range, the edge treatment cannot reach it and the cheap "nearest" mode gives the same d2
+        half = n2 // 2
+        edge_free = idx[0] >= half and idx[-1] <= w_all.size - 1 - half
+        d2 = savgol_filter(spectrum.values[pad], n2, 3, deriv=2, mode="nearest" if edge_free else "interp")
         j = idx[2:-2]
         ok = y_all[j] > np.min(y) + 0.2 * span
         if not np.any(ok):

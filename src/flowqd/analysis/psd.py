@@ -654,34 +654,55 @@ class _SingleThreadBlas:
             api[1](self._old)
 
 
+_PAD = 4  # sentinel columns of the padded H⁻¹ stack = the bucket width of the numpy PDAS loop
+
+
+def _one_blas_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` inside :class:`_SingleThreadBlas` (single-spectrum work is all small matrices: one thread is
+    faster and its latency steadier than thread hand-offs on shared cores)."""
+    import functools
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        with _SingleThreadBlas():
+            return fn(*args, **kwargs)
+
+    return inner
+
+
+
 def _numpy_consts(problem: RegularizedProblem) -> tuple[np.ndarray, np.ndarray]:
-    """[K, U] (N, 2M+1) for the single GEMM that gives Kᵀa and Uᵀa, and the full (181, M+1, M+1) stack of
-    H_j⁻¹ = W diag(1/(s²+λ_j)) Wᵀ (W = L⁻¹V), built once per problem and kept on it (cached)."""
+    """U (N, M+1) contiguous, for β = Uᵀa (Kᵀa follows from β), and the (181, M+1+P, M+1+P) stack of
+    H_j⁻¹ = W diag(1/(s²+λ_j)) Wᵀ (W = L⁻¹V) padded with a P×P identity block (P = ``_PAD``): the rows of a
+    bucket whose active set is narrower than the bucket gather their spare slots from that block, which gives
+    the identity padding directly (no masking). Built once per problem and kept on it (cached)."""
     cache = problem.device_cache
-    if "np-ku" not in cache:
-        ku = np.ascontiguousarray(np.hstack([problem.kernel, problem.u]))
+    if "np-consts" not in cache:
         W = problem.vt_linv_t.T
+        mt = W.shape[0]
         lam = _lambda_from_index(problem, np.arange(_N_LAMBDA_FINE))
         h = np.einsum("ik,lk,jk->lij", W, 1.0 / (problem.s**2 + lam[:, None]), W, optimize=True)
-        h = 0.5 * (h + np.swapaxes(h, 1, 2))
-        cache["np-ku"] = (ku, np.ascontiguousarray(h))
-    return cache["np-ku"]
+        hp = np.zeros((_N_LAMBDA_FINE, mt + _PAD, mt + _PAD))
+        hp[:, :mt, :mt] = 0.5 * (h + np.swapaxes(h, 1, 2))
+        hp[:, mt:, mt:] = np.eye(_PAD)
+        cache["np-consts"] = (np.ascontiguousarray(problem.u), hp)
+    return cache["np-consts"]
 
 
 def _batch_solve_numpy_kta(
-    problem: RegularizedProblem, A: np.ndarray, lam: np.ndarray | None, *, max_iter: int = 20, bucket: int = 4
+    problem: RegularizedProblem, A: np.ndarray, lam: np.ndarray | None, *, max_iter: int = 20
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_batch_solve_numpy` that also returns λ (GCV when ``lam`` is None, on the fine grid) and b = Kᵀa.
 
-    Kᵀa and Uᵀa are one GEMM. Each dual PDAS step (the iterates of :func:`_dual_pdas_step`) runs on all
-    unconverged rows at once: rows are sorted by |A| and cut into buckets of width ``bucket``; the k×k blocks
-    (H⁻¹)_AA are gathered from the flattened per-λ stack with one ``np.take`` and solved by one batched
-    ``np.linalg.solve`` per bucket; x = x_u + H⁻¹ν is one GEMM per distinct λ (no (B, k, M) gather)."""
+    β = Uᵀa is one GEMM and Kᵀa = (VᵀL)ᵀ(s∘β) (K = U S Vᵀ L) follows without a second N-length product. Each
+    dual PDAS step (the iterates of :func:`_dual_pdas_step`) runs on all unconverged rows at once: rows are
+    sorted by |A| and cut into buckets of width ``_PAD``; the k×k blocks (H⁻¹)_AA are gathered from the
+    flattened, identity-padded per-λ stack with one ``np.take`` and solved by one batched ``np.linalg.solve``
+    per bucket; x = x_u + H⁻¹ν is one GEMM per distinct λ (no (B, k, M) gather)."""
     nn = problem.nonneg
-    mt = problem.kernel.shape[1]
-    ku, hstack = _numpy_consts(problem)
-    bb = A @ ku
-    b, beta = bb[:, :mt], bb[:, mt:]
+    u, hpad = _numpy_consts(problem)
+    beta = A @ u
+    b = (problem.s * beta) @ problem.vt_reg
     if lam is None:
         perp = np.maximum(np.einsum("ij,ij->i", A, A) - np.einsum("ij,ij->i", beta, beta), 0.0)
         lam = _gcv_lambda(np, beta, perp, problem.s, problem.lambdas, problem.n_energy)
@@ -691,53 +712,65 @@ def _batch_solve_numpy_kta(
     act = (xu <= 0) & nn[None, :]
     tol = 1e-11 * np.abs(b).max(axis=1, keepdims=True)
     x = xu.copy()
-    todo = np.arange(A.shape[0])
     with _SingleThreadBlas():
-        todo = _pdas_loop_numpy(x, act, xu, j, tol, hstack, nn, todo, max_iter, bucket)
+        todo = _pdas_loop_numpy(x, act, xu, j, tol, hpad, nn, np.arange(A.shape[0]), max_iter)
     for i in todo:  # rare cycling rows: scipy nnls on the reduced system, exact
         x[i] = solve_nnls_scipy(problem, A[i], float(lam_g[i]))
     x[:, : problem.n_classes] = np.maximum(x[:, : problem.n_classes], 0.0)
     return x, lam_g, b
 
 
+def _active_first(ag: np.ndarray, ka: np.ndarray, k: int) -> np.ndarray:
+    """(g, k) indices: each row's active indices ascending, then sentinels mt, mt+1, ... (padded block).
+
+    >>> _active_first(np.array([[False, True, True], [True, False, False]]), np.array([2, 1]), 2).tolist()
+    [[1, 2], [0, 3]]
+    """
+    mt = ag.shape[1]
+    order = mt + np.arange(k)[None, :] - ka[:, None]
+    r, c = np.nonzero(ag)
+    start = np.cumsum(ka) - ka
+    order[r, np.arange(r.size) - start[r]] = c
+    return order
+
+
 def _pdas_loop_numpy(x: np.ndarray, act: np.ndarray, xu: np.ndarray, j: np.ndarray, tol: np.ndarray,
-                     hstack: np.ndarray, nn: np.ndarray, todo: np.ndarray, max_iter: int, bucket: int) -> np.ndarray:
+                     hpad: np.ndarray, nn: np.ndarray, todo: np.ndarray, max_iter: int) -> np.ndarray:
     """The dual PDAS iterations of :func:`_batch_solve_numpy_kta` (updates x and act in place); returns the rows
     that have not converged."""
     mt = x.shape[1]
-    hflat = hstack.reshape(-1)
+    mp = hpad.shape[1]
+    hflat = hpad.reshape(-1)
+    xup = np.zeros((xu.shape[0], mp))
+    xup[:, :mt] = -xu
     for _ in range(max_iter):
         if todo.size == 0:
             break
         at = act[todo]
         ka = at.sum(axis=1)
         srt = np.argsort(ka, kind="stable")
-        kq = -(-ka[srt] // bucket) * bucket
+        kq = -(-ka[srt] // _PAD) * _PAD
         cuts = np.flatnonzero(np.diff(kq)) + 1
-        nu = np.zeros((todo.size, mt))
+        nu = np.zeros((todo.size, mp))
         jt = j[todo]
         for grp in np.split(srt, cuts):
-            k = max(int(ka[grp].max()), 1)
-            ag = at[grp]
-            order = np.argsort(~ag, axis=1, kind="stable")[:, :k]  # active indices first
-            valid = np.take_along_axis(ag, order, axis=1)
-            base = (jt[grp] * mt)[:, None, None] + order[:, :, None]
-            S = np.take(hflat, base * mt + order[:, None, :])
-            if not valid.all():
-                S = np.where(valid[:, :, None] & valid[:, None, :], S, 0.0)
-                S += np.eye(k)[None] * (~valid)[:, :, None]
-            rhs = np.where(valid, -np.take_along_axis(xu[todo[grp]], order, axis=1), 0.0)
+            kg = ka[grp]
+            k = max(int(kg.max()), 1)
+            order = _active_first(at[grp], kg, k)
+            base = ((jt[grp] * mp)[:, None] + order) * mp
+            S = np.take(hflat, base[:, :, None] + order[:, None, :])
+            rhs = np.take_along_axis(xup[todo[grp]], order, axis=1)
             sol = np.linalg.solve(S, rhs[:, :, None])[:, :, 0]
-            ng = np.zeros((grp.size, mt))
-            np.put_along_axis(ng, order, np.where(valid, sol, 0.0), axis=1)
+            ng = np.zeros((grp.size, mp))
+            np.put_along_axis(ng, order, sol, axis=1)  # sentinel slots solve to exactly 0
             nu[grp] = ng
-        xt = xu[todo].copy()
+        xt = xu[todo]
         ju, inv = np.unique(jt, return_inverse=True)
         for q, jj in enumerate(ju):
             r = np.flatnonzero(inv == q)
-            xt[r] += nu[r] @ hstack[jj]
+            xt[r] += (nu[r] @ hpad[jj])[:, :mt]
         xt[at] = 0.0
-        na = (at & (nu >= -tol[todo])) | (~at & (xt <= 0) & nn[None, :])
+        na = (at & (nu[:, :mt] >= -tol[todo])) | (~at & (xt <= 0) & nn[None, :])
         conv = np.all(na == at, axis=1)
         x[todo] = xt
         act[todo] = na
@@ -1001,7 +1034,9 @@ def _linearised_uncertainty(
     free = (x > 0) | ~problem.nonneg
     if np.count_nonzero(x[:m] > 0) == 0:
         return float("nan"), float("nan")
-    H = problem.gram[np.ix_(free, free)] + lam * problem.reg_gram[np.ix_(free, free)]
+    ix = np.ix_(free, free)
+    gk = problem.gram[ix]
+    H = gk + lam * problem.reg_gram[ix]
     tot = x[:m].sum()
     x13, sig, _ = _moments_from_p(problem.diameter_nm, x[:m])
     is_class = problem.nonneg[free]
@@ -1011,7 +1046,6 @@ def _linearised_uncertainty(
     g_rsd = g_var / (2 * sig * x13) - sig / x13**2 * g_x13 if sig > 0 else g_x13 * 0
     # σ² = noise² ‖K_F H⁻¹ g‖² = noise² yᵀ(KᵀK)_FF y with y = H⁻¹g: two solves, no (N × |F|) products
     y = np.linalg.solve(H, np.stack([g_x13, g_rsd], axis=1))
-    gk = problem.gram[np.ix_(free, free)]
     u_x13 = noise * float(np.sqrt(max(y[:, 0] @ gk @ y[:, 0], 0.0)))
     u_rsd = noise * float(np.sqrt(max(y[:, 1] @ gk @ y[:, 1], 0.0)))
     return u_x13, u_rsd
@@ -1096,7 +1130,6 @@ def _method_lognormal(problem: RegularizedProblem, a: np.ndarray, lam: float | N
 PSD_METHODS: dict[str, Callable[[RegularizedProblem, np.ndarray, float | None], tuple[np.ndarray, float]]] = {
     "nnls-gcv": _method_nnls_gcv,
     "pdas": _method_pdas,
-    "fista": _method_pdas,  # former name of the batched solver (kept for compatibility)
     "lognormal": _method_lognormal,
 }
 
@@ -1123,11 +1156,12 @@ def correct_linear_baseline(spectrum: Spectrum, window_nm: tuple[float, float]) 
     return corrected
 
 
+@_one_blas_thread
 def invert_psd(
     spectrum: Spectrum,
     material: str | Material = "InP",
     *,
-    method: str = "nnls-gcv",
+    method: str = "pdas",
     solvent: str | float = "hexane",
     baseline_window_nm: tuple[float, float] | None = None,
     fit_window_ev: tuple[float, float] | None = None,
@@ -1145,8 +1179,9 @@ def invert_psd(
     material : str or Material
         Material with a ``[psd_kernel]`` table.
     method : str
-        Key of :data:`PSD_METHODS`: ``"nnls-gcv"`` (reference), ``"pdas"`` (same minimiser, batched solver),
-        ``"lognormal"`` (parametric).
+        Key of :data:`PSD_METHODS`: ``"pdas"`` (default: the batched primal-dual active-set solver on one row),
+        ``"nnls-gcv"`` (reference: ``scipy.optimize.nnls`` on the same problem; same minimiser to ~1e-12, about
+        1 ms slower), ``"lognormal"`` (parametric).
     solvent : str or float
         Solvent of the dispersion (local-field factor of the kernel).
     baseline_window_nm : tuple of float, optional
@@ -1260,6 +1295,54 @@ def invert_psd(
     )
 
 
+def _batch_workers(workers: int | None, n_rows: int) -> int:
+    """Worker threads of the numpy batch: ``workers`` or the usable cores (at most 8), ≥ 256 rows each."""
+    import os
+
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            workers = os.cpu_count() or 1
+        workers = min(workers, 8)
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1 (got {workers})")
+    return max(1, min(workers, n_rows // 256))
+
+
+def _prune_rows(problem: RegularizedProblem, As: np.ndarray, x_full: np.ndarray, kta: np.ndarray | None,
+                prune_sigma: float) -> np.ndarray:
+    """Class weights after :func:`_prune_islands_batch` on the rows with more than one contiguous run."""
+    from flowqd.analysis.exciton import noise_level_estimate_rows
+
+    m = problem.n_classes
+    x = x_full[:, :m].copy()
+    pos = x > 0
+    runs = pos[:, 0].astype(int) + np.sum(pos[:, 1:] & ~pos[:, :-1], axis=1)
+    multi = np.flatnonzero(runs > 1)
+    if multi.size:
+        noise = noise_level_estimate_rows(As[multi])  # MAD of second differences, as invert_psd
+        # Kᵀ(a − offset) for the classes, without N-length products when Kᵀa is known
+        kta_m = As[multi] @ problem.kernel[:, :m] if kta is None else kta[multi, :m]
+        g = kta_m - x_full[multi, m:] @ problem.gram[m:, :m]
+        x[multi] = _prune_islands_batch(problem.gram[:m, :m], x[multi], g, noise, prune_sigma)
+    return x
+
+
+def _residual_ss(problem: RegularizedProblem, As: np.ndarray, x: np.ndarray, kta: np.ndarray | None) -> np.ndarray:
+    """‖a − Kx‖² per row (scaled units). With Kᵀa known: ‖a‖² − 2xᵀKᵀa + xᵀKᵀKx (no N-length product); rows
+    where that loses more than ~1e-8 of ‖a‖² to cancellation (near-exact fits) are recomputed directly."""
+    a2 = np.einsum("ij,ij->i", As, As)
+    if kta is None:
+        kta = As @ problem.kernel
+    ss = a2 - 2.0 * np.einsum("ij,ij->i", x, kta) + np.einsum("ij,ij->i", x @ problem.gram, x)
+    exact = np.flatnonzero(ss < 1e-8 * a2)
+    if exact.size:
+        r = As[exact] - x[exact] @ problem.kernel.T
+        ss[exact] = np.einsum("ij,ij->i", r, r)
+    return np.maximum(ss, 0.0)
+
+
 def invert_psd_batch(
     energy_ev: npt.ArrayLike,
     absorbance: npt.ArrayLike,
@@ -1271,6 +1354,7 @@ def invert_psd_batch(
     max_iter: int = 20,
     dtype: str = "float64",
     prune_sigma: float = 5.0,
+    workers: int | None = None,
 ) -> PSDBatchResult:
     """Invert many baseline-corrected spectra on a common energy grid at once.
 
@@ -1294,6 +1378,9 @@ def invert_psd_batch(
         PDAS steps before a (rare) cycling row is handed to scipy nnls on the reduced system.
     prune_sigma : float
         As in :func:`invert_psd` (applied to the rows with more than one mode; 0 disables it).
+    workers : int, optional
+        Threads of the numpy backend (the rows are split into contiguous chunks of at least 256; each thread
+        runs single-threaded BLAS). Default: the usable cores, at most 8. The result does not depend on it.
 
     Returns
     -------
@@ -1314,32 +1401,40 @@ def invert_psd_batch(
     name = resolve_backend(backend)
     m = problem.n_classes
     if name == "numpy":
-        x, lam, kta = _batch_solve_numpy_kta(problem, As, lam_in, max_iter=max_iter)
+        n_workers = _batch_workers(workers, A.shape[0])
+        chunks = np.array_split(np.arange(A.shape[0]), n_workers)
+
+        def solve_chunk(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            x_c, lam_c, kta_c = _batch_solve_numpy_kta(problem, As[rows], None if lam_in is None else lam_in[rows],
+                                                       max_iter=max_iter)
+            if prune_sigma:
+                x_c[:, :m] = _prune_rows(problem, As[rows], x_c, kta_c, prune_sigma)
+            return x_c, lam_c, _residual_ss(problem, As[rows], x_c, kta_c)
+
+        with _SingleThreadBlas():  # one BLAS thread per worker (process-wide setting: entered once, here)
+            if n_workers == 1:
+                parts = [solve_chunk(chunks[0])]
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(n_workers) as pool:
+                    parts = list(pool.map(solve_chunk, chunks))
+        x_full = np.concatenate([p_[0] for p_ in parts])
+        lam = np.concatenate([p_[1] for p_ in parts])
+        ss = np.concatenate([p_[2] for p_ in parts])
     else:
-        x, lam = _batch_solve(problem, As, lam_in, name, max_iter=max_iter, dtype=dtype)
-        kta = None
-    xb = x[:, m:]
-    x = np.maximum(x[:, :m], 0.0)
-    if prune_sigma:
-        # only rows with more than one contiguous run of non-zero weights can have islands
-        pos = x > 0
-        runs = pos[:, 0].astype(int) + np.sum(pos[:, 1:] & ~pos[:, :-1], axis=1)
-        multi = np.flatnonzero(runs > 1)
-        if multi.size:
-            # noise_level_estimate (exciton.py) vectorised over the rows: MAD of second differences
-            d2 = np.diff(As[multi], 2, axis=1)
-            noise = np.median(np.abs(d2 - np.median(d2, axis=1, keepdims=True)), axis=1) / 0.6745 / np.sqrt(6.0)
-            # Kᵀ(a − offset) for the classes, without N-length products when Kᵀa is known
-            kta_m = As[multi] @ problem.kernel[:, :m] if kta is None else kta[multi, :m]
-            g = kta_m - xb[multi] @ problem.gram[m:, :m]
-            x[multi] = _prune_islands_batch(problem.gram[:m, :m], x[multi], g, noise, prune_sigma)
+        x_full, lam = _batch_solve(problem, As, lam_in, name, max_iter=max_iter, dtype=dtype)
+        x_full[:, :m] = np.maximum(x_full[:, :m], 0.0)
+        if prune_sigma:
+            x_full[:, :m] = _prune_rows(problem, As, x_full, None, prune_sigma)
+        ss = _residual_ss(problem, As, x_full, None)
+    x = x_full[:, :m]
     tot = x.sum(axis=1, keepdims=True)
     if np.any(tot <= 0):
         raise SpectrumError("no size distribution fits one of the spectra (all weights zero)")
     pn = x / tot
     x13, sig, rsd = _moments_from_p(problem.diameter_nm, pn)
-    resid = (As - np.hstack([x, xb]) @ problem.kernel.T) * scale[:, None]
-    rms = np.sqrt(np.mean(resid**2, axis=1))
+    rms = np.sqrt(ss / A.shape[1]) * scale
     q3 = np.zeros((A.shape[0], problem.grid_nm.size))
     q3[:, problem.active] = pn / problem.weights
     return PSDBatchResult(problem.grid_nm, q3, x13, sig, rsd, lam, rms, name)

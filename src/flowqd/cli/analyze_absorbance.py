@@ -46,7 +46,7 @@ def absorbance(
     outlet_flow_ml_min: float = typer.Option(None, "--outlet-flow-ml-min", help="Reactor outlet flow (mL/min)."),
     wavelength_star_nm: float = typer.Option(413.3, "--wavelength-star", help="λ* of the concentration (nm)."),
     baseline_window: str = typer.Option("800,900", "--baseline-window", help="Absorption-free window 'MIN,MAX' nm."),
-    method: str = typer.Option("nnls-gcv", "--method", help="PSD method: nnls-gcv, fista or lognormal."),
+    method: str = typer.Option("pdas", "--method", help="PSD method: pdas (default), nnls-gcv (scipy) or lognormal."),
     wavelength_unit: str | None = typer.Option(None, "--wavelength-unit",
                                         help="Declare the wavelength unit (nm, um, ev, cm-1); default nm, checked."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list (one object per file)."),

@@ -188,7 +188,12 @@ def available_materials() -> list[str]:
     >>> available_materials()
     ['CdSe', 'InP']
     """
-    return sorted(p.name[:-5] for p in _DATA.iterdir() if p.name.endswith(".toml"))
+    return list(_builtin_names())
+
+
+@lru_cache(maxsize=1)
+def _builtin_names() -> tuple[str, ...]:
+    return tuple(sorted(p.name[:-5] for p in _DATA.iterdir() if p.name.endswith(".toml")))
 
 
 @lru_cache(maxsize=32)
