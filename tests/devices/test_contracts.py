@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from importlib.resources import files
 
 import pytest
 
@@ -145,3 +146,26 @@ def test_registry_builds_real_drivers_lazily_and_rejects_unknown(tmp_path):
     bad = text.replace('[devices.hb1]\ndriver = "sim"', '[devices.hb1]\ndriver = "eurotherm9000"')
     with pytest.raises(ConfigError, match=r"devices.hb1.driver = 'eurotherm9000': unknown driver"):
         build_devices(platform_from_text(bad, "p.toml"), SimClock())
+
+
+def test_unverified_register_map_warns_when_a_real_controller_is_built(tmp_path, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from flowqd.devices.drivers.modbus_tc import from_config
+
+    assert load_register_map("eurotherm-3200").verified is False
+    clock = SimClock(speedup=math.inf)
+    cfg = SimpleNamespace(port="/dev/null", options={}, timeout_s=1.0, address=1, min_c=20.0, max_c=350.0,
+                          max_ramp_c_min=10.0)
+    with caplog.at_level(logging.WARNING, logger="flowqd.devices.drivers.modbus_tc"):
+        from_config("hb1", cfg, clock, client=FakeModbusController(clock))
+    assert "hb1" in caplog.text and "not verified" in caplog.text
+    reviewed = tmp_path / "reviewed.toml"
+    packaged = files("flowqd.devices.drivers") / "data" / "eurotherm-3200.toml"
+    reviewed.write_text(packaged.read_text().replace("verified = false", "verified = true"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="flowqd.devices.drivers.modbus_tc"):
+        from_config("hb1", SimpleNamespace(**{**vars(cfg), "options": {"register_map": str(reviewed)}}), clock,
+                    client=FakeModbusController(clock))
+    assert "not verified" not in caplog.text

@@ -7,6 +7,7 @@ in manual mode with 0 % output; a new set point returns it to automatic.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from importlib.resources import files
 from typing import Any
@@ -24,11 +25,13 @@ REQUIRED = ("process_value", "target_setpoint", "output_percent", "setpoint_rate
 class RegisterMap:
     """Named registers: ``address`` and ``scale`` (engineering value = raw × scale)."""
 
-    def __init__(self, model: str, registers: dict[str, dict[str, float]]) -> None:
+    def __init__(self, model: str, registers: dict[str, dict[str, float]], *, verified: bool = False) -> None:
         missing = [r for r in REQUIRED if r not in registers]
         if missing:
             raise ConfigError(f"register map {model!r}: missing {', '.join(missing)}")
         self.model = model
+        #: whether the addresses were checked against the vendor's communications manual (file key ``verified``)
+        self.verified = bool(verified)
         self.registers = {k: (int(v["address"]), float(v.get("scale", 1.0))) for k, v in registers.items()}
 
     def __getitem__(self, name: str) -> tuple[int, float]:
@@ -47,7 +50,8 @@ def load_register_map(name_or_path: str = "eurotherm-3200") -> RegisterMap:
             raise ConfigError(f"no packaged register map {name_or_path!r}")
         text = res.read_text()
     data = tomllib.loads(text)
-    return RegisterMap(str(data.get("model", name_or_path)), dict(data["registers"]))
+    return RegisterMap(str(data.get("model", name_or_path)), dict(data["registers"]),
+                       verified=bool(data.get("verified", False)))
 
 
 def _to_raw(value: float, scale: float) -> int:
@@ -120,6 +124,10 @@ def from_config(role: str, cfg: Any, clock: Clock, client: ModbusClient | None =
             raise ConfigError(f"devices.{role}.port is required for driver 'modbus-tc'")
         client = PymodbusClient(cfg.port, int(cfg.options.get("baudrate", 9600)), cfg.timeout_s)
     rmap = load_register_map(str(cfg.options.get("register_map", "eurotherm-3200")))
+    if not rmap.verified:
+        logging.getLogger(__name__).warning(
+            "devices.%s: the %s register map is not verified against the vendor manual (see its TOML file); "
+            "check the addresses before heating", role, rmap.model)
     return ModbusTemperatureController(client, cfg.address if cfg.address is not None else 1, role,
                                        register_map=rmap, min_c=cfg.min_c, max_c=cfg.max_c,
                                        max_ramp_c_min=cfg.max_ramp_c_min)
