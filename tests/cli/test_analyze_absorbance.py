@@ -57,3 +57,20 @@ def test_bad_file_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.csv" in err and "exciton" in err
     assert not csv_path.exists()
+
+
+def test_table_keeps_every_value_whole_in_80_columns(tmp_path: Path, monkeypatch) -> None:
+    """A default (80-column) console: long file names wrap, numbers are never cut to '…'."""
+    from rich.console import Console
+
+    from flowqd.cli import _common
+
+    narrow = Console(width=80, record=True)
+    monkeypatch.setattr(_common, "console", narrow)
+    long_name = tmp_path / "a-long-descriptive-file-name-from-the-spectrometer-180C.csv"
+    long_name.write_text(A518.read_text())
+    assert run(["analyze", "absorbance", str(long_name), str(A590)]) == 0
+    text = narrow.export_text()
+    assert "…" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "2.741±0.001" in text and "518.2" in text and "589.9" in text

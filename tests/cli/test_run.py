@@ -124,3 +124,24 @@ def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
         for i in (0, 1):
             assert store.completed_spectra_count(1, i, "absorbance") >= 3
         assert len(store.events(1, "run.resumed")) == 1
+
+
+def test_results_tables_fit_80_columns_without_truncating(tmp_path, monkeypatch):
+    """The end-of-run tables (core; PL when there is any) fit a default 80-column console with every value whole."""
+    from rich.console import Console
+    from tests.store_fixtures import populate_demo_run
+
+    from flowqd.cli import platform
+
+    narrow = Console(width=80, record=True, force_terminal=False)
+    monkeypatch.setattr(platform, "console", narrow)
+    with Store(f"sqlite:///{tmp_path / 'r.sqlite'}") as store:
+        run_id = populate_demo_run(store)
+        platform._print_results(store, run_id)
+        rows = store.results_table(run_id)
+    text = narrow.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "results per condition" in text and "photoluminescence" in text
+    for r in rows:
+        assert f"{r['x13_nm']:.2f}" in text and str(r["status"]) in text
+    assert "607.0" in text and "30.9" in text and "0.553" in text and "0.441" in text

@@ -64,7 +64,7 @@ def test_core_shell_campaign_reports_pl_plqy_and_cie_like_the_twin(twin, tmp_pat
 
 def test_demo_campaign_agrees_with_the_twin(twin, tmp_path):
     """Mean stored exciton peak within ±2 nm and x1,3 within ±0.05 nm of the twin, per condition."""
-    _, rows = _run("campaign-temperature-series.toml", twin, tmp_path / "demo.sqlite")
+    store, rows = _run("campaign-temperature-series.toml", twin, tmp_path / "demo.sqlite")
     assert len(rows) == 5
     for row in rows:
         pred = _predict(twin, row)
@@ -72,3 +72,7 @@ def test_demo_campaign_agrees_with_the_twin(twin, tmp_path):
         assert row["x13_nm"] == pytest.approx(pred.x13_nm, abs=0.05), row["label"]
         # cores: the twin predicts no emission and the sphere sees none, so no PL peak / CIE is made up
         assert np.isnan(pred.plqy) and row["pl_peak_nm"] is None and row["cie_x"] is None
+        assert row["plqy"] is None  # noise over absorbed photons is not a yield...
+    pl = [a.payload for a in store.analyses(1) if a.payload.get("emission_detected") is False]
+    assert pl and all("plqy" not in p and "plqy_error" not in p and 0 < p["plqy_upper_limit"] < 0.05
+                      for p in pl)  # ...but bounds it

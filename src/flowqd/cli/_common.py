@@ -24,10 +24,29 @@ except ImportError:  # pragma: no cover - depends on the typer version installed
 
     _ABORTS = (typer.Abort, _ClickAbort)
 
-__all__ = ["console", "err_console", "fail", "print_json", "run_cli", "to_jsonable"]
+__all__ = ["console", "err_console", "fail", "print_json", "print_table", "run_cli", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, caption: str | None = None,
+                right: Sequence[int] = (), fold: Sequence[int] = (), out: Console | None = None) -> None:
+    """Print a compact table: no vertical rules, shared padding, headers that may wrap (use ``\\n`` for units),
+    and values that are never truncated — it fits the 80 columns of a default console where a boxed table would
+    cut values to "…". ``right``: indices of right-justified (numeric) columns; ``fold``: text columns (names,
+    files) that wrap onto more lines when the console is narrow. Cells may hold rich markup."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    for j, head in enumerate(headers):
+        width = 8 if j in fold else max([Text.from_markup(r[j]).cell_len for r in rows] + [2])
+        t.add_column(head, min_width=width, overflow="fold", justify="right" if j in right else "left")
+    for r in rows:
+        t.add_row(*r)
+    (out or console).print(t)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flowqd.cli._common import console, err_console, print_json
+from flowqd.cli._common import console, err_console, print_json, print_table
 from flowqd.errors import FlowqdError
 
 __all__ = ["PL_JSON_KEYS", "register"]
@@ -106,16 +106,11 @@ def pl(
     if json_out:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title=f"PL ({quantity} counts)" if quantity == "photon" else "PL (power)")
-    for col in ("file", "peak (nm)", "FWHM (nm)", "FWHM (meV)", "CIE x", "CIE y", "dominant λ (nm)"):
-        table.add_column(col, justify="left" if col == "file" else "right")
-    for row in rows:
-        table.add_row(Path(row["file"]).name, f"{row['peak_wavelength_nm']:.1f}", f"{row['fwhm_nm']:.1f}",
-                      f"{row['fwhm_mev']:.0f}", f"{row['cie_x']:.4f}", f"{row['cie_y']:.4f}",
-                      f"{row['dominant_wavelength_nm']:.0f}")
-    console.print(table)
+    print_table(f"PL ({quantity} counts)" if quantity == "photon" else "PL (power)",
+                ["file", "peak\n(nm)", "FWHM\n(nm)", "FWHM\n(meV)", "CIE\nx", "CIE\ny", "dominant\nλ (nm)"],
+                [[Path(row["file"]).name, f"{row['peak_wavelength_nm']:.1f}", f"{row['fwhm_nm']:.1f}",
+                  f"{row['fwhm_mev']:.0f}", f"{row['cie_x']:.4f}", f"{row['cie_y']:.4f}",
+                  f"{row['dominant_wavelength_nm']:.0f}"] for row in rows], right=range(1, 7), fold=(0,))
 
 
 def plqy(

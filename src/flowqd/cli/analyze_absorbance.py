@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flowqd.cli._common import console, err_console, print_json
+from flowqd.cli._common import err_console, print_json, print_table
 from flowqd.errors import FlowqdError
 
 __all__ = ["CSV_COLUMNS", "register"]
@@ -57,7 +57,6 @@ def absorbance(
 ) -> None:
     """First exciton, PSD (x13, σ, RSD; Segets method), concentration, yield and production rate."""
     from rich.progress import Progress
-    from rich.table import Table
 
     from flowqd.analysis.absorbance import analyze_absorbance
     from flowqd.analysis.io import read_spectrum
@@ -103,21 +102,21 @@ def absorbance(
     if json_out:
         print_json(rows)
         return
-    table = Table(title=f"absorbance analysis ({mat.name}, Segets PSD)")
-    for col in ("file", "peak (nm)", "method", "x13 (nm)", "σ (nm)", "RSD (%)", "residual", "c (mg/mL)"):
-        table.add_column(col)
+    cells = []
     for row in rows:
         pk = "—" if row["peak_wavelength_nm"] is None else f"{row['peak_wavelength_nm']:.1f}"
         ux = row["x13_uncertainty_nm"]
         ur = row["rsd_uncertainty"]
         conc = "—" if row["concentration_mg_ml"] is None else f"{row['concentration_mg_ml']:.3g}"
-        table.add_row(
-            Path(row["file"]).name, pk, row["peak_method"],
-            f"{row['x13_nm']:.3f}" + ("" if ux is None else f" ± {ux:.3f}"), f"{row['sigma_nm']:.3f}",
-            f"{100 * row['rsd']:.1f}" + ("" if ur is None else f" ± {100 * ur:.1f}"),
+        cells.append([
+            Path(row["file"]).name, pk, {"second-derivative": "2nd deriv."}.get(row["peak_method"], row["peak_method"]),
+            f"{row['x13_nm']:.3f}" + ("" if ux is None else f"±{ux:.3f}"), f"{row['sigma_nm']:.3f}",
+            f"{100 * row['rsd']:.1f}" + ("" if ur is None else f"±{100 * ur:.1f}"),
             f"{row['fit_residual_rms']:.2g}", conc,
-        )
-    console.print(table)
+        ])
+    print_table(f"absorbance analysis ({mat.name}, Segets PSD)",
+                ["file", "peak\n(nm)", "peak\nby", "x13\n(nm)", "σ\n(nm)", "RSD\n(%)", "fit\nresidual", "c\n(mg/mL)"],
+                cells, right=(1, 3, 4, 5, 6, 7), fold=(0,))
 
 
 def register(analyze_app: typer.Typer) -> None:

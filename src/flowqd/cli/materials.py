@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flowqd.cli._common import console, print_json
+from flowqd.cli._common import print_json, print_table
 
 __all__ = ["register"]
 
@@ -14,7 +14,6 @@ def materials(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show material constants and the fitted sizing curve E(d) = E_bulk + 1/(a d² + b d + c)."""
-    from rich.table import Table
 
     from flowqd.materials import available_materials, get_material
 
@@ -32,15 +31,11 @@ def materials(
     if json_out:
         print_json(rows)
         return
-    table = Table(title="flowqd materials")
-    for col in ("material", "E_bulk (eV)", "ρ (g/cm³)", "M (g/mol)", "E(d): a, b, c (d in nm)", "valid d (nm)"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["name"], f"{r['bulk_gap_ev']:.3f}", f"{r['density_g_cm3']:.2f}",
-                      f"{r['molar_mass_g_mol']:.2f}",
-                      f"{r['sizing_a']:.4g}, {r['sizing_b']:.4g}, {r['sizing_c']:.4g}",
-                      "{:g}-{:g}".format(*r["valid_diameter_nm"]))
-    console.print(table)
+    print_table("flowqd materials", ["material", "E_bulk\n(eV)", "ρ\n(g/cm³)", "M\n(g/mol)",
+                                     "E(d): a, b, c\n(d in nm)", "valid d\n(nm)"],
+                [[r["name"], f"{r['bulk_gap_ev']:.3f}", f"{r['density_g_cm3']:.2f}", f"{r['molar_mass_g_mol']:.2f}",
+                  f"{r['sizing_a']:.4g}, {r['sizing_b']:.4g}, {r['sizing_c']:.4g}",
+                  "{:g}-{:g}".format(*r["valid_diameter_nm"])] for r in rows], right=(1, 2, 3))
 
 
 def register(app: typer.Typer) -> None:

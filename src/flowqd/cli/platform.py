@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flowqd.cli._common import console, err_console, fail
+from flowqd.cli._common import console, err_console, fail, print_table
 
 __all__ = ["register"]
 
@@ -225,8 +225,6 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
 def _print_results(store: Any, run_id: int) -> None:
     if not hasattr(store, "results_table"):
         return
-    from rich.table import Table
-
     rows = store.results_table(run_id)
 
     def f(v: Any, spec: str, scale: float = 1.0) -> str:
@@ -237,29 +235,34 @@ def _print_results(store: Any, run_id: int) -> None:
             return r["residence_time_min"]
         return None if r.get("residence_time_s") is None else r["residence_time_s"] / 60.0
 
-    # (header, cell) — PL columns only when some condition has PL results.
-    cols: list[tuple[str, Any]] = [
-        ("#", lambda r: str(r["index"])), ("label", lambda r: str(r.get("label") or "")),
-        ("T core (°C)", lambda r: f(r.get("core_temperature_c"), "g")),
-        ("flow (mL/min)", lambda r: f(r.get("core_flow_ml_min"), "g")),
-        ("τ (min)", lambda r: f(tau_min(r), ".1f")),
+    # (header, cell). The PL quantities get a second table (only when some condition has PL results), so that
+    # each fits an 80-column terminal (a lab PC's default console) without truncating values.
+    ident: list[tuple[str, Any]] = [("#", lambda r: str(r["index"])), ("label", lambda r: str(r.get("label") or ""))]
+    core: list[tuple[str, Any]] = [
+        *ident,
+        ("T core\n(°C)", lambda r: f(r.get("core_temperature_c"), "g")),
+        ("flow\n(mL/min)", lambda r: f(r.get("core_flow_ml_min"), "g")),
+        ("τ\n(min)", lambda r: f(tau_min(r), ".1f")),
         ("spectra", lambda r: str(r.get("n_absorbance", r.get("spectra", r.get("n_spectra_stored", ""))))),
-        ("peak (nm)", lambda r: f(r.get("peak_nm"), ".1f")), ("x13 (nm)", lambda r: f(r.get("x13_nm"), ".2f")),
-        ("RSD (%)", lambda r: f(r.get("rsd"), ".1f", 100.0)),
+        ("peak\n(nm)", lambda r: f(r.get("peak_nm"), ".1f")), ("x13\n(nm)", lambda r: f(r.get("x13_nm"), ".2f")),
+        ("RSD\n(%)", lambda r: f(r.get("rsd"), ".1f", 100.0)),
+        ("status", lambda r: str(r.get("status", ""))),
     ]
+    _print_table(f"run {run_id}: results per condition", core, rows)
     if any(r.get(k) is not None for r in rows for k in ("pl_peak_nm", "plqy", "cie_x")):
-        cols += [("PL peak (nm)", lambda r: f(r.get("pl_peak_nm"), ".1f")),
-                 ("PL FWHM (nm)", lambda r: f(r.get("pl_fwhm_nm"), ".1f")),
-                 ("PLQY (%)", lambda r: f(r.get("plqy"), ".1f", 100.0)),
-                 ("CIE x, y", lambda r: "–" if r.get("cie_x") is None or r.get("cie_y") is None
-                  else f"{r['cie_x']:.3f}, {r['cie_y']:.3f}")]
-    cols.append(("status", lambda r: str(r.get("status", ""))))
-    t = Table(title=f"run {run_id}: results per condition")
-    for head, _ in cols:
-        t.add_column(head)
-    for r in rows:
-        t.add_row(*(cell(r) for _, cell in cols))
-    console.print(t)
+        pl: list[tuple[str, Any]] = [
+            *ident,
+            ("PL peak\n(nm)", lambda r: f(r.get("pl_peak_nm"), ".1f")),
+            ("PL FWHM\n(nm)", lambda r: f(r.get("pl_fwhm_nm"), ".1f")),
+            ("PLQY\n(%)", lambda r: f(r.get("plqy"), ".1f", 100.0)),
+            ("CIE 1931\nx", lambda r: f(r.get("cie_x"), ".3f")), ("CIE 1931\ny", lambda r: f(r.get("cie_y"), ".3f")),
+        ]
+        _print_table(f"run {run_id}: photoluminescence", pl, rows)
+
+
+def _print_table(title: str, cols: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
+    print_table(title, [h for h, _ in cols], [[cell(r) for _, cell in cols] for r in rows],
+                right=[j for j, (h, _) in enumerate(cols) if h not in ("label", "status")], fold=(1,), out=console)
 
 
 # ------------------------------------------------------------------------------------------------ commands

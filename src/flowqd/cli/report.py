@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flowqd.cli._common import console
+from flowqd.cli._common import console, print_table
 from flowqd.errors import FlowqdError
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ def runs(
     db: str = typer.Option(_DEFAULT_DB, "--db", envvar="FLOWQD_DB", help=_DB_HELP),
 ) -> None:
     """List the runs in the database (newest first)."""
-    from rich.table import Table
 
     with _open(db) as store:
         rows = store.list_runs()
@@ -66,18 +65,11 @@ def runs(
         console.print(f"no runs in {db}")
         return
     colour = {"completed": "green", "running": "cyan", "paused": "yellow", "tripped": "red", "failed": "red"}
-    table = Table(title="flowqd runs", caption=db)
-    for col in ("id", "name", "status", "started (UTC)", "ended (UTC)", "conditions", "spectra", "uuid"):
-        table.add_column(col)
-    for r in rows:
-        n_cond, n_spec = counts[r.id]
-        table.add_row(
-            str(r.id), r.name, f"[{colour.get(r.status, 'white')}]{r.status}[/]",
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at else "–",
-            str(n_cond), str(n_spec), r.uuid[:8],
-        )
-    console.print(table)
+    cells = [[str(r.id), r.name, f"[{colour.get(r.status, 'white')}]{r.status}[/]",
+              r.started_at.strftime("%Y-%m-%d %H:%M"), str(counts[r.id][0]), str(counts[r.id][1]), r.uuid[:8]]
+             for r in rows]
+    print_table("flowqd runs", ["id", "name", "status", "started\n(UTC)", "condi-\ntions", "spectra", "uuid"],
+                cells, caption=db, right=(0, 4, 5), fold=(1,))
 
 
 def export(

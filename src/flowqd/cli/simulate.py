@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from flowqd.cli._common import console, print_json
+from flowqd.cli._common import console, print_json, print_table
 
 __all__ = ["register"]
 
@@ -117,17 +117,12 @@ def _grid(twin: object, temps: list[float], flows: list[float], units: int, json
     if json_out:
         print_json(records)
         return
-    from rich.table import Table
-
-    table = Table(title="flowqd twin grid")
-    for col in ("T (°C)", "Q (mL/min)", "τ (min)", "peak (nm)", "x13 (nm)", "RSD (%)", "X (%)", "P (mg/h)"):
-        table.add_column(col, justify="right")
-    for r in records:
-        c = r["conditions"]
-        table.add_row(f"{c['core_temperature_c']:g}", f"{c['core_flow_ml_min']:g}", f"{r['residence_time_min']:.1f}",
-                      f"{r['peak_wavelength_nm']:.1f}", f"{r['x13_nm']:.3f}", f"{100 * r['rsd']:.1f}",
-                      f"{100 * r['conversion']:.1f}", f"{r['production_mg_h']:.1f}")
-    console.print(table)
+    print_table("flowqd twin grid", ["T\n(°C)", "Q\n(mL/min)", "τ\n(min)", "peak\n(nm)", "x13\n(nm)", "RSD\n(%)",
+                                     "X\n(%)", "P\n(mg/h)"],
+                [[f"{r['conditions']['core_temperature_c']:g}", f"{r['conditions']['core_flow_ml_min']:g}",
+                  f"{r['residence_time_min']:.1f}", f"{r['peak_wavelength_nm']:.1f}", f"{r['x13_nm']:.3f}",
+                  f"{100 * r['rsd']:.1f}", f"{100 * r['conversion']:.1f}", f"{r['production_mg_h']:.1f}"]
+                 for r in records], right=range(8))
 
 
 def calibrate_cmd(
@@ -147,16 +142,11 @@ def calibrate_cmd(
     if json_out:
         print_json(summary)
         return
-    from rich.table import Table
-
-    table = Table(title=f"twin calibration (cost {result.cost:.3g}, {result.n_evaluations} evaluations)")
-    for col in ("T (°C)", "Q (mL/min)", "x13 (nm)", "peak (nm)", "RSD (%)", "X (%)", "P (mg/h)"):
-        table.add_column(col, justify="right")
-    for p in result.predictions:
-        table.add_row(f"{p['temperature_c']:g}", f"{p['flow_ml_min']:g}", f"{p['x13_nm']:.3f}",
-                      f"{p['peak_wavelength_nm']:.1f}", f"{100 * p['rsd']:.1f}", f"{100 * p['conversion']:.1f}",
-                      f"{p['production_mg_h']:.1f}")
-    console.print(table)
+    print_table(f"twin calibration (cost {result.cost:.3g}, {result.n_evaluations} evaluations)",
+                ["T\n(°C)", "Q\n(mL/min)", "x13\n(nm)", "peak\n(nm)", "RSD\n(%)", "X\n(%)", "P\n(mg/h)"],
+                [[f"{p['temperature_c']:g}", f"{p['flow_ml_min']:g}", f"{p['x13_nm']:.3f}",
+                  f"{p['peak_wavelength_nm']:.1f}", f"{100 * p['rsd']:.1f}", f"{100 * p['conversion']:.1f}",
+                  f"{p['production_mg_h']:.1f}"] for p in result.predictions], right=range(7))
     console.print({k: round(v, 3) for k, v in result.residuals.items()})
     console.print({k: round(v, 4) for k, v in achieved.items()})
 

@@ -113,6 +113,18 @@ class SpectrumAnalyzer:
             step = float(np.mean(np.diff(band.wavelength_nm))) if band.values.size > 2 else 0.0
             noise = sigma * step * np.sqrt(2.0 * band.values.size)
             if not emitted > 10.0 * noise:
+                # No PLQY to report: the ratio of noise to the absorbed photons is not a quantum yield. What the
+                # measurement does say is an upper limit (10 σ of the emission integral over the absorbed photons).
+                # (A negative "emitted" is noise here, not swapped measurements: that error is dropped too.)
+                from flowqd.analysis.plqy import integrate_band
+
+                absorbed = quantum.pop("absorbed_photons", None)
+                if absorbed is None:
+                    absorbed = integrate_band(blank, exc) - integrate_band(spectrum, exc)
+                quantum.pop("plqy", None)
+                quantum.pop("plqy_error", None)
+                if absorbed > 0:
+                    quantum["plqy_upper_limit"] = float(10.0 * noise / absorbed)
                 return "pl", {**quantum, "emission_detected": False,
                               "note": f"no emission above noise (emitted {emitted:.3g} vs 10 σ = {10 * noise:.3g})"}
             quantum["emission_detected"] = True
