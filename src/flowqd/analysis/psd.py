@@ -28,7 +28,7 @@ measured InP spectra. The kernel therefore treats the first excitonic (1S) trans
   (width :math:`\Gamma_c`); it produces the dip on the blue side of the 1S peak.
 - The Gaussian is the 1S band (homogeneous width w, peak strength :math:`f_X` relative to μ_i at that energy).
 
-Parameters live in the material TOML ``[psd_kernel]`` table (see ``docs/sections/psd.md`` for the values and
+Parameters live in the material TOML ``[psd_kernel]`` table (see ``docs/design.md`` §5 for the values and
 their effect).
 
 Inversion
@@ -38,10 +38,10 @@ On a fixed size grid the problem is :math:`\min_{p \ge 0, c} \|K p + c - A\|^2 +
 c a free offset (a residual baseline must not be fitted as large particles). Only classes whose 1S band lies
 inside the energy window are solved for; separate sub-noise modes are removed by :func:`prune_islands`.
 λ is chosen by generalised cross-validation (GCV) of the unconstrained problem, evaluated in closed form from the
-SVD of :math:`K L^{-1}` (precomputed once per energy grid); the non-negative solution at that λ is found by
-``scipy.optimize.nnls`` on the equivalent M×M reduced system (:func:`reduced_system`; method ``"nnls-gcv"``, the
-reference), or by a batched dual primal-dual active-set solver (method ``"pdas"``, :func:`invert_psd_batch`, numpy
-or JAX) that reaches the same minimiser. Uncertainties of x13 and RSD are the linearised propagation of the
+SVD of :math:`K L^{-1}` (precomputed once per energy grid); the non-negative solution at that λ is found by a
+batched dual primal-dual active-set solver (method ``"pdas"``, the default; :func:`invert_psd_batch`, numpy or JAX)
+or by ``scipy.optimize.nnls`` on the equivalent M×M reduced system (:func:`reduced_system`; method ``"nnls-gcv"``,
+the reference); both reach the same minimiser. Uncertainties of x13 and RSD are the linearised propagation of the
 estimated noise (residual RMS) through the solution on its free set.
 
 References

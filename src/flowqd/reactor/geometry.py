@@ -6,7 +6,7 @@ The paper's platform (Wang & Segets, React. Chem. Eng. 2023, 8, 316, §3): two s
 reactor is "length-wise adjustable": a run switches a subset of the units of a box in series. A second stream
 (DDT) joins at a T-mixer between HB1 and HB2.
 
-Assumptions (flagged; see ``docs/sections/reactor.md``):
+Assumptions (flagged; see ``docs/design.md`` §6):
 
 - **Coil diameter** is not given in the paper. :data:`PAPER_COIL_DIAMETER_MM` = 30 mm (tube wrapped on an Al rod of
   a few cm; the notes bracket 20-60 mm). It enters only the Dean number (RTD Dean reduction, White correction).

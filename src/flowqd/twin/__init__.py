@@ -1,7 +1,7 @@
 """The digital twin: calibrated population balance + reactor → outlet PSD, spectra and shell optics.
 
 ``Twin.default().predict(Conditions(core_temperature_c=200, core_flow_ml_min=0.1))``; see
-``docs/sections/twin.md``.
+``docs/design.md`` §7.
 """
 
 from flowqd.twin.conditions import Conditions

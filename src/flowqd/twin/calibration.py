@@ -98,7 +98,7 @@ _PRODUCTION_PER_Q_X = 60.0 * 87.7e-3 * 145.79  # mg/h per (mL/min · conversion)
 
 
 #: Fixed starting point of :func:`calibrate`: the optimum of an exploratory run of the same objective (started from
-#: v1 with k0 = k1 = k2 and a scan of c_eq × γ; see docs/sections/twin.md), recorded so that
+#: v1 with k0 = k1 = k2 and a scan of c_eq × γ; see docs/design.md §7), recorded so that
 #: ``flowqd twin calibrate`` reproduces ``parameters-v2.json`` in a few evaluations.
 DEFAULT_START = KineticParameters(
     k1_ref_per_s=0.018237483223069416, ea1_j_mol=82738.6821757593, k0_ref_per_s=0.08476040298767921,
