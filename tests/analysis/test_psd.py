@@ -338,3 +338,18 @@ def test_noise_estimate_rows_equals_per_row() -> None:
         assert got.tolist() == [noise_level_estimate(y) for y in Y]
         ref = [float(np.median(np.abs(d - np.median(d))) / 0.6745 / np.sqrt(6.0)) for d in np.diff(Y, 2, axis=1)]
         np.testing.assert_allclose(got, ref, rtol=1e-15)
+
+
+def test_auto_backend_takes_jax_only_on_an_accelerator(monkeypatch) -> None:
+    """On a CPU the numpy PSD path is ~20× faster than JAX: ``backend="auto"`` must not pick JAX there."""
+    from flowqd import _backend
+
+    monkeypatch.setattr(_backend, "jax_available", lambda: True)
+    monkeypatch.setattr(_backend, "jax_accelerator", lambda: False)
+    assert _backend.resolve_backend("auto", auto_needs_accelerator=True) == "numpy"
+    assert _backend.resolve_backend("auto") == "jax"  # the twin: JAX is faster on a CPU too
+    monkeypatch.setattr(_backend, "jax_accelerator", lambda: True)
+    assert _backend.resolve_backend("auto", auto_needs_accelerator=True) == "jax"
+    monkeypatch.setattr(_backend, "jax_accelerator", lambda: False)
+    e, As = _batch_problem(3, seed=1)
+    assert invert_psd_batch(e, As, backend="auto").backend == "numpy"
