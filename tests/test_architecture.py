@@ -38,4 +38,4 @@ def test_every_command_group_registers() -> None:
 
     names = set(get_command(app).commands)  # type: ignore[attr-defined]
     assert {"analyze", "simulate", "twin", "plan", "run", "demo", "stop", "report", "runs", "export",
-            "materials"} <= names
+            "materials", "serve"} <= names

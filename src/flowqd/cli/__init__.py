@@ -33,6 +33,7 @@ _GROUPS = (
     "flowqd.cli.simulate",
     "flowqd.cli.report",
     "flowqd.cli.materials",
+    "flowqd.cli.serve",
 )
 
 
