@@ -26,6 +26,9 @@ def client(tmp_path_factory):
 
 def test_runs_results_and_provenance(client):
     assert client.get("/api/health").json()["status"] == "ok"
+    schema = client.get("/openapi.json").json()  # what /docs renders
+    body = schema["components"]["schemas"]["SimulateRequest"]["properties"]
+    assert {"core_temperature_c", "core_flow_ml_min", "shell", "bands"} <= set(body)
     runs = client.get("/api/runs").json()
     assert len(runs) == 1 and runs[0]["n_conditions"] == 5 and runs[0]["n_spectra"] > 0
     detail = client.get(f"/api/runs/{client.run_uuid[:8]}").json()  # a UUID prefix resolves like the CLI

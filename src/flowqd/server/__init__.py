@@ -28,6 +28,7 @@ running campaign write while the server reads).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from collections.abc import AsyncIterator
@@ -35,13 +36,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
 from flowqd.errors import FlowqdError
 from flowqd.store import Store
+from flowqd.twin.conditions import Conditions
 
 __all__ = ["SimulateRequest", "create_app", "plain"]
 
@@ -49,19 +51,16 @@ __all__ = ["SimulateRequest", "create_app", "plain"]
 REFRESH_S = 10
 
 
-class SimulateRequest(BaseModel):
-    """Set points of one twin prediction (units in the names; ranges are checked by ``Conditions``)."""
+def _simulate_request_model() -> type[BaseModel]:
+    """The JSON body of ``POST /api/simulate``: the fields of :class:`~flowqd.twin.Conditions` (one definition;
+    ranges are checked by ``Conditions`` itself) plus ``bands`` (uncertainty bands), unknown fields refused."""
+    hints = get_type_hints(Conditions)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+                              for f in dataclasses.fields(Conditions)}
+    return create_model("SimulateRequest", __config__=ConfigDict(extra="forbid"), bands=(bool, False), **fields)
 
-    model_config = ConfigDict(extra="forbid")
-    core_temperature_c: float
-    core_flow_ml_min: float
-    core_units: int = 1
-    shell: bool = False
-    shell_temperature_c: float = 200.0
-    ddt_flow_ml_min: float = 0.03
-    shell_units: int = 1
-    inlet_line_m: float = 0.0
-    bands: bool = False
+
+SimulateRequest = _simulate_request_model()
 
 
 def plain(obj: Any) -> Any:
@@ -209,7 +208,7 @@ def create_app(db: str) -> Any:
 
     @app.post("/api/simulate")
     def simulate(req: SimulateRequest) -> dict[str, Any]:
-        from flowqd.twin import Conditions, Twin
+        from flowqd.twin import Twin
 
         if app.state.twin is None:
             app.state.twin = Twin.default()
