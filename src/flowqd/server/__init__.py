@@ -39,6 +39,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, create_model
 
 from flowqd.errors import FlowqdError
@@ -92,12 +95,8 @@ def _run_dict(run: Any, n_conditions: int | None = None, n_spectra: int | None =
     return out
 
 
-def create_app(db: str) -> Any:
+def create_app(db: str) -> FastAPI:
     """The FastAPI application serving database ``db`` (a SQLAlchemy URL; the file must exist)."""
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
-
     from flowqd import __version__
 
     store = Store(db, create=False)
