@@ -74,3 +74,30 @@ def test_table_keeps_every_value_whole_in_80_columns(tmp_path: Path, monkeypatch
     assert "…" not in text
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "2.741±0.001" in text and "518.2" in text and "589.9" in text
+
+
+def test_skip_bad_analyses_the_rest_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "flat.csv"
+    bad.write_text("wavelength_nm,absorbance\n" + "".join(f"{400 + i},{0.01}\n" for i in range(600)))
+    csv_path = tmp_path / "out.csv"
+    assert run(["analyze", "absorbance", str(A518), str(bad), str(A590), "--skip-bad", "--csv", str(csv_path),
+                "--json"]) == 1
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert [Path(r["file"]).name for r in rows] == [A518.name, A590.name]
+    assert rows[0]["x13_nm"] == pytest.approx(2.741, abs=0.01)
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skipped:") and "flat.csv" in err[0] and "exciton" in err[0]
+    assert len(csv_path.read_text().splitlines()) == 3
+    assert run(["analyze", "absorbance", str(bad), "--skip-bad"]) == 2  # nothing left to analyse: an error
+    assert "none of the 1 files could be analysed" in capsys.readouterr().err
+
+
+def test_batch_error_points_to_skip_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "flat.csv"
+    bad.write_text("wavelength_nm,absorbance\n" + "".join(f"{400 + i},{0.01}\n" for i in range(600)))
+    assert run(["analyze", "absorbance", str(bad), str(A518), str(A590)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.endswith("(--skip-bad analyses the other 2 files)")
+    assert run(["analyze", "absorbance", str(bad)]) == 2
+    assert "--skip-bad" not in capsys.readouterr().err  # a single file: nothing else to analyse

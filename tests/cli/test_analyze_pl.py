@@ -91,3 +91,14 @@ def test_plqy_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--emission-band must be two numbers" in capsys.readouterr().err
     assert run(["analyze", "plqy", "--blank", sample, "--sample", blank]) == 2  # swapped: absorbs nothing
     assert "absorbed photons" in capsys.readouterr().err
+
+
+def test_skip_bad_analyses_the_rest_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "broken.csv"
+    bad.write_text("wavelength_nm,counts\n" + "".join(f"{500 + i},{'x' if i == 4 else 1}\n" for i in range(20)))
+    assert run(["analyze", "pl", str(bad), str(PL), "--skip-bad", "--json"]) == 1
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert [Path(r["file"]).name for r in rows] == [PL.name]
+    assert rows[0]["peak_wavelength_nm"] == pytest.approx(607, abs=1)
+    assert captured.err.count("skipped:") == 1 and "line 6, column 2" in captured.err

@@ -24,7 +24,8 @@ except ImportError:  # pragma: no cover - depends on the typer version installed
 
     _ABORTS = (typer.Abort, _ClickAbort)
 
-__all__ = ["console", "err_console", "fail", "print_json", "print_table", "run_cli", "to_jsonable"]
+__all__ = ["console", "err_console", "exit_if_skipped", "fail", "file_error", "print_json", "print_table",
+           "report_skipped", "run_cli", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -47,6 +48,31 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
     for r in rows:
         t.add_row(*r)
     (out or console).print(t)
+
+
+def file_error(err: FlowqdError, path: object, n_files: int) -> FlowqdError:
+    """``err`` naming the file; in a batch of several files, with a pointer to ``--skip-bad``."""
+    named = err.with_source(str(path))
+    if n_files < 2:
+        return named
+    hint = type(named).__new__(type(named))
+    others = "the other file" if n_files == 2 else f"the other {n_files - 1} files"
+    FlowqdError.__init__(hint, f"{named} (--skip-bad analyses {others})")
+    return hint
+
+
+def report_skipped(skipped: Sequence[str], n_files: int) -> None:
+    """Warn about each file a ``--skip-bad`` batch skipped (one line each); all of them bad is an error."""
+    for line in skipped:
+        err_console.print(f"[yellow]skipped:[/] {line}", highlight=False, soft_wrap=True)
+    if skipped and len(skipped) == n_files:
+        raise FlowqdError(f"none of the {n_files} files could be analysed")
+
+
+def exit_if_skipped(skipped: Sequence[str]) -> None:
+    """Exit code 1 after the results of a batch in which some files were skipped (scripts notice)."""
+    if skipped:
+        raise typer.Exit(1)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -15,7 +15,15 @@ from typing import Annotated, Any
 
 import typer
 
-from flowqd.cli._common import console, err_console, print_json, print_table
+from flowqd.cli._common import (
+    console,
+    err_console,
+    exit_if_skipped,
+    file_error,
+    print_json,
+    print_table,
+    report_skipped,
+)
 from flowqd.errors import FlowqdError
 
 __all__ = ["PL_JSON_KEYS", "register"]
@@ -64,6 +72,8 @@ def pl(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the PL plot to OUT.png and the CIE diagram to OUT-cie.png.")
     ] = None,
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip files that cannot be analysed (one warning line "
+                                  "each, exit code 1) instead of stopping at the first."),
 ) -> None:
     """Peak wavelength, FWHM (nm, meV), CIE 1931 xy and dominant wavelength of PL spectra."""
     from rich.progress import Progress
@@ -75,15 +85,26 @@ def pl(
     _check_output(csv_out, "--csv")
     _check_output(plot, "--plot")
     analysed = []
+    done: list[Path] = []
+    skipped: list[str] = []
     with Progress(console=err_console, disable=json_out, transient=True) as progress:
         task = progress.add_task("PL", total=len(files))
         for f in files:
-            spectrum = read_spectrum(f, kind="intensity", format=file_format)
-            result = analyze_pl(spectrum, quantity=quantity, baseline_window_nm=window, smooth_window_nm=smooth_nm)
-            analysed.append((spectrum, result))
+            try:
+                spectrum = read_spectrum(f, kind="intensity", format=file_format)
+                result = analyze_pl(spectrum, quantity=quantity, baseline_window_nm=window,
+                                    smooth_window_nm=smooth_nm)
+            except FlowqdError as err:
+                if not skip_bad:
+                    raise file_error(err, f, len(files)) from err
+                skipped.append(str(err.with_source(str(f))))
+            else:
+                analysed.append((spectrum, result))
+                done.append(f)
             progress.advance(task)
+    report_skipped(skipped, len(files))
     rows: list[dict[str, Any]] = []
-    for (_, r), f in zip(analysed, files, strict=True):
+    for (_, r), f in zip(analysed, done, strict=True):
         rows.append({
             "file": str(f), "peak_wavelength_nm": r.peak_wavelength_nm, "fwhm_nm": r.fwhm_nm,
             "fwhm_mev": r.fwhm_mev, "cie_x": r.cie_x, "cie_y": r.cie_y,
@@ -105,12 +126,14 @@ def pl(
             writer.writerows(rows)
     if json_out:
         print_json(rows)
+        exit_if_skipped(skipped)
         return
     print_table(f"PL ({quantity} counts)" if quantity == "photon" else "PL (power)",
                 ["file", "peak\n(nm)", "FWHM\n(nm)", "FWHM\n(meV)", "CIE\nx", "CIE\ny", "dominant\nλ (nm)"],
                 [[Path(row["file"]).name, f"{row['peak_wavelength_nm']:.1f}", f"{row['fwhm_nm']:.1f}",
                   f"{row['fwhm_mev']:.0f}", f"{row['cie_x']:.4f}", f"{row['cie_y']:.4f}",
                   f"{row['dominant_wavelength_nm']:.0f}"] for row in rows], right=range(1, 7), fold=(0,))
+    exit_if_skipped(skipped)
 
 
 def plqy(

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flowqd.cli._common import err_console, print_json, print_table
+from flowqd.cli._common import err_console, exit_if_skipped, file_error, print_json, print_table, report_skipped
 from flowqd.errors import FlowqdError
 
 __all__ = ["CSV_COLUMNS", "register"]
@@ -54,6 +54,8 @@ def absorbance(
     plot_out: Annotated[
         Path | None, typer.Option("--plot", help="Write a figure (spectrum + fit + residual, PSD q3).")
     ] = None,
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip files that cannot be analysed (one warning line "
+                                  "each, exit code 1) instead of stopping at the first."),
 ) -> None:
     """First exciton, PSD (x13, σ, RSD; Segets method), concentration, yield and production rate."""
     from rich.progress import Progress
@@ -72,6 +74,7 @@ def absorbance(
     mat = get_material(material)
     feed = None if in_feed_mmol_l is None else in_feed_mmol_l / 1000.0
     results: list[Any] = []
+    skipped: list[str] = []
     with Progress(console=err_console, transient=True, disable=json_out or len(files) < 2) as progress:
         task = progress.add_task("analysing", total=len(files))
         for f in files:
@@ -83,9 +86,14 @@ def absorbance(
                     baseline_window_nm=window, psd_method=method,
                 )
             except FlowqdError as err:
-                raise err.with_source(str(f)) from err
+                if not skip_bad:
+                    raise file_error(err, f, len(files)) from err
+                skipped.append(str(err.with_source(str(f))))
+                progress.advance(task)
+                continue
             results.append((f, res))
             progress.advance(task)
+    report_skipped(skipped, len(files))
     rows = [{"file": str(f), **r.to_dict()} for f, r in results]
     if csv_out is not None:
         import csv
@@ -101,6 +109,7 @@ def absorbance(
         plot_absorbance_results([r for _, r in results], plot_out, labels=[f.name for f, _ in results])
     if json_out:
         print_json(rows)
+        exit_if_skipped(skipped)
         return
     cells = []
     for row in rows:
@@ -117,6 +126,7 @@ def absorbance(
     print_table(f"absorbance analysis ({mat.name}, Segets PSD)",
                 ["file", "peak\n(nm)", "peak\nby", "x13\n(nm)", "σ\n(nm)", "RSD\n(%)", "fit\nresidual", "c\n(mg/mL)"],
                 cells, right=(1, 3, 4, 5, 6, 7), fold=(0,))
+    exit_if_skipped(skipped)
 
 
 def register(analyze_app: typer.Typer) -> None:
