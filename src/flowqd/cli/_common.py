@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flowqd.errors import FlowqdError
 
@@ -31,21 +32,24 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, caption: str | None = None,
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str | None = None,
                 right: Sequence[int] = (), fold: Sequence[int] = (), out: Console | None = None) -> None:
     """Print a compact table: no vertical rules, shared padding, headers that may wrap (use ``\\n`` for units),
     and values that are never truncated — it fits the 80 columns of a default console where a boxed table would
     cut values to "…". ``right``: indices of right-justified (numeric) columns; ``fold``: text columns (names,
-    files) that wrap onto more lines when the console is narrow. Cells may hold rich markup."""
+    files) that wrap onto more lines when the console is narrow. Cells are plain text (shown as they are, brackets
+    included) or :class:`rich.text.Text` for styled cells."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    cells = [[c if isinstance(c, Text) else Text(str(c)) for c in r] for r in rows]
+    t = Table(title=escape(title), caption=None if caption is None else escape(caption), box=box.SIMPLE_HEAD,
+              show_edge=False, collapse_padding=True)
     for j, head in enumerate(headers):
-        width = 8 if j in fold else max([Text.from_markup(r[j]).cell_len for r in rows] + [2])
+        width = 8 if j in fold else max([r[j].cell_len for r in cells] + [2])
         t.add_column(head, min_width=width, overflow="fold", justify="right" if j in right else "left")
-    for r in rows:
+    for r in cells:
         t.add_row(*r)
     (out or console).print(t)
 
@@ -64,7 +68,7 @@ def file_error(err: FlowqdError, path: object, n_files: int) -> FlowqdError:
 def report_skipped(skipped: Sequence[str], n_files: int) -> None:
     """Warn about each file a ``--skip-bad`` batch skipped (one line each); all of them bad is an error."""
     for line in skipped:
-        err_console.print(f"[yellow]skipped:[/] {line}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if skipped and len(skipped) == n_files:
         raise FlowqdError(f"none of the {n_files} files could be analysed")
 
@@ -77,7 +81,7 @@ def exit_if_skipped(skipped: Sequence[str]) -> None:
 
 def fail(message: str, code: int = 2) -> None:
     """Print one red error line to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -114,11 +118,11 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         message = _one_line(exc)
         if isinstance(exc, OSError) and exc.filename:
             message = f"{exc.filename}: {exc.strerror or message}"
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         return 2
     except Exception as exc:
         if type(exc).__name__ == "ValidationError":
-            err_console.print(f"[bold red]error:[/] {_one_line(exc)}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
             return 2
         raise
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from flowqd.cli._common import (
     console,
@@ -177,7 +178,7 @@ def plqy(
     console.print(f"PLQY {result.plqy:.4f}{unc}   absorptance {result.absorptance:.4f}   ({result.method})",
                   highlight=False)
     for w in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

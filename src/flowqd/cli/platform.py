@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from flowqd.cli._common import console, err_console, fail, print_table
 
@@ -79,7 +80,8 @@ class LiveDisplay:
             if key != self._last_phase:
                 self._last_phase = key
                 cond = "-" if p.condition_index is None else f"{p.condition_index + 1}/{p.n_conditions}"
-                console.print(f"[t={p.t_s / 60:7.1f} min] condition {cond} {p.label}: {p.phase}", highlight=False)
+                line = f"[t={p.t_s / 60:7.1f} min] condition {cond} {p.label}: {p.phase}"
+                console.print(escape(line), highlight=False)
             if last.get("seq") is not None and last.get("seq") != self._last_seq:
                 self._last_seq = last.get("seq")
                 console.print("    spectrum " + self._analysis_text(last), highlight=False)
@@ -214,7 +216,7 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
         try:
             summary = engine.run(campaign, resume_run_id=run_id)
         except InterlockTrip as exc:
-            err_console.print(f"[bold red]INTERLOCK TRIP:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]INTERLOCK TRIP:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             return store, int(engine.run_id or 0), "tripped"
         finally:
             signal.signal(signal.SIGINT, old[0])
@@ -291,9 +293,10 @@ def run(
                                      resume=resume, stop_file=stop_file, quiet=quiet)
     _print_results(store, run_id)
     if status == "tripped":
-        console.print(f"run {run_id} [red]tripped[/]; fix the cause, then `flowqd run --resume {run_id} --db {db}`")
+        console.print(f"run {run_id} [red]tripped[/]; fix the cause, then "
+                      f"`flowqd run --resume {run_id} --db {escape(db)}`")
         raise typer.Exit(3)
-    console.print(f"run {run_id} {status}; database {db}")
+    console.print(escape(f"run {run_id} {status}; database {db}"))
 
 
 def stop(
@@ -305,9 +308,9 @@ def stop(
     if clear:
         if stop_file.exists():
             stop_file.unlink()
-            console.print(f"emergency stop flag {stop_file} cleared")
+            console.print(escape(f"emergency stop flag {stop_file} cleared"))
         else:
-            console.print(f"no emergency stop flag at {stop_file}")
+            console.print(escape(f"no emergency stop flag at {stop_file}"))
         return
     stop_file.parent.mkdir(parents=True, exist_ok=True)
     stop_file.write_text(reason + "\n")
@@ -347,8 +350,8 @@ def demo(
         err_console.print("[yellow]warning:[/] flowqd.report.write_report is not available; no report written")
     else:
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
-        console.print(f"report: {path}")
-    console.print(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}")
+        console.print(escape(f"report: {path}"))
+    console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}"))
     if status != "completed":
         raise typer.Exit(3)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from flowqd.cli._common import console, print_table
 from flowqd.errors import FlowqdError
@@ -46,7 +48,7 @@ def report(
     with _open(db) as store:
         run_id = store.resolve_run(run)
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
-    console.print(f"report written: [bold]{path}[/]", highlight=False)
+    console.print(f"report written: [bold]{escape(str(path))}[/]", highlight=False)
     if open_:
         import webbrowser
 
@@ -62,10 +64,10 @@ def runs(
         rows = store.list_runs()
         counts = {r.id: (len(store.conditions(r.id)), len(store.spectrum_seqs(r.id))) for r in rows}
     if not rows:
-        console.print(f"no runs in {db}")
+        console.print(escape(f"no runs in {db}"))
         return
     colour = {"completed": "green", "running": "cyan", "paused": "yellow", "tripped": "red", "failed": "red"}
-    cells = [[str(r.id), r.name, f"[{colour.get(r.status, 'white')}]{r.status}[/]",
+    cells = [[str(r.id), r.name, Text(r.status, style=colour.get(r.status, "white")),
               r.started_at.strftime("%Y-%m-%d %H:%M"), str(counts[r.id][0]), str(counts[r.id][1]), r.uuid[:8]]
              for r in rows]
     print_table("flowqd runs", ["id", "name", "status", "started\n(UTC)", "condi-\ntions", "spectra", "uuid"],
@@ -92,7 +94,7 @@ def export(
         writer = {"csv": exporters.export_run_csv, "parquet": exporters.export_run_parquet,
                   "jcamp": exporters.export_spectra_jcamp}[fmt]
         paths = writer(store, run_id, target)
-    console.print(f"{len(paths)} file(s) written to [bold]{target}[/]", highlight=False)
+    console.print(f"{len(paths)} file(s) written to [bold]{escape(str(target))}[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from flowqd.cli._common import console
 from flowqd.cli.report import _DB_HELP, _DEFAULT_DB
@@ -25,7 +26,7 @@ def serve(
     if not 1 <= port <= 65535:
         raise FlowqdError(f"--port {port}: not a TCP port (1-65535)")
     app = create_app(db)
-    console.print(f"flowqd serving {db} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
+    console.print(escape(f"flowqd serving {db} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
