@@ -115,23 +115,25 @@ class LiveDisplay:
 
     def _render(self, p: Any) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
+        # every value is plain text (labels, messages and errors may hold square brackets); only styles are added
         t = Table(title=f"flowqd run {p.run_id} — t = {p.t_s / 60:.1f} min (simulated or real)", show_header=False)
         t.add_column("what", style="bold")
         t.add_column("value")
         cond = "–" if p.condition_index is None else f"{p.condition_index + 1}/{p.n_conditions}  {p.label}"
-        t.add_row("condition", cond)
+        t.add_row("condition", Text(cond))
         phase = p.phase + (f"  ({p.phase_remaining_s / 60:.1f} min left)" if p.phase_remaining_s else "")
-        t.add_row("phase", f"[red]{phase}[/]" if p.phase == "tripped" else phase)
-        t.add_row("set points", ", ".join(f"{k} {v:g}" for k, v in p.setpoints.items()) or "–")
-        t.add_row("temperatures", ", ".join(f"{k} {v:.1f} °C" for k, v in p.temperatures_c.items()) or "–")
+        t.add_row("phase", Text(phase, style="red" if p.phase == "tripped" else ""))
+        t.add_row("set points", Text(", ".join(f"{k} {v:g}" for k, v in p.setpoints.items()) or "–"))
+        t.add_row("temperatures", Text(", ".join(f"{k} {v:.1f} °C" for k, v in p.temperatures_c.items()) or "–"))
         t.add_row("pressure", f"{self._fmt(p.pressure_bar, '.3f')} bar")
-        t.add_row("flows", ", ".join(f"{k} {v:.3f} mL/min" for k, v in p.flows_ml_min.items()) or "–")
+        t.add_row("flows", Text(", ".join(f"{k} {v:.3f} mL/min" for k, v in p.flows_ml_min.items()) or "–"))
         t.add_row("spectra", str(p.spectra))
         if p.last_analysis:
-            t.add_row("last spectrum", self._analysis_text(p.last_analysis))
+            t.add_row("last spectrum", Text(self._analysis_text(p.last_analysis)))
         if p.message:
-            t.add_row("message", f"[red]{p.message}[/]")
+            t.add_row("message", Text(str(p.message), style="red"))
         return t
 
 
