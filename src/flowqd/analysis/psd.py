@@ -1412,6 +1412,7 @@ def invert_psd_batch(
                 x_c[:, :m] = _prune_rows(problem, As[rows], x_c, kta_c, prune_sigma)
             return x_c, lam_c, _residual_ss(problem, As[rows], x_c, kta_c)
 
+        _numpy_consts(problem)  # build the cached H⁻¹ stack once, before the workers need it
         with _SingleThreadBlas():  # one BLAS thread per worker (process-wide setting: entered once, here)
             if n_workers == 1:
                 parts = [solve_chunk(chunks[0])]
