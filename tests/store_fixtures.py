@@ -16,7 +16,7 @@ import numpy as np
 from flowqd.store.models import utcnow
 from flowqd.store.store import Store
 
-__all__ = ["demo_absorbance", "populate_demo_run"]
+__all__ = ["demo_absorbance", "open_concurrently", "populate_demo_run"]
 
 WAVELENGTH_NM = np.linspace(400.0, 800.0, 201)
 
@@ -104,3 +104,27 @@ def populate_demo_run(
                         level="error", t_s=t_s, details={"pressure_bar": 9.1, "limit_bar": 8.0})
     store.finish_run(run_id, "tripped" if trip else "completed")
     return run_id
+
+
+def open_concurrently(url: str, n: int) -> list[BaseException]:
+    """Open ``url`` with ``n`` stores at the same instant (threads behind a barrier), as processes starting
+    together would; returns the errors raised (none expected)."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            with Store(url) as s:
+                s.list_runs()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors

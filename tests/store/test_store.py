@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from sqlalchemy import text
-from tests.store_fixtures import populate_demo_run
+from tests.store_fixtures import open_concurrently, populate_demo_run
 
 from flowqd.errors import ConfigError, FlowqdError
 from flowqd.store import SCHEMA_VERSION, Store
@@ -87,14 +88,11 @@ class TestUrls:
         with pytest.raises(ConfigError):
             parse_url(bad)
 
-    def test_missing_driver_is_one_line_error(self):
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            with pytest.raises(ConfigError, match="not installed"):
-                Store("postgresql+psycopg://lab@localhost/flowqd")
-        else:  # pragma: no cover - a driver is installed here
-            pytest.skip("psycopg installed")
+    def test_missing_driver_is_one_line_error(self, monkeypatch):
+        monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the driver were not installed
+        missing = r"driver for 'postgresql\+psycopg' is not installed .*flowqd\[postgres\]"
+        with pytest.raises(ConfigError, match=missing):
+            Store("postgresql+psycopg://lab@localhost/flowqd")
 
 
 class TestRoundTrip:
@@ -285,34 +283,12 @@ def test_analysis_dataclass_payloads(store):
     assert a.payload["exciton"]["method"] == "maximum" and len(a.payload["psd"]["diameter_nm"]) == 5
 
 
-def _open_concurrently(url: str, n: int) -> list[BaseException]:
-    import threading
-
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        barrier.wait()
-        try:
-            with Store(url) as s:
-                s.list_runs()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return errors
-
-
 def test_many_processes_creating_the_schema_at_once_all_succeed(tmp_path):
     # A run starting while a monitor opens the same new file: both create the schema. Each round is a fresh
     # file opened by 6 stores at the same instant; without peer tolerance "table ... already exists" escapes.
     for i in range(15):
         url = f"sqlite:///{tmp_path}/race{i}.sqlite"
-        errors = _open_concurrently(url, 6)
+        errors = open_concurrently(url, 6)
         assert errors == [], errors[0]
         with Store(url) as s:
             assert s.schema_version == SCHEMA_VERSION

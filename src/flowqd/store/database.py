@@ -143,10 +143,10 @@ def make_engine(url: str | URL, *, synchronous: str = "NORMAL", create: bool = T
             raise FlowqdError(f"{path} is a directory, not a database file")
     try:
         engine = create_engine(parsed, echo=echo, **engine_options(parsed))
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:  # ModuleNotFoundError, or a driver blocked/broken at import
         raise ConfigError(
-            f"the database driver for {parsed.drivername!r} is not installed ({exc.name}); "
-            "for PostgreSQL: pip install 'psycopg[binary]'"
+            f"the database driver for {parsed.drivername!r} is not installed ({exc.name or exc}); "
+            "for PostgreSQL: pip install 'flowqd[postgres]'"
         ) from exc
     if parsed.get_backend_name() == "sqlite":
         _install_sqlite_pragmas(engine, wal=path is not None, synchronous=sync)
