@@ -353,3 +353,16 @@ def test_auto_backend_takes_jax_only_on_an_accelerator(monkeypatch) -> None:
     monkeypatch.setattr(_backend, "jax_accelerator", lambda: False)
     e, As = _batch_problem(3, seed=1)
     assert invert_psd_batch(e, As, backend="auto").backend == "numpy"
+
+
+def test_jax_float32_path_is_accurate_to_1e_3_nm() -> None:
+    """The GPU-oriented float32 path (JAX) against the float64 numpy path on 2048-pixel spectra."""
+    pytest.importorskip("jax")
+    e, As = _batch_problem(16, seed=8)
+    ref = invert_psd_batch(e, As, backend="numpy")
+    f32 = invert_psd_batch(e, As, backend="jax", dtype="float32")
+    assert f32.backend == "jax"
+    np.testing.assert_allclose(f32.x13_nm, ref.x13_nm, rtol=0, atol=2e-3)
+    np.testing.assert_allclose(f32.rsd, ref.rsd, rtol=0, atol=1e-3)
+    with pytest.raises(ConfigError, match="dtype"):
+        invert_psd_batch(e, As[:2], backend="jax", dtype="float16")
