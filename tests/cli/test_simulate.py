@@ -19,7 +19,23 @@ def test_simulate_json_has_stable_keys(capsys, tmp_path):
                 "sigma_nm", "rsd", "conversion", "production_mg_h", "pl_peak_nm", "pl_fwhm_nm", "plqy"):
         assert key in data
     assert data["x13_nm"] == pytest.approx(2.7, abs=0.1)
-    assert out.read_text().startswith("wavelength_nm,absorbance")
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("# flowqd twin prediction") and lines[2] == "wavelength_nm,absorbance"
+
+
+def test_simulated_spectrum_analyses_back_to_the_twin(capsys, tmp_path):
+    """The written spectrum says its path and dilution; analysed with them it gives the twin's size, RSD and the
+    outlet concentration (production / flow)."""
+    out = tmp_path / "spec.csv"
+    assert main(["simulate", "--temperature-c", "235", "--flow-ml-min", "0.15", "--units", "2", "--json",
+                 "--no-bands", "--spectrum", str(out)]) == 0
+    pred = json.loads(capsys.readouterr().out)
+    assert "--path-mm 1 --dilution 20" in out.read_text()
+    assert main(["analyze", "absorbance", str(out), "--path-mm", "1", "--dilution", "20", "--json"]) == 0
+    (got,) = json.loads(capsys.readouterr().out)
+    assert got["x13_nm"] == pytest.approx(pred["x13_nm"], abs=0.05)
+    assert got["rsd"] == pytest.approx(pred["rsd"], abs=0.015)
+    assert got["concentration_mg_ml"] == pytest.approx(pred["production_mg_h"] / (0.15 * 60.0), rel=0.02)
 
 
 def test_simulate_shell_json(capsys):

@@ -55,7 +55,7 @@ def simulate(
                       shell_units=shell_units)
     pred = twin.predict(cond, bands=not no_bands)
     if spectrum is not None:
-        _write_spectrum(pred, Path(spectrum))
+        _write_spectrum(pred, Path(spectrum), twin.dilution)
     if plot is not None:
         from flowqd.report.twin_plots import plot_prediction
 
@@ -66,7 +66,7 @@ def simulate(
     _print_prediction(pred)
 
 
-def _write_spectrum(pred: object, path: Path) -> None:
+def _write_spectrum(pred: object, path: Path, dilution: float) -> None:
     import numpy as np
 
     wl = pred.absorbance_wavelength_nm  # type: ignore[attr-defined]
@@ -75,7 +75,18 @@ def _write_spectrum(pred: object, path: Path) -> None:
     if pred.conditions.shell:  # type: ignore[attr-defined]
         cols.append(np.interp(wl, pred.pl_wavelength_nm, pred.pl_intensity, left=0.0, right=0.0))  # type: ignore
         header += ",pl_intensity"
-    np.savetxt(path, np.column_stack(cols), delimiter=",", header=header, comments="", fmt="%.6g")
+    c = pred.conditions  # type: ignore[attr-defined]
+    # The absorbance is that of the outlet diluted like a cuvette sample: say so, or a reader takes it for the
+    # outlet and gets a concentration `dilution` times too low.
+    notes = [
+        f"flowqd twin prediction (not a measurement): HB1 {c.core_temperature_c:g} C, {c.core_flow_ml_min:g} mL/min, "
+        f"{c.core_units} unit(s)" + (f"; shell HB2 {c.shell_temperature_c:g} C, DDT {c.ddt_flow_ml_min:g} mL/min"
+                                     if c.shell else ""),
+        f"absorbance for a 1 mm path after diluting the outlet {dilution:g}x: "
+        f"flowqd analyze absorbance FILE --path-mm 1 --dilution {dilution:g}",
+    ]
+    np.savetxt(path, np.column_stack(cols), delimiter=",", header="\n".join([*(f"# {n}" for n in notes), header]),
+               comments="", fmt="%.6g")
 
 
 def _print_prediction(pred: object) -> None:
