@@ -102,3 +102,14 @@ def test_skip_bad_analyses_the_rest_and_exits_1(tmp_path: Path, capsys: pytest.C
     assert [Path(r["file"]).name for r in rows] == [PL.name]
     assert rows[0]["peak_wavelength_nm"] == pytest.approx(607, abs=1)
     assert captured.err.count("skipped:") == 1 and "line 6, column 2" in captured.err
+
+
+def test_micrometre_axis_is_refused_then_declared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A µm axis is one line naming the command-line option; with it the PL analyses as in nm."""
+    rows = [line.split(",") for line in PL.read_text().splitlines() if line and line[0].isdigit()]
+    um = tmp_path / "pl-um.csv"
+    um.write_text("wavelength,counts\n" + "".join(f"{float(w) / 1000:.6f},{c}\n" for w, c in rows))
+    assert run(["analyze", "pl", str(um)]) == 2
+    assert "--wavelength-unit um" in capsys.readouterr().err
+    assert run(["analyze", "pl", str(um), "--wavelength-unit", "um", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["peak_wavelength_nm"] == pytest.approx(607, abs=1)

@@ -242,17 +242,18 @@ def _check_undeclared_axis(x: np.ndarray, *, src: str, axis_label: str = "") -> 
     if energy_label or (hi < 20 and decreasing) or (5 <= hi < 20):
         raise SpectrumError(
             f"the x axis ({lo:g}-{hi:g}{', header ' + repr(axis_label) if axis_label else ''}) looks like photon "
-            "energy in eV, not nm; declare it with wavelength_unit='ev'",
+            "energy in eV, not nm; declare the unit: wavelength_unit='ev' (command line: --wavelength-unit ev)",
             source=src,
         )
     if hi < 5:
         raise SpectrumError(
-            f"the x axis ({lo:g}-{hi:g}) looks like µm, not nm; declare it with wavelength_unit='um'", source=src
+            f"the x axis ({lo:g}-{hi:g}) looks like µm, not nm; declare the unit: wavelength_unit='um' "
+            "(command line: --wavelength-unit um)", source=src
         )
     if lo > 4000:
         raise SpectrumError(
-            f"the x axis ({lo:g}-{hi:g}) looks like wavenumbers in cm-1, not nm; declare it with "
-            "wavelength_unit='cm-1'",
+            f"the x axis ({lo:g}-{hi:g}) looks like wavenumbers in cm-1, not nm; declare the unit: "
+            "wavelength_unit='cm-1' (command line: --wavelength-unit cm-1)",
             source=src,
         )
 

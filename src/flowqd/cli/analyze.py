@@ -66,6 +66,8 @@ def pl(
         None, "--smooth", help="Find peak and FWHM on a Savitzky-Golay-smoothed copy with this window (nm)."
     ),
     file_format: str = typer.Option("auto", "--format", help="auto, csv, jcamp, oceanview or avantes."),
+    wavelength_unit: str | None = typer.Option(None, "--wavelength-unit",
+                                        help="Declare the wavelength unit (nm, um, ev, cm-1); default nm, checked."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list (one object per file)."),
     csv_out: Annotated[
         Path | None, typer.Option("--csv", help="Also write the results table to this CSV file.")
@@ -92,7 +94,7 @@ def pl(
         task = progress.add_task("PL", total=len(files))
         for f in files:
             try:
-                spectrum = read_spectrum(f, kind="intensity", format=file_format)
+                spectrum = read_spectrum(f, kind="intensity", format=file_format, wavelength_unit=wavelength_unit)
                 result = analyze_pl(spectrum, quantity=quantity, baseline_window_nm=window,
                                     smooth_window_nm=smooth_nm)
             except FlowqdError as err:
