@@ -85,10 +85,6 @@ class AlternatingPump:
     def _partner_name(self) -> str:
         return "B" if self._active == "A" else "A"
 
-    def syringe(self, which: str) -> SyringePump:
-        """The syringe pump ``"A"`` or ``"B"``."""
-        return self._syringes[which]
-
     def _ready(self, pump: SyringePump) -> bool:
         return (not pump.is_refilling()) and pump.volume_left_ml() >= self.full_fraction * pump.syringe_volume_ml
 
@@ -127,10 +123,6 @@ class AlternatingPump:
     def flow_ml_min(self) -> float:
         """Total delivered flow, mL/min."""
         return float(sum(p.flow_ml_min() for p in self._syringes.values()))
-
-    def flow_setpoint_ml_min(self) -> float:
-        """Total flow set point, mL/min."""
-        return self._flow_set
 
     def volume_left_ml(self) -> float:
         """Liquid left in the active syringe, mL."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from flowqd.errors import ConfigError, RangeError
 from flowqd.reactor.geometry import BoxStage, MixingPoint, ReactorTrain
@@ -51,13 +50,10 @@ class ProcessModel:
     ----------
     train : ReactorTrain
         The platform's train (core box first; optionally mixer + shell box).
-    fluids : mapping, optional
-        Fluid overrides passed to the reactor functions.
     """
 
-    def __init__(self, train: ReactorTrain, fluids: Any = None) -> None:
+    def __init__(self, train: ReactorTrain) -> None:
         self.train = train
-        self.fluids = fluids
         boxes = train.boxes
         if not boxes:
             raise ConfigError(f"reactor train {train.name}: has no heating box")
@@ -77,7 +73,7 @@ class ProcessModel:
         """The set-point limit of a box (the lowest of the box and its units in use)."""
         stage = self.train.section(box)
         assert isinstance(stage, BoxStage)
-        return min([stage.box.max_temperature_c] + [stage.box.unit(n).max_temperature_c for n in stage.units_in_use])
+        return stage.max_temperature_c
 
     def _train_for(self, shell: bool, core_units: int, shell_units: int) -> ReactorTrain:
         train = self.train.with_units(self.core_box, int(core_units))
@@ -101,7 +97,7 @@ class ProcessModel:
     # -- residence time and RTD -------------------------------------------------------------------------------
     def _rtd_uncached(self, op: OperatingPoint) -> ResidenceTimeDistribution:
         train, temps, sides = self._args(op)
-        return train_rtd(train, op.core_flow_ml_min, temps, sides, species="particle", fluids=self.fluids)
+        return train_rtd(train, op.core_flow_ml_min, temps, sides, species="particle")
 
     def rtd(self, op: OperatingPoint) -> ResidenceTimeDistribution:
         """Particle RTD from the stock inlet to the flow cell at ``op`` (cached)."""
@@ -125,14 +121,14 @@ class ProcessModel:
     def pressure_drop_bar(self, op: OperatingPoint) -> float:
         """Predicted total pressure drop at the set points (flows must be in the pump range), bar."""
         train, temps, sides = self._args(op)
-        return float(train_hydraulics(train, op.core_flow_ml_min, temps, sides, fluids=self.fluids).pressure_drop_bar)
+        return float(train_hydraulics(train, op.core_flow_ml_min, temps, sides).pressure_drop_bar)
 
     def _dp_ref_uncached(self, shell: bool, core_units: int, shell_units: int, core_t: int,
                          shell_t: int) -> tuple[float, float]:
         op = OperatingPoint(float(core_t), _REF_CORE_FLOW_ML_MIN, core_units, shell,
                             float(shell_t) if shell else None, _REF_DDT_FLOW_ML_MIN if shell else None, shell_units)
         train, temps, sides = self._args(op)
-        hyd = train_hydraulics(train, op.core_flow_ml_min, temps, sides, fluids=self.fluids)
+        hyd = train_hydraulics(train, op.core_flow_ml_min, temps, sides)
         before = after = 0.0
         seen_mixer = False
         for s in hyd.sections:

@@ -17,7 +17,7 @@ Rules every implementation follows (the contract tests in ``tests/devices`` chec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,12 +36,12 @@ __all__ = [
     "SyringePump",
     "TemperatureController",
     "Valve",
-    "ValvePosition",
     "absorbance_from_counts",
+    "check_ramp",
     "check_range",
+    "spectrum_reading",
 ]
 
-ValvePosition = Literal["waste", "collect", "sample"]
 #: Outlet valve positions: ``waste`` (flush, start-up, safe state), ``collect`` (product), ``sample`` (offline vial).
 VALVE_POSITIONS: tuple[str, ...] = ("waste", "collect", "sample")
 
@@ -64,6 +64,18 @@ def check_range(what: str, value: float, low: float, high: float, unit: str) -> 
     if not np.isfinite(v) or v < low or v > high:
         raise RangeError(f"{what} = {value:g} {unit} is outside [{low:g}, {high:g}] {unit}")
     return v
+
+
+def check_ramp(name: str, rate_c_min: float, max_ramp_c_min: float) -> float:
+    """Return the set-point ramp rate or raise :class:`RangeError` when outside (0, ``max_ramp_c_min``] °C/min.
+
+    >>> check_ramp("hb1", 10, 20)
+    10.0
+    """
+    r = float(rate_c_min)
+    if not 0 < r <= max_ramp_c_min:
+        raise RangeError(f"{name} ramp = {r:g} °C/min is outside (0, {max_ramp_c_min:g}] °C/min")
+    return r
 
 
 @runtime_checkable
@@ -269,6 +281,26 @@ def absorbance_from_counts(counts: np.ndarray, dark: np.ndarray, reference: np.n
     if np.any(r <= 1.0):
         raise RangeError("reference counts do not exceed the dark counts: take a new reference (lamp on?)")
     return -np.log10(np.maximum(s, 1.0) / r)
+
+
+def spectrum_reading(name: str, mode: str, wavelength_nm: np.ndarray, counts: np.ndarray, dark: np.ndarray,
+                     reference: np.ndarray | None, *, integration_ms: float, averages: int, path_mm: float,
+                     saturated: bool, t_s: float, metadata: dict[str, Any] | None = None) -> SpectrumReading:
+    """The :class:`SpectrumReading` of one acquisition: absorbance (``mode="absorbance"``, needs ``reference``) or
+    dark-subtracted photon counts (PL), with the acquisition settings in the spectrum's metadata."""
+    if mode == "absorbance":
+        if reference is None:
+            raise RangeError(f"{name}: take a reference spectrum first")
+        values, kind = absorbance_from_counts(counts, dark, reference), "absorbance"
+    else:
+        values, kind = counts - dark, "intensity"
+    spectrum = Spectrum(wavelength_nm, values, kind=kind, source=f"{name}@{t_s:.1f}s",
+                        metadata={"integration_ms": integration_ms, "averages": averages, "path_mm": path_mm,
+                                  "quantity": "photon", **(metadata or {})})
+    return SpectrumReading(kind="absorbance" if mode == "absorbance" else "pl", wavelength_nm=wavelength_nm.copy(),
+                           counts=counts, dark=dark.copy(), reference=None if reference is None else reference.copy(),
+                           spectrum=spectrum, integration_ms=integration_ms, averages=averages, saturated=saturated,
+                           t_s=t_s)
 
 
 @runtime_checkable

@@ -17,7 +17,6 @@ from flowqd.devices.protocols import (
     DualSyringePump,
     PressureSensor,
     Spectrometer,
-    SyringePump,
     TemperatureController,
     Valve,
 )
@@ -48,7 +47,7 @@ class Devices:
     pressure: PressureSensor
     outlet_valve: Valve
     uvvis: Spectrometer
-    shell_pump: SyringePump | None = None
+    shell_pump: DualSyringePump | None = None
     hb2: TemperatureController | None = None
     pl: Spectrometer | None = None
     backend: Any = field(default=None, repr=False)
@@ -57,7 +56,7 @@ class Devices:
         """Heaters by role."""
         return {r: h for r, h in (("hb1", self.hb1), ("hb2", self.hb2)) if h is not None}
 
-    def pumps(self) -> dict[str, DualSyringePump | SyringePump]:
+    def pumps(self) -> dict[str, DualSyringePump]:
         """Pumps by role."""
         return {r: p for r, p in (("core_pump", self.core_pump), ("shell_pump", self.shell_pump)) if p is not None}
 

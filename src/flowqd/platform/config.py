@@ -23,7 +23,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -283,7 +283,7 @@ class PlatformConfig(_FromToml):
             if self.interlocks.max_pressure_bar >= rating:
                 raise ValueError(f"interlocks.max_pressure_bar {self.interlocks.max_pressure_bar:g} must be below "
                                  f"the {role} rating {rating:g} bar")
-        boxes = [b for b in self.reactor.sequence if any(h.name == b for h in self.reactor.heating_box)]
+        boxes = self._box_sequence()
         if not boxes:
             raise ValueError("reactor has no heating box for hb1")
         if self.devices.hb2 is not None and len(boxes) < 2:
@@ -294,9 +294,12 @@ class PlatformConfig(_FromToml):
         """The reactor train."""
         return self.reactor.to_train()
 
+    def _box_sequence(self) -> list[str]:
+        return [b for b in self.reactor.sequence if any(h.name == b for h in self.reactor.heating_box)]
+
     def box_names(self) -> tuple[str, str | None]:
         """Names of the core (hb1) and shell (hb2) boxes in the train."""
-        boxes = [b for b in self.reactor.sequence if any(h.name == b for h in self.reactor.heating_box)]
+        boxes = self._box_sequence()
         return boxes[0], (boxes[1] if len(boxes) > 1 else None)
 
 
@@ -500,15 +503,17 @@ def _messages(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     return list(seen.values())
 
 
-def _read(path: str | Path) -> tuple[str, dict[str, Any]]:
+_ConfigT = TypeVar("_ConfigT", bound=BaseModel)
+
+
+def _read(path: str | Path) -> str:
     p = Path(path)
     try:
-        text = p.read_text()
+        return p.read_text()
     except FileNotFoundError:
         raise ConfigError("file not found", source=str(path)) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a TOML file", source=str(path)) from None
-    return text, _parse(text, str(path))
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
@@ -518,13 +523,17 @@ def _parse(text: str, source: str) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML ({exc})", source=source) from None
 
 
+def _validated(model: type[_ConfigT], text: str, source: str) -> _ConfigT:
+    """Parse and validate ``text`` as ``model``; every error is one line naming ``source``, the key and value."""
+    try:
+        return model.model_validate(_parse(text, source))
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_messages(exc, model)), source=source) from None
+
+
 def platform_from_text(text: str, source: str = "<platform>") -> PlatformConfig:
     """Validate a platform TOML text; errors name ``source``, the key and the value."""
-    data = _parse(text, source)
-    try:
-        cfg = PlatformConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_messages(exc, PlatformConfig)), source=source) from None
+    cfg = _validated(PlatformConfig, text, source)
     try:
         cfg.train()
     except ConfigError as exc:
@@ -536,17 +545,12 @@ def platform_from_text(text: str, source: str = "<platform>") -> PlatformConfig:
 
 def load_platform(path: str | Path) -> PlatformConfig:
     """Load and validate a platform file."""
-    text, _ = _read(path)
-    return platform_from_text(text, str(path))
+    return platform_from_text(_read(path), str(path))
 
 
 def campaign_from_text(text: str, source: str = "<campaign>") -> CampaignConfig:
     """Validate a campaign TOML text."""
-    data = _parse(text, source)
-    try:
-        cfg = CampaignConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(_messages(exc, CampaignConfig)), source=source) from None
+    cfg = _validated(CampaignConfig, text, source)
     cfg._source = source
     cfg._text = text
     return cfg
@@ -554,8 +558,7 @@ def campaign_from_text(text: str, source: str = "<campaign>") -> CampaignConfig:
 
 def load_campaign(path: str | Path) -> CampaignConfig:
     """Load and validate a campaign file (its own consistency; see :func:`check_campaign` for the platform)."""
-    text, _ = _read(path)
-    return campaign_from_text(text, str(path))
+    return campaign_from_text(_read(path), str(path))
 
 
 def check_campaign(campaign: CampaignConfig, platform: PlatformConfig) -> list[str]:

@@ -217,7 +217,7 @@ class RunEngine:
             pl = d.pl
             self._guard(pl.take_dark, "pl")
             pl_cfg = self.platform.devices.pl
-            if pl_cfg is not None and getattr(pl_cfg, "sphere", False):
+            if pl_cfg is not None and pl_cfg.sphere:
                 self._guard(pl.take_reference, "pl")  # the PLQY blank: stock only, scattered excitation
         self._event("spectrometer.referenced", "dark and reference spectra taken",
                     details={"integration_ms": d.uvvis.integration_ms(), "averages": d.uvvis.averages()})
@@ -408,7 +408,8 @@ class RunEngine:
         volumes: dict[str, float] = {}
         starved: dict[str, bool] = {}
         for role, pump in d.pumps().items():
-            if read(role, pump.service) is None and role in lost:
+            read(role, pump.service)  # the alternating pump's swap logic; a time-out marks the role lost
+            if role in lost:
                 continue
             q = read(role, pump.flow_ml_min)
             v = read(role, pump.volume_left_ml)

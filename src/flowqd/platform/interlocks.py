@@ -107,11 +107,6 @@ class Interlocks:
             return None
         return self._slope_per_min(h)
 
-    def reset_history(self) -> None:
-        """Forget the histories (after a deliberate set-point change of the pumps, e.g. start-up)."""
-        self._pressure.clear()
-        self._temps.clear()
-
     def evaluate(self, snap: Snapshot) -> list[Trip]:
         """All interlocks tripped by ``snap`` (empty list: all clear)."""
         trips: list[Trip] = []

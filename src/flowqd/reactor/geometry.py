@@ -195,10 +195,15 @@ class BoxStage:
         """Tubes of the units in use, in flow order."""
         return tuple(self.box.unit(n).tube for n in self.units_in_use)
 
+    @property
+    def max_temperature_c(self) -> float:
+        """The set-point limit: the lowest of the box's and its units-in-use limits, °C."""
+        return min([self.box.max_temperature_c] + [self.box.unit(n).max_temperature_c for n in self.units_in_use])
+
     def check_temperature(self, temperature_c: float) -> float:
         """Return ``temperature_c`` or raise :class:`RangeError` if above the box's or a used unit's limit."""
         t = float(temperature_c)
-        limit = min([self.box.max_temperature_c] + [self.box.unit(n).max_temperature_c for n in self.units_in_use])
+        limit = self.max_temperature_c
         if not (np.isfinite(t) and t <= limit):
             raise RangeError(f"heating box {self.box.name}: temperature {temperature_c!r} °C above its limit "
                              f"{limit:g} °C")

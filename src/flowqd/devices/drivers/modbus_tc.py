@@ -14,7 +14,7 @@ from typing import Any
 
 from flowqd.devices.clock import Clock
 from flowqd.devices.drivers.transport import ModbusClient, PymodbusClient
-from flowqd.devices.protocols import check_range
+from flowqd.devices.protocols import check_ramp, check_range
 from flowqd.errors import ConfigError, RangeError
 
 __all__ = ["ModbusTemperatureController", "RegisterMap", "from_config", "load_register_map"]
@@ -98,9 +98,7 @@ class ModbusTemperatureController:
 
     def set_ramp_c_min(self, rate_c_min: float) -> None:
         """Set-point rate limit, °C/min."""
-        r = float(rate_c_min)
-        if not 0 < r <= self.max_ramp_c_min:
-            raise RangeError(f"{self.name} ramp = {r:g} °C/min is outside (0, {self.max_ramp_c_min:g}] °C/min")
+        r = check_ramp(self.name, rate_c_min, self.max_ramp_c_min)
         self._write("setpoint_rate", r)
 
     def ramp_c_min(self) -> float:

@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from flowqd.analysis.spectrum import Spectrum
 from flowqd.devices.clock import Clock
 from flowqd.devices.protocols import (
     DeviceError,
     DeviceTimeout,
     SpectrumReading,
-    absorbance_from_counts,
     check_range,
+    spectrum_reading,
 )
 from flowqd.errors import ConfigError, RangeError
 
@@ -110,21 +109,9 @@ class OceanSpectrometer:
         if self._dark is None:
             raise RangeError(f"{self.name}: take a dark spectrum first")
         counts, saturated = self._scan()
-        if self.mode == "absorbance":
-            if self._reference is None:
-                raise RangeError(f"{self.name}: take a reference spectrum first")
-            values, kind = absorbance_from_counts(counts, self._dark, self._reference), "absorbance"
-        else:
-            values, kind = counts - self._dark, "intensity"
-        t_s = self._clock.now()
-        spectrum = Spectrum(self._wl, values, kind=kind, source=f"{self.name}@{t_s:.1f}s",
-                            metadata={"integration_ms": self._int_ms, "averages": self._avg, "path_mm": self.path_mm,
-                                      "quantity": "photon"})
-        return SpectrumReading(kind="absorbance" if self.mode == "absorbance" else "pl", wavelength_nm=self._wl.copy(),
-                               counts=counts, dark=self._dark.copy(),
-                               reference=None if self._reference is None else self._reference.copy(),
-                               spectrum=spectrum, integration_ms=self._int_ms, averages=self._avg,
-                               saturated=saturated, t_s=t_s)
+        return spectrum_reading(self.name, self.mode, self._wl, counts, self._dark, self._reference,
+                                integration_ms=self._int_ms, averages=self._avg, path_mm=self.path_mm,
+                                saturated=saturated, t_s=self._clock.now())
 
 
 def from_config(role: str, cfg: Any, clock: Clock, device: Any = None) -> OceanSpectrometer:

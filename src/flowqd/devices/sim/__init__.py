@@ -54,7 +54,7 @@ def default_twin(kind: str = "default") -> tuple[Any, Any]:
 
 
 def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
-                      roles: Sequence[str] | None = None) -> tuple[dict[str, Any], SimPlant]:
+                      roles: Sequence[str]) -> tuple[dict[str, Any], SimPlant]:
     """Simulated devices for ``roles`` of ``platform_config`` and the plant they share.
 
     Parameters
@@ -64,8 +64,8 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     twin : object, optional
         Anything with ``predict(conditions)``; default per ``[sim] twin``. A :class:`SurrogateTwin` passed here
         uses its own conditions type.
-    roles : sequence of str, optional
-        Roles to build (default: all configured).
+    roles : sequence of str
+        Roles to build (those the platform file configures with the ``sim`` driver).
     """
     sim_cfg = platform_config.sim
     if twin is None:
@@ -84,14 +84,10 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     plant = SimPlant(clock=clock, process=process, twin=twin, make_conditions=make_conditions,
                      ambient_c=sim_cfg.ambient_c, seed=sim_cfg.seed, pressure_noise_bar=sim_cfg.pressure_noise_bar,
                      twin_path_mm=float(getattr(twin, "path_mm", 1.0)))
-    core_box, shell_box = platform_config.box_names()
-    stage = train.section(core_box)
-    plant.core_units = len(stage.units_in_use)  # type: ignore[union-attr]
-    if shell_box is not None:
-        plant.shell_units = len(train.section(shell_box).units_in_use)  # type: ignore[union-attr]
-    wanted = set(roles) if roles is not None else {r for r in ("core_pump", "shell_pump", "hb1", "hb2", "pressure",
-                                                                "outlet_valve", "uvvis", "pl")
-                                                   if getattr(dev, r, None) is not None}
+    plant.core_units = len(train.section(process.core_box).units_in_use)  # type: ignore[union-attr]
+    if process.shell_box is not None:
+        plant.shell_units = len(train.section(process.shell_box).units_in_use)  # type: ignore[union-attr]
+    wanted = set(roles)
     out: dict[str, Any] = {}
     for role, stream, reservoir in (("core_pump", "core", "stock"), ("shell_pump", "ddt", "ddt")):
         c = getattr(dev, role, None)
@@ -109,7 +105,7 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
         out[role] = AlternatingPump(role, syringes[0], syringes[1], clock, switch_volume_ml=c.switch_volume_ml,
                                     overlap=c.overlap, min_flow_ml_min=c.min_flow_ml_min,
                                     max_flow_ml_min=c.max_flow_ml_min)
-    for role, box in (("hb1", core_box), ("hb2", shell_box)):
+    for role, box in (("hb1", process.core_box), ("hb2", process.shell_box)):
         h = getattr(dev, role, None)
         if role in wanted and h is not None and box is not None:
             plant.add_heater(box, HeaterParams(), h.ramp_c_min)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowqd.analysis.spectrum import Spectrum
 from flowqd.devices.protocols import (
     VALVE_POSITIONS,
     SpectrumReading,
-    absorbance_from_counts,
+    check_ramp,
     check_range,
+    spectrum_reading,
 )
 from flowqd.devices.sim.plant import SimPlant
 from flowqd.errors import RangeError
@@ -107,9 +107,7 @@ class SimTemperatureController:
 
     def set_ramp_c_min(self, rate_c_min: float) -> None:
         """Set-point ramp rate, °C/min."""
-        r = float(rate_c_min)
-        if not 0 < r <= self.max_ramp_c_min:
-            raise RangeError(f"{self.name} ramp = {r:g} °C/min is outside (0, {self.max_ramp_c_min:g}] °C/min")
+        r = check_ramp(self.name, rate_c_min, self.max_ramp_c_min)
         self._h.ramp_c_min = r
 
     def ramp_c_min(self) -> float:
@@ -127,10 +125,6 @@ class SimTemperatureController:
         h.enabled = False
         h.runaway = False
         h.integral_w = 0.0
-
-    def power_w(self) -> float:
-        """Heating power now, W (simulation insight)."""
-        return self._h.power_w
 
 
 class SimPressureSensor:
@@ -301,20 +295,7 @@ class SimSpectrometer:
         raw_mean = self._dark_level + signal
         saturated = bool(np.any(raw_mean >= self.full_well_counts))
         counts = self._scan(signal)
-        if self.mode == "absorbance":
-            assert self._reference is not None
-            values = absorbance_from_counts(counts, self._dark, self._reference)
-            kind = "absorbance"
-        else:
-            values = counts - self._dark
-            kind = "intensity"
-        t_s = self._plant.clock.now()
-        spectrum = Spectrum(self._wl, values, kind=kind, source=f"{self.name}@{t_s:.1f}s",
-                            metadata={"integration_ms": self._int_ms, "averages": self._avg,
-                                      "path_mm": self.path_mm, "quantity": "photon",
-                                      **({"excitation_nm": self.excitation_nm} if self.sphere else {})})
-        return SpectrumReading(kind="absorbance" if self.mode == "absorbance" else "pl", wavelength_nm=self._wl.copy(),
-                               counts=counts, dark=self._dark.copy(),
-                               reference=None if self._reference is None else self._reference.copy(),
-                               spectrum=spectrum, integration_ms=self._int_ms, averages=self._avg,
-                               saturated=saturated, t_s=t_s)
+        return spectrum_reading(self.name, self.mode, self._wl, counts, self._dark, self._reference,
+                                integration_ms=self._int_ms, averages=self._avg, path_mm=self.path_mm,
+                                saturated=saturated, t_s=self._plant.clock.now(),
+                                metadata={"excitation_nm": self.excitation_nm} if self.sphere else None)

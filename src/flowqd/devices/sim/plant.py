@@ -24,6 +24,7 @@ Fault injection: :meth:`SimPlant.inject_clog`, :meth:`SimPlant.inject_runaway`, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,7 +72,6 @@ class _Heater:
     enabled: bool = False
     integral_w: float = 0.0
     runaway: bool = False
-    power_w: float = 0.0
 
 
 @dataclass
@@ -227,7 +227,6 @@ class SimPlant:
             power = min(max(p.kp_w_k * error + h.integral_w, 0.0), p.max_power_w)
         else:
             power = 0.0
-        h.power_w = power
         h.temperature_c += (power - p.loss_w_k * (h.temperature_c - self.ambient_c)) / p.capacity_j_k * dt
 
     def _step_syringe(self, s: _Syringe, dt: float) -> None:
@@ -395,10 +394,7 @@ class SimPlant:
     def prediction(self, op: OperatingPoint) -> Any:
         """The twin's prediction at ``op`` (cached)."""
         if op not in self._prediction_cache:
-            kwargs = {"core_temperature_c": op.core_temperature_c, "core_flow_ml_min": op.core_flow_ml_min,
-                      "core_units": op.core_units, "shell": op.shell, "shell_temperature_c": op.shell_temperature_c,
-                      "ddt_flow_ml_min": op.ddt_flow_ml_min, "shell_units": op.shell_units}
-            cond = self.make_conditions(**{k: v for k, v in kwargs.items() if v is not None})
+            cond = self.make_conditions(**{k: v for k, v in dataclasses.asdict(op).items() if v is not None})
             self._prediction_cache[op] = self.twin.predict(cond)
         return self._prediction_cache[op]
 
