@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     rtds = _hb1_rtds([conds[i] for i in rng_idx])
     dx = []
     t_scipy = 0.0
-    for (rtd, _), i in zip(rtds, rng_idx, strict=True):
+    for rtd, i in zip(rtds, rng_idx, strict=True):
         c = conds[i]
         t_end = 60.0 * _rtd_end_min(rtd, upwind)
         t_eval = time_grid_s(t_end, dt_min_s=upwind.dt_min_s, ratio=upwind.ratio, dt_max_s=upwind.dt_max_s)

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from flowqd.units import AVOGADRO, BOLTZMANN, GAS_CONSTANT
+from flowqd.kinetics.precursor import arrhenius
+from flowqd.units import AVOGADRO, BOLTZMANN
 
 __all__ = [
     "INP_PAIR_VOLUME_NM3",
@@ -46,7 +47,7 @@ def solubility_mol_m3(temperature_k: Any, c_eq_ref_mol_m3: Any, dh_s_j_mol: Any,
     >>> round(float(solubility_mol_m3(473.15, 0.01, 40e3)), 6)
     0.01
     """
-    return c_eq_ref_mol_m3 * xp.exp(-dh_s_j_mol / GAS_CONSTANT * (1.0 / temperature_k - 1.0 / t_ref_k))
+    return arrhenius(temperature_k, c_eq_ref_mol_m3, dh_s_j_mol, t_ref_k, xp=xp)
 
 
 def capillary_length_nm(temperature_k: Any, gamma_j_m2: Any, pair_volume_nm3: float = INP_PAIR_VOLUME_NM3) -> Any:

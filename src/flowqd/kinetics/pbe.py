@@ -199,7 +199,7 @@ def time_grid_s(t_end_s: float, dt_min_s: float = 0.2, ratio: float = 0.04, dt_m
 
 
 def heatup_history_k(times_s: npt.ArrayLike, temperature_set_c: npt.ArrayLike, *, inlet_temperature_c: float = 25.0,
-                     heatup_time_s: float = 3.0) -> np.ndarray:
+                     heatup_time_s: npt.ArrayLike = 3.0) -> np.ndarray:
     """Fluid temperature history (K) in a heated coil: first-order approach to the block set point.
 
     ``T(t) = T_set − (T_set − T_in)·exp(−t/τ_h)`` with ``τ_h = R²/α ≈ 3 s`` for the 1 mm ID tube (radial

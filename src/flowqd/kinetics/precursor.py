@@ -39,7 +39,7 @@ import numpy as np
 from flowqd.units import GAS_CONSTANT
 
 __all__ = ["arrhenius", "intermediate_release_step", "precursor_chain_step",
-           "precursor_decay_factor", "precursor_rate_constant_per_s"]
+           "precursor_rate_constant_per_s"]
 
 
 def arrhenius(temperature_k: Any, k_ref: Any, ea_j_mol: Any, t_ref_k: float, xp: Any = np) -> Any:
@@ -76,15 +76,6 @@ def precursor_rate_constant_per_s(
     Tessier et al. 2016 (stoichiometry); McMurtry et al. 2020 (precursor-limited rate); notes §1.3 (priors).
     """
     return arrhenius(temperature_k, k_ref_per_s, ea_j_mol, t_ref_k, xp=xp)
-
-
-def precursor_decay_factor(rate_constant_per_s: Any, dt_s: Any, xp: Any = np) -> Any:
-    """Exact one-step factor ``c_P(t+dt)/c_P(t) = exp(−k1·dt)`` of the first-order conversion (k1 frozen over dt).
-
-    >>> round(float(precursor_decay_factor(np.log(2.0), 1.0)), 6)
-    0.5
-    """
-    return xp.exp(-rate_constant_per_s * dt_s)
 
 
 def precursor_chain_step(c_p: Any, c_i: Any, k0_per_s: Any, k1_per_s: Any, dt_s: Any,

@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flowqd.kinetics.precursor import arrhenius
+from flowqd.units import celsius_to_kelvin
 
 __all__ = [
     "ZNS_MOLAR_VOLUME_M3_MOL",
@@ -84,7 +85,7 @@ class ShellParameters:
 def zns_deposited_mol_m3(zinc_mol_m3: npt.ArrayLike, temperature_c: npt.ArrayLike, residence_time_min: npt.ArrayLike,
                          core_area_m2_m3: npt.ArrayLike, params: ShellParameters) -> np.ndarray:
     """ZnS deposited on the cores, mol per m³ of the shell stream (steps 1–2)."""
-    t_k = np.asarray(temperature_c, dtype=float) + 273.15
+    t_k = celsius_to_kelvin(temperature_c)
     k_s = arrhenius(t_k, params.k_s_ref_per_s, params.e_s_j_mol, params.t_ref_k)
     x_s = -np.expm1(-k_s * np.asarray(residence_time_min, dtype=float) * 60.0)
     area = np.asarray(core_area_m2_m3, dtype=float)

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from flowqd.errors import ConfigError, RangeError
+from flowqd.reactor.geometry import PUMP_RANGE_ML_MIN  # syringe-pump range, mL/min (paper §3)
 
 __all__ = ["CORE_MAX_TEMPERATURE_C", "MIN_TEMPERATURE_C", "PUMP_RANGE_ML_MIN", "SHELL_MAX_TEMPERATURE_C",
            "UNITS_PER_BOX", "Conditions"]
@@ -21,8 +22,6 @@ CORE_MAX_TEMPERATURE_C: float = 350.0
 SHELL_MAX_TEMPERATURE_C: float = 220.0
 #: Lowest set point the kinetic model accepts, °C (the stock enters at 25 °C; below ~100 °C nothing happens).
 MIN_TEMPERATURE_C: float = 100.0
-#: Syringe-pump range, mL/min (paper §3: 1.5 mL/min → 2.4 min, 0.03 mL/min → 120 min per unit).
-PUMP_RANGE_ML_MIN: tuple[float, float] = (0.03, 1.5)
 #: Heating units per box.
 UNITS_PER_BOX: int = 3
 
@@ -70,7 +69,7 @@ class Conditions:
     inlet_line_m : float
         Unheated (25 °C) line between syringe and HB1, m (≥ 0; adds residence time, no reaction).
 
-    >>> Conditions(200.0, 0.1).residence_time_ratio_units
+    >>> Conditions(200.0, 0.1).core_units
     1
     """
 
@@ -114,11 +113,6 @@ class Conditions:
         if length < 0:
             raise RangeError(f"inlet line length must be ≥ 0 m, got {length:g} m")
         object.__setattr__(self, "inlet_line_m", length)
-
-    @property
-    def residence_time_ratio_units(self) -> int:
-        """Number of HB1 units the core stream passes (τ scales with it)."""
-        return self.core_units
 
     def to_dict(self) -> dict[str, float | int | bool]:
         """Plain dict (JSON-ready)."""

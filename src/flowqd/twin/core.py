@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowqd.kinetics.pbe import KineticParameters, SizeGrid, integrate, time_grid_s
+from flowqd.kinetics.pbe import KineticParameters, SizeGrid, heatup_history_k, integrate, time_grid_s
 from flowqd.reactor.geometry import paper_train
 from flowqd.reactor.heatup import heating_time_constant_s
-from flowqd.reactor.rtd import section_rtd
+from flowqd.reactor.rtd import ResidenceTimeDistribution, section_rtd
 from flowqd.twin.conditions import Conditions
 
 __all__ = ["CoreOutlet", "NumericsOptions", "core_outlet", "psd_statistics", "refine_times"]
@@ -69,7 +69,6 @@ class CoreOutlet:
     conversion: np.ndarray
     precursor_mol_m3: np.ndarray
     monomer_mol_m3: np.ndarray
-    residence_time_min: np.ndarray
     feed_in_mol_m3: float
 
 
@@ -100,7 +99,7 @@ def psd_statistics(diameter_nm: np.ndarray, number: np.ndarray) -> tuple[np.ndar
     return q3, x13, sigma, sigma / x13
 
 
-def _hb1_rtds(conditions: Sequence[Conditions], particle_rtd: str = "dispersion") -> list:
+def _hb1_rtds(conditions: Sequence[Conditions], particle_rtd: str = "dispersion") -> list[ResidenceTimeDistribution]:
     if particle_rtd not in ("dispersion", "auto"):
         raise ValueError(f"particle_rtd must be 'dispersion' or 'auto', got {particle_rtd!r}")
     switch = {"theta_switch": 0.0} if particle_rtd == "dispersion" else {}
@@ -110,21 +109,21 @@ def _hb1_rtds(conditions: Sequence[Conditions], particle_rtd: str = "dispersion"
                             inlet_line_m=c.inlet_line_m if c.inlet_line_m > 0 else None)
         segs = train.resolve(c.core_flow_ml_min, {"HB1": c.core_temperature_c})
         hb1 = next(s for s in segs if s.name == "HB1")
-        out.append((section_rtd(hb1, species="particle", **switch), sum(s.residence_time_min for s in segs)))
+        out.append(section_rtd(hb1, species="particle", **switch))
     return out
 
 
-def _rtd_end_min(rtd: object, opts: NumericsOptions) -> float:
-    tau = rtd.tau_min  # type: ignore[attr-defined]
-    if rtd.regime == "laminar":  # type: ignore[attr-defined]
+def _rtd_end_min(rtd: ResidenceTimeDistribution, opts: NumericsOptions) -> float:
+    tau = rtd.tau_min
+    if rtd.regime == "laminar":
         return 0.5 * tau / np.sqrt(1.0 - opts.laminar_tail_quantile)
-    return tau * (1.0 + opts.dispersion_tail_sigmas * np.sqrt(2.0 / rtd.bodenstein))  # type: ignore[attr-defined]
+    return tau * (1.0 + opts.dispersion_tail_sigmas * np.sqrt(2.0 / rtd.bodenstein))
 
 
-def _weights(rtd: object, times_s: np.ndarray) -> np.ndarray:
+def _weights(rtd: ResidenceTimeDistribution, times_s: np.ndarray) -> np.ndarray:
     t_min = times_s / 60.0
     mids = 0.5 * (t_min[1:] + t_min[:-1])
-    f = rtd.cdf(mids)  # type: ignore[attr-defined]
+    f = rtd.cdf(mids)
     w = np.diff(np.concatenate([[0.0], f, [1.0]]))
     return np.maximum(w, 0.0)
 
@@ -157,9 +156,9 @@ def core_outlet(conditions: Sequence[Conditions], params: KineticParameters | Se
     temps = np.array([c.core_temperature_c for c in conditions])
     uniq, rows = np.unique(temps, return_inverse=True)
     n_uniq, n_sets, n_cond = uniq.size, len(sets), len(conditions)
-    t_end_s = 60.0 * max(_rtd_end_min(r, opts) for r, _ in rtds)
+    t_end_s = 60.0 * max(_rtd_end_min(r, opts) for r in rtds)
     times = time_grid_s(t_end_s, dt_min_s=opts.dt_min_s, ratio=opts.ratio, dt_max_s=opts.dt_max_s)
-    w1 = np.stack([_weights(r, times) for r, _ in rtds])
+    w1 = np.stack([_weights(r, times) for r in rtds])
     w = np.tile(w1, (n_sets, 1))
     out_rows = (np.arange(n_sets)[:, None] * n_uniq + rows[None, :]).reshape(-1)
     row_params = _stack_params(sets, n_uniq) if n_sets > 1 else sets[0]
@@ -168,8 +167,8 @@ def core_outlet(conditions: Sequence[Conditions], params: KineticParameters | Se
     tau_h = heating_time_constant_s(0.5 * (t_set + opts.inlet_temperature_c))
 
     def run(tgrid: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        hist = 273.15 + t_set[:, None] - (t_set[:, None] - opts.inlet_temperature_c) * np.exp(
-            -tgrid[None, :] / tau_h[:, None])
+        hist = heatup_history_k(tgrid, t_set, inlet_temperature_c=opts.inlet_temperature_c,
+                                heatup_time_s=tau_h[:, None])
         res = integrate(hist, tgrid, row_params, feed_in_mol_m3=feed_in_mol_m3, grid=grid, outlet_weights=weights,
                         outlet_rows=out_rows, backend=backend, fct=opts.fct)
         return res.number_mol_m3, res.precursor_mol_m3, res.monomer_mol_m3
@@ -186,10 +185,9 @@ def core_outlet(conditions: Sequence[Conditions], params: KineticParameters | Se
     d = grid.diameters_nm
     q3, x13, sigma, rsd = psd_statistics(d, number)
     conversion = (number @ grid.units_per_particle) / feed_in_mol_m3
-    tau = np.array([t for _, t in rtds])
     outs = []
     for s_idx in range(n_sets):
         sl = slice(s_idx * n_cond, (s_idx + 1) * n_cond)
         outs.append(CoreOutlet(d, number[sl], q3[sl], x13[sl], sigma[sl], rsd[sl], conversion[sl], prec[sl],
-                               mono[sl], tau, feed_in_mol_m3))
+                               mono[sl], feed_in_mol_m3))
     return outs if many else outs[0]

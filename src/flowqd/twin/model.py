@@ -19,7 +19,6 @@ one condition (``predict_batch``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,7 +253,6 @@ class Twin:
         hyd = self._hydraulics(conds)
         optics = [self._optics(conds, o, wl, baseline) for o in (outs if steps is not None else outs[:1])]
         scal, absorb, pl_wl, pl_i = optics[0]
-        hyd.pop("_shell_tau_min")
         scal.update(hyd)
         scal["x13_nm"] = base.x13_nm
         scal["sigma_nm"] = base.sigma_nm
@@ -318,12 +316,10 @@ class Twin:
             h = train_hydraulics(train, c.core_flow_ml_min, temps, sides)
             core = [s for s in h.sections if s.name in ("inlet", "HB1")]
             hb1 = h.section("HB1")
-            shell_tau = h.section("HB2").residence_time_min if c.shell else float("nan")
-            rows.append((sum(s.residence_time_min for s in core), h.pressure_drop_bar, hb1.reynolds, hb1.dean,
-                         shell_tau))
+            rows.append((sum(s.residence_time_min for s in core), h.pressure_drop_bar, hb1.reynolds, hb1.dean))
         arr = np.array(rows, dtype=float)
         return {"residence_time_min": arr[:, 0], "pressure_drop_bar": arr[:, 1], "reynolds": arr[:, 2],
-                "dean": arr[:, 3], "_shell_tau_min": arr[:, 4]}
+                "dean": arr[:, 3]}
 
     def _optics(self, conds: list[Conditions], out: CoreOutlet, wl: np.ndarray,
                 baseline: tuple[float, float] | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
@@ -432,7 +428,3 @@ def _fwhm_nm(wl: np.ndarray, spec: np.ndarray, above: np.ndarray) -> float:
     right = wl[i1] if i1 == wl.size - 1 else np.interp(0.5, [spec[i1 + 1], spec[i1]], [wl[i1 + 1], wl[i1]])
     return float(right - left)
 
-
-def _replace_params(twin: Twin, **changes: Any) -> Twin:
-    """A twin with some TwinParameters fields replaced (used by the shell calibration)."""
-    return Twin(dataclasses.replace(twin.parameters, **changes), material=twin.material, dilution=twin.dilution)
