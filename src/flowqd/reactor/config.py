@@ -57,8 +57,8 @@ __all__ = [
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-class UnitConfig(BaseModel):
-    """One heating unit's coil."""
+class _TubeConfig(BaseModel):
+    """A named 1/16" tube: what heating units and unheated lines share."""
 
     model_config = _STRICT
 
@@ -66,6 +66,15 @@ class UnitConfig(BaseModel):
     inner_diameter_mm: float = Field(gt=0)
     length_m: float = Field(gt=0)
     coil_diameter_mm: float | None = Field(None, gt=0)
+
+    def tube(self) -> Tube:
+        """The geometry object of the tube."""
+        return Tube(self.inner_diameter_mm, self.length_m, self.coil_diameter_mm)
+
+
+class UnitConfig(_TubeConfig):
+    """One heating unit's coil."""
+
     max_temperature_c: float | None = Field(None, gt=0, description="defaults to the box's limit")
 
 
@@ -98,7 +107,7 @@ class HeatingBoxConfig(BaseModel):
 
     def to_stage(self) -> BoxStage:
         """The geometry object."""
-        units = tuple(HeatingUnit(u.name, Tube(u.inner_diameter_mm, u.length_m, u.coil_diameter_mm),
+        units = tuple(HeatingUnit(u.name, u.tube(),
                                   u.max_temperature_c if u.max_temperature_c is not None else self.max_temperature_c)
                       for u in self.units)
         box = HeatingBox(self.name, units, self.max_temperature_c)
@@ -106,20 +115,14 @@ class HeatingBoxConfig(BaseModel):
         return BoxStage(box, in_use, self.temperature_c)
 
 
-class LineConfig(BaseModel):
+class LineConfig(_TubeConfig):
     """An unheated line."""
 
-    model_config = _STRICT
-
-    name: str = Field(min_length=1)
-    inner_diameter_mm: float = Field(gt=0)
-    length_m: float = Field(gt=0)
-    coil_diameter_mm: float | None = Field(None, gt=0)
     temperature_c: float = Field(25.0, ge=0, le=350)
 
     def to_line(self) -> Line:
         """The geometry object."""
-        return Line(self.name, Tube(self.inner_diameter_mm, self.length_m, self.coil_diameter_mm), self.temperature_c)
+        return Line(self.name, self.tube(), self.temperature_c)
 
 
 class MixerConfig(BaseModel):

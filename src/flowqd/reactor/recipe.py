@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from flowqd.errors import ConfigError, RangeError
 from flowqd.materials import get_material
 from flowqd.reactor._toml import read_toml, validation_message
+from flowqd.reactor.geometry import _positive
 
 __all__ = [
     "Component",
@@ -216,13 +217,6 @@ def paper_recipe() -> Recipe:
     """The paper's stock, neat DDT shell feed and 2.5 mL / 20 bar syringes."""
     return Recipe(name="wang-segets-2023", source="Wang & Segets, React. Chem. Eng. 2023, 8, 316",
                   stock=paper_stock(), shell_feed=ShellFeed(), syringe=SyringeSpec())
-
-
-def _positive(value: float, what: str) -> float:
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise RangeError(f"{what} must be > 0, got {value!r}")
-    return v
 
 
 def stock_consumed_ml(flow_ml_min: float, duration_min: float) -> float:
