@@ -9,7 +9,7 @@ lazily, only when a jax backend is requested, so commands that do not need it st
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Literal
+from typing import Literal
 
 from flowqd.errors import FlowqdError
 
@@ -54,15 +54,3 @@ def resolve_backend(backend: str = "auto", *, auto_needs_accelerator: bool = Fal
     if backend == "jax" and not jax_available():
         raise FlowqdError("backend 'jax' requested but jax is not installed: pip install 'flowqd[jax]'")
     return backend
-
-
-def array_namespace(backend: str = "auto") -> Any:
-    """Return the array module (``numpy`` or ``jax.numpy``) for ``backend``."""
-    name = resolve_backend(backend)
-    if name == "jax":
-        import jax.numpy as jnp
-
-        return jnp
-    import numpy as np
-
-    return np

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,13 @@ class TestThirdMaterialByDataAlone:
         assert m.name == "ZnTe"
         assert float(m.diameter_from_wavelength_nm(480.0)) == pytest.approx(3.0, abs=0.1)
         assert float(m.intrinsic_absorption_cm(400.0, "hexane")) > 0
+        # loaded once per file version (the PSD kernel cache is keyed on the Material object), again once edited
+        assert get_material(tmp_path / "ZnTe.toml") is m and get_material(str(tmp_path / "ZnTe.toml")) is not None
+        st = (tmp_path / "ZnTe.toml").stat()
+        (tmp_path / "ZnTe.toml").write_text((tmp_path / "ZnTe.toml").read_text().replace("5.7", "5.8"))
+        os.utime(tmp_path / "ZnTe.toml", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        edited = get_material(tmp_path / "ZnTe.toml")
+        assert edited is not m and edited.density_g_cm3 == 5.8
 
     def test_missing_key_is_a_clear_error(self, tmp_path: Path) -> None:
         (tmp_path / "bad.toml").write_text('name = "X"\n')

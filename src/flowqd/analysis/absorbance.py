@@ -123,20 +123,13 @@ def analyze_absorbance(
     SpectrumError
         One line naming ``spectrum.source`` and the problem (saturated, no exciton, no onset, too few points).
     """
-    from flowqd.analysis.exciton import NoExcitonError, find_exciton
-
     src = spectrum.source or "<spectrum>"
     try:
         corrected = (spectrum if baseline_window_nm is None
                      else correct_linear_baseline(spectrum, baseline_window_nm))
-        try:
-            exc = find_exciton(corrected, search_nm=search_nm)
-            peak_nm, peak_method = exc.wavelength_nm, exc.method
-        except NoExcitonError as err:
-            if not err.absorbing:
-                raise
-            peak_nm, peak_method = float("nan"), "none"
+        # the exciton search is the PSD inversion's first step: its result comes back with the PSD
         psd = invert_psd(corrected, material, method=psd_method, solvent=solvent, search_nm=search_nm)
+        peak_nm, peak_method = psd.exciton_wavelength_nm, psd.exciton_method
         wl = corrected.wavelength_nm
         if wl[0] <= wavelength_star_nm <= wl[-1]:
             a_star = float(np.interp(wavelength_star_nm, wl, corrected.values))

@@ -98,14 +98,17 @@ def noise_level_estimate_rows(values: np.ndarray, *, differenced: bool = False) 
     return median_rows(np.abs(d2 - median_rows(d2)[:, None])) / 0.6745 / np.sqrt(6.0)
 
 
+def _savgol_points(window_nm: float, wavelength_nm: np.ndarray) -> int:
+    """Odd number of points spanning ``window_nm`` on the grid, at most the largest odd count the grid holds."""
+    n = round(window_nm / float(np.median(np.diff(wavelength_nm)))) | 1
+    size = wavelength_nm.size
+    return min(n, (size - 1) | 1 if size % 2 == 0 else size)
+
+
 def _smooth(y: np.ndarray, wavelength_nm: np.ndarray, window_nm: float) -> np.ndarray:
     from scipy.signal import savgol_filter
 
-    step = float(np.median(np.diff(wavelength_nm)))
-    n = round(window_nm / step) | 1
-    if n < 5:
-        return y.copy()
-    n = min(n, (y.size - 1) | 1 if y.size % 2 == 0 else y.size)
+    n = _savgol_points(window_nm, wavelength_nm)
     if n < 5:
         return y.copy()
     return savgol_filter(y, n, 3)
@@ -204,8 +207,7 @@ def find_exciton(
         #    noise is excluded).
         from scipy.signal import savgol_filter
 
-        step = float(np.median(np.diff(w_all)))
-        n2 = min(round(3 * smooth_nm / step) | 1, (w_all.size - 1) | 1 if w_all.size % 2 == 0 else w_all.size)
+        n2 = _savgol_points(3 * smooth_nm, w_all)
         if n2 < 7:
             raise _none("too few points for a second derivative")
         # only d2 inside the search window is used: where the filter's half window fits between it and the ends

@@ -485,9 +485,7 @@ def read_avantes(
     )
     if head is None:
         raise SpectrumError("no 'Wave;…' header row: not an AvaSoft ASCII export", source=src)
-    names = [c.strip() for c in all_lines[head].split(";")]
-    while names and names[-1] == "":
-        names.pop()
+    names = _split(all_lines[head], ";")
     metadata: dict[str, Any] = {"format": "avantes", **_header_key_values(all_lines[:head]), "columns": tuple(names)}
     data = [
         (n, line)

@@ -52,9 +52,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowqd.analysis.cie import check_quantity
+from flowqd.analysis.pl import to_photon_counts
+from flowqd.analysis.preprocess import trapezoid_weights
 from flowqd.analysis.spectrum import Spectrum
 from flowqd.errors import RangeError, SpectrumError
-from flowqd.units import HC_EV_NM
 
 __all__ = [
     "LOW_ABSORPTANCE",
@@ -248,10 +249,7 @@ def _band_weights(spectrum: Spectrum, band_nm: tuple[float, float]) -> tuple[np.
     x = np.concatenate([[lo], inner, [hi]])
     if x.size < 3:
         raise SpectrumError(f"band {lo:g}-{hi:g} nm holds no sample of the spectrum", source=src)
-    dx = np.diff(x)
-    w_x = np.zeros(x.size)
-    w_x[:-1] += dx / 2
-    w_x[1:] += dx / 2
+    w_x = trapezoid_weights(x)
     # Express the weights on the x points in terms of the original samples (edge points are interpolations).
     w = np.zeros(wl.size)
     idx = np.searchsorted(wl, x)
@@ -278,42 +276,39 @@ def integrate_band(spectrum: Spectrum, band_nm: tuple[float, float]) -> float:
     return float(w @ spectrum.values)
 
 
-def _band_variance(spectrum: Spectrum, band_nm: tuple[float, float]) -> float:
-    _, w = _band_weights(spectrum, band_nm)
-    if np.any(spectrum.values[w > 0] < 0):
-        raise SpectrumError("negative counts in the band: Poisson variance needs raw counts",
-                            source=spectrum.source or None)
-    return float(w**2 @ spectrum.values)
+def _band_integrals(specs: Sequence[Spectrum], bands: Sequence[tuple[float, float]],
+                    poisson: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Band integrals of ``specs`` and, with ``poisson``, their shot-noise variances Σw²y (weights built once)."""
+    ws = [_band_weights(s, b)[1] for s, b in zip(specs, bands, strict=True)]
+    x = np.array([float(w @ s.values) for s, w in zip(specs, ws, strict=True)])
+    if not poisson:
+        return x, None
+    for s, w in zip(specs, ws, strict=True):
+        if np.any(s.values[w > 0] < 0):
+            raise SpectrumError("negative counts in the band: Poisson variance needs raw counts",
+                                source=s.source or None)
+    return x, np.array([float(w**2 @ s.values) for s, w in zip(specs, ws, strict=True)])
 
 
 def _photons(spectrum: Spectrum, quantity: str) -> Spectrum:
     if spectrum.kind != "intensity":
         raise SpectrumError(f"PLQY needs intensity spectra, not {spectrum.kind}", source=spectrum.source or None)
-    if quantity == "photon":
-        return spectrum
-    return spectrum.with_values(spectrum.values * spectrum.wavelength_nm / HC_EV_NM)
+    return spectrum if quantity == "photon" else to_photon_counts(spectrum)
 
 
 def _from_spectra_two(*, blank: Spectrum, sample: Spectrum, empty: Spectrum | None, exc: tuple[float, float],
                       emi: tuple[float, float], poisson: bool) -> PLQYResult:
     if empty is not None:
         raise SpectrumError("the two-measurement method takes no 'empty' spectrum", source=empty.source or None)
-    specs = (sample, blank, blank, sample)
-    bands = (emi, emi, exc, exc)
-    x = np.array([integrate_band(s, b) for s, b in zip(specs, bands, strict=True)])
-    var = np.array([_band_variance(s, b) for s, b in zip(specs, bands, strict=True)]) if poisson else None
-    return _two_result(x, var)
+    return _two_result(*_band_integrals((sample, blank, blank, sample), (emi, emi, exc, exc), poisson))
 
 
 def _from_spectra_de_mello(*, blank: Spectrum, sample: Spectrum, empty: Spectrum | None, exc: tuple[float, float],
                            emi: tuple[float, float], poisson: bool) -> PLQYResult:
     if empty is None:
         raise SpectrumError("the de Mello method needs the empty-sphere spectrum (empty=, measurement a)")
-    specs = (empty, blank, blank, sample, sample)
-    bands = (exc, exc, emi, exc, emi)
-    x = np.array([integrate_band(s, b) for s, b in zip(specs, bands, strict=True)])
-    var = np.array([_band_variance(s, b) for s, b in zip(specs, bands, strict=True)]) if poisson else None
-    return _de_mello_result(x, var)
+    return _de_mello_result(*_band_integrals((empty, blank, blank, sample, sample), (exc, exc, emi, exc, emi),
+                                             poisson))
 
 
 #: PLQY methods on spectra: name -> function(blank=, sample=, empty=, exc=, emi=, poisson=) -> PLQYResult.

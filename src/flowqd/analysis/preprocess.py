@@ -40,11 +40,11 @@ __all__ = [
     "smooth",
     "subtract_blank",
     "to_energy",
+    "trapezoid_weights",
 ]
 
 #: Robust-std factor: σ = 1.4826 · median(|r - median(r)|) for Gaussian noise.
 MAD_TO_STD = 1.482602218505602
-_RAYLEIGH_REF_NM = 500.0
 
 
 def _src(spectrum: Spectrum) -> str | None:
@@ -117,7 +117,7 @@ class BaselineFit:
     def evaluate(self, wavelength_nm: npt.ArrayLike) -> np.ndarray:
         """Baseline at the given wavelengths (nm)."""
         wl = np.asarray(wavelength_nm, dtype=float)
-        return _BASIS[self.method](wl) @ np.asarray(self.coefficients)
+        return BASELINE_METHODS[self.method](wl) @ np.asarray(self.coefficients)
 
 
 def _basis_constant(wl: np.ndarray) -> np.ndarray:
@@ -132,13 +132,12 @@ def _basis_rayleigh(wl: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(wl.size), wl**-4.0])
 
 
-_BASIS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = {
+#: Baseline models: name -> basis builder (columns multiplied by the fitted coefficients).
+BASELINE_METHODS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = {
     "constant": _basis_constant,
     "linear": _basis_linear,
     "rayleigh": _basis_rayleigh,
 }
-#: Baseline models: name -> basis builder (columns multiplied by the fitted coefficients).
-BASELINE_METHODS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = _BASIS
 
 
 def correct_baseline(
@@ -304,7 +303,7 @@ def to_energy(spectrum: Spectrum, *, density: bool | None = None) -> tuple[np.nd
     (3.0996, 129.05)
     """
     use_jacobian = _density_flag(spectrum, density)
-    energy = HC_EV_NM / spectrum.wavelength_nm
+    energy = spectrum.energy_ev
     values = spectrum.values * (spectrum.wavelength_nm**2 / HC_EV_NM) if use_jacobian else spectrum.values.copy()
     return energy[::-1].copy(), values[::-1].copy()
 
@@ -372,3 +371,18 @@ def noise_level(spectrum: Spectrum, window_nm: tuple[float, float], *, polyorder
     t = (wl - wl.mean()) / (np.ptp(wl) or 1.0)
     residual = y - np.polyval(np.polyfit(t, y, polyorder), t)
     return float(MAD_TO_STD * np.median(np.abs(residual - np.median(residual))))
+
+
+def trapezoid_weights(x: np.ndarray) -> np.ndarray:
+    """Weights w with ``Σ w·y`` the trapezoid integral of samples ``y`` on the grid ``x`` (1 for one point).
+
+    >>> trapezoid_weights(np.array([0.0, 1.0, 3.0])).tolist()
+    [0.5, 1.5, 1.0]
+    """
+    if x.size == 1:
+        return np.ones(1)
+    d = np.diff(x)
+    w = np.zeros_like(x)
+    w[:-1] += d / 2
+    w[1:] += d / 2
+    return w

@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from flowqd.analysis.preprocess import trapezoid_weights
 from flowqd.analysis.spectrum import Spectrum
 from flowqd.errors import ConfigError, RangeError, SpectrumError
 from flowqd.materials import Material, get_material
@@ -189,16 +190,6 @@ def diameter_grid_nm(material: str | Material = "InP") -> np.ndarray:
     k = PSDKernel.from_material(get_material(material))
     n = round((k.diameter_max_nm - k.diameter_min_nm) / k.diameter_step_nm) + 1
     return np.linspace(k.diameter_min_nm, k.diameter_max_nm, n)
-
-
-def _trapezoid_weights(x: np.ndarray) -> np.ndarray:
-    if x.size == 1:
-        return np.ones(1)
-    d = np.diff(x)
-    w = np.zeros_like(x)
-    w[:-1] += d / 2
-    w[1:] += d / 2
-    return w
 
 
 def kernel_matrix(
@@ -369,7 +360,7 @@ def forward_absorbance(
         raise RangeError(f"q3 has {q2.shape[-1]} classes but the grid has {d.size}")
     if np.any(q2 < 0):
         raise RangeError("q3 must be non-negative")
-    p = q2 * _trapezoid_weights(d)
+    p = q2 * trapezoid_weights(d)
     total = p.sum(axis=1, keepdims=True)
     if np.any(total <= 0):
         raise RangeError("size distribution has no weight")
@@ -405,7 +396,6 @@ class RegularizedProblem:
     kernel: np.ndarray  # (N, M + 1) scaled; last column: free offset
     kernel_scale_cm: float
     reg: np.ndarray  # (M, M) upper-triangular L with L^T L = D2^T D2 + eps I
-    reg_inv: np.ndarray  # L^-1
     gram: np.ndarray  # K^T K
     reg_gram: np.ndarray  # L^T L
     u: np.ndarray  # (N, M) left singular vectors of K L^-1
@@ -471,13 +461,13 @@ def _problem_cached(e_bytes: bytes, mref: _Ref, solvent: str | float) -> Regular
     gram = K.T @ K
     gram.setflags(write=False)
     R.setflags(write=False)
-    wts = _trapezoid_weights(grid)[active]
+    wts = trapezoid_weights(grid)[active]
     wts.setflags(write=False)
     vt_reg = vt @ L
     vt_linv_t = vt @ Linv.T
     for a in (vt_reg, vt_linv_t):
         a.setflags(write=False)
-    return RegularizedProblem(e, d, K, scale, L, Linv, gram, R, u, s, vt, lambdas, wts, grid, active, m,
+    return RegularizedProblem(e, d, K, scale, L, gram, R, u, s, vt, lambdas, wts, grid, active, m,
                               vt_reg, vt_linv_t)
 
 
@@ -522,7 +512,7 @@ def select_lambda_gcv(problem: RegularizedProblem, absorbance: npt.ArrayLike) ->
     beta = a2 @ problem.u  # (B, M)
     perp = np.maximum(np.sum(a2 * a2, axis=1) - np.sum(beta * beta, axis=1), 0.0)
     out = _gcv_lambda(np, beta, perp, problem.s, problem.lambdas, problem.n_energy)
-    out = _lambda_from_index(problem, _lambda_index(problem, out))
+    out = _lambda_from_index(problem.s, _lambda_index(problem.s, out))
     return out if a.ndim > 1 else out[0]
 
 
@@ -569,19 +559,20 @@ def solve_nnls_scipy(
     return x
 
 
-def _start(xp: Any, beta: Any, lam: Any, s: Any, vt_linv_t: Any) -> Any:
+def _start(beta: Any, lam: Any, s: Any, vt_linv_t: Any) -> Any:
     """Unconstrained regularised solution from the SVD (cheap warm start: its positive part seeds F)."""
     return (beta * (s / (s * s + lam[:, None]))) @ vt_linv_t
 
 
-def _lambda_index(problem: RegularizedProblem, lam: Any, xp: Any = np) -> Any:
-    """Index of λ on the fine grid ``s_max² · 10^(-9 + 0.05 j)``, j = 0..180 (the λ values the solvers use)."""
-    j = xp.round((xp.log10(lam / problem.s[0] ** 2) - _LOG_LAMBDA_GRID[0]) / _LAMBDA_STEP_DEC)
+def _lambda_index(s: Any, lam: Any, xp: Any = np) -> Any:
+    """Index of λ on the fine grid ``s_max² · 10^(-9 + 0.05 j)``, j = 0..180 (the λ values the solvers use);
+    ``s``: the singular values of the problem (numpy or jax.numpy through ``xp``)."""
+    j = xp.round((xp.log10(lam / s[0] ** 2) - _LOG_LAMBDA_GRID[0]) / _LAMBDA_STEP_DEC)
     return xp.clip(j, 0, _N_LAMBDA_FINE - 1).astype(xp.int32)
 
 
-def _lambda_from_index(problem: RegularizedProblem, j: Any) -> Any:
-    return problem.s[0] ** 2 * 10.0 ** (_LOG_LAMBDA_GRID[0] + _LAMBDA_STEP_DEC * j)
+def _lambda_from_index(s: Any, j: Any) -> Any:
+    return s[0] ** 2 * 10.0 ** (_LOG_LAMBDA_GRID[0] + _LAMBDA_STEP_DEC * j)
 
 
 def _dual_pdas_step(xp: Any, hinv_rows: Callable[[Any], Any], xu: Any, act: Any, nn: Any, tol: Any, k: int,
@@ -680,7 +671,7 @@ def _numpy_consts(problem: RegularizedProblem) -> tuple[np.ndarray, np.ndarray]:
     if "np-consts" not in cache:
         W = problem.vt_linv_t.T
         mt = W.shape[0]
-        lam = _lambda_from_index(problem, np.arange(_N_LAMBDA_FINE))
+        lam = _lambda_from_index(problem.s, np.arange(_N_LAMBDA_FINE))
         h = np.einsum("ik,lk,jk->lij", W, 1.0 / (problem.s**2 + lam[:, None]), W, optimize=True)
         hp = np.zeros((_N_LAMBDA_FINE, mt + _PAD, mt + _PAD))
         hp[:, :mt, :mt] = 0.5 * (h + np.swapaxes(h, 1, 2))
@@ -706,9 +697,9 @@ def _batch_solve_numpy_kta(
     if lam is None:
         perp = np.maximum(np.einsum("ij,ij->i", A, A) - np.einsum("ij,ij->i", beta, beta), 0.0)
         lam = _gcv_lambda(np, beta, perp, problem.s, problem.lambdas, problem.n_energy)
-    j = _lambda_index(problem, np.asarray(lam, dtype=float))
-    lam_g = _lambda_from_index(problem, j)
-    xu = _start(np, beta, lam_g, problem.s, problem.vt_linv_t)
+    j = _lambda_index(problem.s, np.asarray(lam, dtype=float))
+    lam_g = _lambda_from_index(problem.s, j)
+    xu = _start(beta, lam_g, problem.s, problem.vt_linv_t)
     act = (xu <= 0) & nn[None, :]
     tol = 1e-11 * np.abs(b).max(axis=1, keepdims=True)
     x = xu.copy()
@@ -848,10 +839,9 @@ def _jax_solver(k: int, max_iter: int, gcv: bool) -> Callable[..., Any]:
         if gcv:
             perp = jnp.maximum(jnp.sum(A * A, axis=1) - jnp.sum(beta * beta, axis=1), 0.0)
             lam = _gcv_lambda(jnp, beta, perp, s, lambdas, A.shape[1])
-        j = jnp.clip(jnp.round((jnp.log10(lam / s[0] ** 2) - _LOG_LAMBDA_GRID[0]) / _LAMBDA_STEP_DEC),
-                     0, _N_LAMBDA_FINE - 1).astype(jnp.int32)
-        lam = (s[0] ** 2 * 10.0 ** (_LOG_LAMBDA_GRID[0] + _LAMBDA_STEP_DEC * j)).astype(A.dtype)
-        xu = _start(jnp, beta, lam, s, vt_linv_t)
+        j = _lambda_index(s, lam, xp=jnp)
+        lam = _lambda_from_index(s, j).astype(A.dtype)
+        xu = _start(beta, lam, s, vt_linv_t)
         tol = 1e-11 * jnp.max(jnp.abs(b), axis=1, keepdims=True)
         rows = jnp.arange(A.shape[0])[:, None]
 
@@ -887,7 +877,7 @@ def _jax_arrays(problem: RegularizedProblem, dtype: str) -> tuple[Any, ...]:
 
         with jax.enable_x64(True):  # build in float64, then cast
             W = jnp.asarray(problem.vt_linv_t.T)
-            lam = jnp.asarray(_lambda_from_index(problem, np.arange(_N_LAMBDA_FINE)))
+            lam = jnp.asarray(_lambda_from_index(problem.s, np.arange(_N_LAMBDA_FINE)))
             h = jnp.einsum("ik,lk,jk->lij", W, 1.0 / (jnp.asarray(problem.s) ** 2 + lam[:, None]), W)
             h = 0.5 * (h + jnp.swapaxes(h, 1, 2))
             dt = jnp.float64 if dtype == "float64" else jnp.float32
@@ -929,7 +919,7 @@ def _batch_solve(problem: RegularizedProblem, A: Any, lam: np.ndarray | None, ba
         problem.device_cache["active_width"] = k
         x = np.array(x, dtype=float)
         lam_h = np.asarray(lam_out, dtype=float)
-    lam_h = _lambda_from_index(problem, _lambda_index(problem, lam_h))  # exact grid values (float32 safe)
+    lam_h = _lambda_from_index(problem.s, _lambda_index(problem.s, lam_h))  # exact grid values (float32 safe)
     bad = np.flatnonzero(~conv_h)
     if bad.size:  # rare: finish on the host (exact, float64)
         x[bad] = _batch_solve_numpy(problem, np.asarray(A, dtype=float)[bad], lam_h[bad], max_iter=max_iter)
@@ -970,7 +960,9 @@ class PSDResult:
     volume_fraction_path_cm : float
         φ·L (cm) implied by the fit (A = μ_i φ L / ln10 far above the edge).
     method : str
-    exciton_wavelength_nm : float
+    exciton_wavelength_nm, exciton_method : float, str
+        The first exciton found on the way (:func:`~flowqd.analysis.exciton.find_exciton`; NaN and ``"none"``
+        for a featureless spectrum).
     """
 
     diameter_nm: np.ndarray
@@ -990,25 +982,12 @@ class PSDResult:
     volume_fraction_path_cm: float
     method: str
     exciton_wavelength_nm: float = float("nan")
+    exciton_method: str = "none"
 
     @property
     def wavelength_nm(self) -> np.ndarray:
         """Wavelengths of the fit window, nm."""
         return HC_EV_NM / self.energy_ev
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (stable keys)."""
-        return {
-            "x13_nm": self.x13_nm,
-            "sigma_nm": self.sigma_nm,
-            "rsd": self.rsd,
-            "x13_uncertainty_nm": self.x13_uncertainty_nm,
-            "rsd_uncertainty": self.rsd_uncertainty,
-            "psd": {"diameter_nm": self.diameter_nm.tolist(), "q3": self.q3.tolist()},
-            "fit_residual_rms": self.fit_residual_rms,
-            "lambda_reg": self.lambda_reg,
-            "method": self.method,
-        }
 
 
 @dataclass(frozen=True)
@@ -1292,6 +1271,7 @@ def invert_psd(
         x13_uncertainty_nm=u_x13, rsd_uncertainty=u_rsd, energy_ev=e, absorbance=a, fitted=fitted,
         residual=resid, fit_residual_rms=rms, lambda_reg=float(lam), volume_fraction_path_cm=phi_l,
         method=method, exciton_wavelength_nm=exc.wavelength_nm if exc is not None else float("nan"),
+        exciton_method=exc.method if exc is not None else "none",
     )
 
 

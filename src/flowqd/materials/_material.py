@@ -201,12 +201,25 @@ def _builtin(name: str) -> Material:
     return load_material(Path(str(_DATA / f"{name}.toml")))
 
 
+@lru_cache(maxsize=32)
+def _from_file(path: str, resolved: str, mtime_ns: int, size: int) -> Material:
+    """A material file, loaded once per (path as given, file, version); errors keep naming ``path``."""
+    return load_material(Path(path))
+
+
 def get_material(material: str | Material | Path = "InP") -> Material:
     """Return a :class:`Material` by built-in name (case-insensitive), TOML path, or pass one through."""
     if isinstance(material, Material):
         return material
     if isinstance(material, Path) or str(material).endswith(".toml"):
-        return load_material(material)
+        path = Path(material)
+        try:
+            stat = path.stat()
+        except OSError:
+            return load_material(material)  # its own one-line error for a missing file
+        # one Material per file version: the PSD problem cache is keyed on the Material, so reloading the same file
+        # for every spectrum rebuilt the whole regularised problem each time (~80x slower)
+        return _from_file(str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     names = {n.lower(): n for n in available_materials()}
     key = str(material).strip().lower()
     if key not in names:

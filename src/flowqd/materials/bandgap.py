@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import least_squares
 
 from flowqd.errors import FlowqdError, RangeError
 
@@ -150,6 +149,8 @@ def fit_bandgap(
     >>> round(float(curve.diameter_nm(wavelength_nm_to_energy_ev(518.0))), 4)
     2.7
     """
+    from scipy.optimize import least_squares  # lazily: importing flowqd.materials stays cheap
+
     if form not in BANDGAP_FORMS:
         raise FlowqdError(f"unknown band-gap form {form!r}; known: {', '.join(BANDGAP_FORMS)}")
     d = np.asarray(diameter_nm, dtype=float)
