@@ -39,3 +39,10 @@ def test_every_command_group_registers() -> None:
     names = set(get_command(app).commands)  # type: ignore[attr-defined]
     assert {"analyze", "simulate", "twin", "plan", "run", "demo", "stop", "report", "runs", "export",
             "materials", "serve"} <= names
+
+
+def test_cli_default_database_is_the_stores() -> None:
+    from flowqd.cli.platform import DEFAULT_DB_URL
+    from flowqd.store.database import DEFAULT_URL
+
+    assert DEFAULT_DB_URL == DEFAULT_URL

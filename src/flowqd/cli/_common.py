@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
 
 try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
@@ -25,8 +25,8 @@ except ImportError:  # pragma: no cover - depends on the typer version installed
 
     _ABORTS = (typer.Abort, _ClickAbort)
 
-__all__ = ["console", "err_console", "exit_if_skipped", "fail", "file_error", "print_json", "print_table",
-           "report_skipped", "run_cli", "to_jsonable"]
+__all__ = ["analyse_files", "check_output", "console", "err_console", "exit_if_skipped", "fail", "file_error",
+           "print_json", "print_table", "report_skipped", "run_cli", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,6 +63,35 @@ def file_error(err: FlowqdError, path: object, n_files: int) -> FlowqdError:
     others = "the other file" if n_files == 2 else f"the other {n_files - 1} files"
     FlowqdError.__init__(hint, f"{named} (--skip-bad analyses {others})")
     return hint
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """An output file's folder must exist: one line naming the option otherwise (checked before any work)."""
+    if path is not None and not path.parent.is_dir():
+        raise FlowqdError(f"{option} {path}: directory {path.parent} does not exist")
+
+
+def analyse_files(files: Sequence[Path], analyse: Callable[[Path], Any], *, skip_bad: bool, label: str,
+                  quiet: bool) -> tuple[list[tuple[Path, Any]], list[str]]:
+    """``analyse(path)`` for every file, with a progress bar (unless ``quiet``): ``[(path, result)]`` and the
+    skipped files' lines. A bad file stops the batch (:func:`file_error`) unless ``skip_bad``; then it is reported
+    (:func:`report_skipped`) and the rest go on."""
+    from rich.progress import Progress
+
+    results: list[tuple[Path, Any]] = []
+    skipped: list[str] = []
+    with Progress(console=err_console, transient=True, disable=quiet) as progress:
+        task = progress.add_task(label, total=len(files))
+        for f in files:
+            try:
+                results.append((f, analyse(f)))
+            except FlowqdError as err:
+                if not skip_bad:
+                    raise file_error(err, f, len(files)) from err
+                skipped.append(str(err.with_source(str(f))))
+            progress.advance(task)
+    report_skipped(skipped, len(files))
+    return results, skipped
 
 
 def report_skipped(skipped: Sequence[str], n_files: int) -> None:
@@ -127,23 +156,8 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         raise
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, dataclasses and mappings to JSON-serialisable values (NaN -> null)."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return [to_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+#: JSON values of numpy arrays, dataclasses, mappings… (NaN → null); one implementation for the whole package.
+to_jsonable = jsonable
 
 
 def print_json(obj: Any) -> None:

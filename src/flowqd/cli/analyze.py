@@ -17,13 +17,13 @@ import typer
 from rich.markup import escape
 
 from flowqd.cli._common import (
+    analyse_files,
+    check_output,
     console,
     err_console,
     exit_if_skipped,
-    file_error,
     print_json,
     print_table,
-    report_skipped,
 )
 from flowqd.errors import FlowqdError
 
@@ -45,11 +45,6 @@ def _band(text: str, option: str) -> tuple[float, float]:
     if not lo < hi:
         raise FlowqdError(f"{option} must have MIN < MAX (got {text!r})")
     return lo, hi
-
-
-def _check_output(path: Path | None, option: str) -> None:
-    if path is not None and not path.parent.is_dir():
-        raise FlowqdError(f"{option} {path}: directory {path.parent} does not exist")
 
 
 def pl(
@@ -79,33 +74,20 @@ def pl(
                                   "each, exit code 1) instead of stopping at the first."),
 ) -> None:
     """Peak wavelength, FWHM (nm, meV), CIE 1931 xy and dominant wavelength of PL spectra."""
-    from rich.progress import Progress
 
     from flowqd.analysis.io import read_spectrum
     from flowqd.analysis.pl import analyze_pl
 
     window = _band(baseline_window, "--baseline-window") if baseline_window else None
-    _check_output(csv_out, "--csv")
-    _check_output(plot, "--plot")
-    analysed = []
-    done: list[Path] = []
-    skipped: list[str] = []
-    with Progress(console=err_console, disable=json_out, transient=True) as progress:
-        task = progress.add_task("PL", total=len(files))
-        for f in files:
-            try:
-                spectrum = read_spectrum(f, kind="intensity", format=file_format, wavelength_unit=wavelength_unit)
-                result = analyze_pl(spectrum, quantity=quantity, baseline_window_nm=window,
-                                    smooth_window_nm=smooth_nm)
-            except FlowqdError as err:
-                if not skip_bad:
-                    raise file_error(err, f, len(files)) from err
-                skipped.append(str(err.with_source(str(f))))
-            else:
-                analysed.append((spectrum, result))
-                done.append(f)
-            progress.advance(task)
-    report_skipped(skipped, len(files))
+    check_output(csv_out, "--csv")
+    check_output(plot, "--plot")
+    def analyse(f: Path) -> tuple[Any, Any]:
+        spectrum = read_spectrum(f, kind="intensity", format=file_format, wavelength_unit=wavelength_unit)
+        return spectrum, analyze_pl(spectrum, quantity=quantity, baseline_window_nm=window, smooth_window_nm=smooth_nm)
+
+    results, skipped = analyse_files(files, analyse, skip_bad=skip_bad, label="PL", quiet=json_out)
+    analysed = [r for _, r in results]
+    done = [f for f, _ in results]
     rows: list[dict[str, Any]] = []
     for (_, r), f in zip(analysed, done, strict=True):
         rows.append({
@@ -191,11 +173,6 @@ def register(app: typer.Typer) -> None:
     )
     analyze_app.command("pl")(pl)
     analyze_app.command("plqy")(plqy)
-    try:  # import_module, not "from flowqd.cli import …": flowqd.cli may still be initialising
-        analyze_absorbance = importlib.import_module("flowqd.cli.analyze_absorbance")
-    except ModuleNotFoundError as exc:
-        if exc.name != "flowqd.cli.analyze_absorbance":
-            raise
-    else:
-        analyze_absorbance.register(analyze_app)
+    # import_module, not "from flowqd.cli import …": flowqd.cli may still be initialising
+    importlib.import_module("flowqd.cli.analyze_absorbance").register(analyze_app)
     app.add_typer(analyze_app, name="analyze")

@@ -11,7 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
-from flowqd.cli._common import err_console, exit_if_skipped, file_error, print_json, print_table, report_skipped
+from flowqd.cli._common import (
+    analyse_files,
+    check_output,
+    exit_if_skipped,
+    print_json,
+    print_table,
+)
 from flowqd.errors import FlowqdError
 
 __all__ = ["CSV_COLUMNS", "register"]
@@ -58,7 +64,6 @@ def absorbance(
                                   "each, exit code 1) instead of stopping at the first."),
 ) -> None:
     """First exciton, PSD (x13, σ, RSD; Segets method), concentration, yield and production rate."""
-    from rich.progress import Progress
 
     from flowqd.analysis.absorbance import analyze_absorbance
     from flowqd.analysis.io import read_spectrum
@@ -67,33 +72,20 @@ def absorbance(
 
     if method not in PSD_METHODS:
         raise FlowqdError(f"unknown --method {method!r}; choose one of {', '.join(PSD_METHODS)}")
-    for out, opt in ((csv_out, "--csv"), (plot_out, "--plot")):
-        if out is not None and not out.parent.is_dir():
-            raise FlowqdError(f"{opt} {out}: directory {out.parent} does not exist")
+    check_output(csv_out, "--csv")
+    check_output(plot_out, "--plot")
     window = _window(baseline_window)
     mat = get_material(material)
     feed = None if in_feed_mmol_l is None else in_feed_mmol_l / 1000.0
-    results: list[Any] = []
-    skipped: list[str] = []
-    with Progress(console=err_console, transient=True, disable=json_out or len(files) < 2) as progress:
-        task = progress.add_task("analysing", total=len(files))
-        for f in files:
-            try:
-                spec = read_spectrum(f, kind="absorbance", wavelength_unit=wavelength_unit)
-                res = analyze_absorbance(
-                    spec, material=mat, solvent=solvent, path_mm=path_mm, dilution=dilution,
-                    wavelength_star_nm=wavelength_star_nm, in_feed_mol_l=feed, outlet_flow_ml_min=outlet_flow_ml_min,
-                    baseline_window_nm=window, psd_method=method,
-                )
-            except FlowqdError as err:
-                if not skip_bad:
-                    raise file_error(err, f, len(files)) from err
-                skipped.append(str(err.with_source(str(f))))
-                progress.advance(task)
-                continue
-            results.append((f, res))
-            progress.advance(task)
-    report_skipped(skipped, len(files))
+    def analyse(f: Path) -> Any:
+        return analyze_absorbance(
+            read_spectrum(f, kind="absorbance", wavelength_unit=wavelength_unit), material=mat, solvent=solvent,
+            path_mm=path_mm, dilution=dilution, wavelength_star_nm=wavelength_star_nm, in_feed_mol_l=feed,
+            outlet_flow_ml_min=outlet_flow_ml_min, baseline_window_nm=window, psd_method=method,
+        )
+
+    results, skipped = analyse_files(files, analyse, skip_bad=skip_bad, label="analysing",
+                                     quiet=json_out or len(files) < 2)
     rows = [{"file": str(f), **r.to_dict()} for f, r in results]
     if csv_out is not None:
         import csv

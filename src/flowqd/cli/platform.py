@@ -15,6 +15,7 @@ from flowqd.cli._common import console, err_console, fail, print_table
 
 __all__ = ["register"]
 
+#: ``flowqd.store.DEFAULT_URL``, restated: importing the store would load SQLAlchemy at CLI start (tested equal).
 DEFAULT_DB_URL = "sqlite:///flowqd-data/flowqd.sqlite"
 DEFAULT_STOP_FILE = Path("flowqd-data") / "STOP"
 DEFAULT_REPORT_DIR = Path("flowqd-data") / "report"
@@ -92,21 +93,17 @@ class LiveDisplay:
         self._last, self._last_phase = now, key
         self._live.update(self._render(p))
 
-    @staticmethod
-    def _fmt(v: Any, spec: str) -> str:
-        return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
-
     def _analysis_text(self, a: dict[str, Any]) -> str:
         if a.get("error"):
             text = f"#{a.get('seq')}: analysis failed: {a['error']}"
         else:
-            text = (f"#{a.get('seq')}: peak {self._fmt(a.get('peak_wavelength_nm'), '.1f')} nm, "
-                    f"x13 {self._fmt(a.get('x13_nm'), '.2f')} nm, RSD {self._fmt(a.get('rsd'), '.3f')}")
+            text = (f"#{a.get('seq')}: peak {_fmt(a.get('peak_wavelength_nm'), '.1f')} nm, "
+                    f"x13 {_fmt(a.get('x13_nm'), '.2f')} nm, RSD {_fmt(a.get('rsd'), '.3f')}")
         if a.get("pl_peak_wavelength_nm") is not None or a.get("plqy") is not None:
             plqy = a.get("plqy")
-            text += (f"; PL {self._fmt(a.get('pl_peak_wavelength_nm'), '.1f')} nm, "
-                     f"FWHM {self._fmt(a.get('pl_fwhm_nm'), '.1f')} nm, "
-                     f"PLQY {self._fmt(None if plqy is None else 100.0 * plqy, '.1f')} %")
+            text += (f"; PL {_fmt(a.get('pl_peak_wavelength_nm'), '.1f')} nm, "
+                     f"FWHM {_fmt(a.get('pl_fwhm_nm'), '.1f')} nm, "
+                     f"PLQY {_fmt(None if plqy is None else 100.0 * plqy, '.1f')} %")
             if a.get("pl_cie_x") is not None and a.get("pl_cie_y") is not None:
                 text += f", CIE ({a['pl_cie_x']:.3f}, {a['pl_cie_y']:.3f})"
         elif a.get("pl_error"):
@@ -127,7 +124,7 @@ class LiveDisplay:
         t.add_row("phase", Text(phase, style="red" if p.phase == "tripped" else ""))
         t.add_row("set points", Text(", ".join(f"{k} {v:g}" for k, v in p.setpoints.items()) or "–"))
         t.add_row("temperatures", Text(", ".join(f"{k} {v:.1f} °C" for k, v in p.temperatures_c.items()) or "–"))
-        t.add_row("pressure", f"{self._fmt(p.pressure_bar, '.3f')} bar")
+        t.add_row("pressure", f"{_fmt(p.pressure_bar, '.3f')} bar")
         t.add_row("flows", Text(", ".join(f"{k} {v:.3f} mL/min" for k, v in p.flows_ml_min.items()) or "–"))
         t.add_row("spectra", str(p.spectra))
         if p.last_analysis:
@@ -162,6 +159,11 @@ def _packaged(name: str) -> tuple[str, str]:
     return res.read_text(), f"<flowqd>/platform/data/{name}"
 
 
+def _fmt(v: Any, spec: str, scale: float = 1.0) -> str:
+    """``v * scale`` formatted with ``spec``; a dash for a missing or non-finite value."""
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v * scale, spec)
+
+
 def _open_store(db: str) -> Any:
     from flowqd.store import Store
 
@@ -174,17 +176,18 @@ def _check_stop_file(stop_file: Path) -> None:
 
 
 def _execute(campaign_text: str | None, campaign_source: str, platform_text: str, platform_source: str, *,
-             speed: float, db: str, resume: str | None, stop_file: Path, quiet: bool, twin: str | None = None,
-             recorder: Any = None) -> tuple[Any, int, str]:
+             speed: float, db: str, resume: str | None, stop_file: Path, quiet: bool,
+             twin: str | None = None) -> tuple[Any, int, str]:
     """Load, pre-flight and run; return ``(store, run_id, status)``."""
     from flowqd.devices import RealClock, SimClock, build_devices
+    from flowqd.devices.registry import ROLES
     from flowqd.errors import ConfigError, InterlockTrip
     from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
 
-    store = recorder if recorder is not None else _open_store(db)
+    store = _open_store(db)
     run_id: int | None = None
     if resume is not None:
-        run_id = store.resolve_run(resume) if hasattr(store, "resolve_run") else int(resume)
+        run_id = store.resolve_run(resume)
         stored = store.get_run(run_id)
         if campaign_text is not None and campaign_text != stored.campaign_toml:
             raise ConfigError(f"{campaign_source}: differs from the campaign stored with run {run_id}; resume "
@@ -199,8 +202,7 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
         platform = platform.model_copy(update={"sim": platform.sim.model_copy(update={"twin": twin})})
         platform._source, platform._text = platform_source, platform_text
     campaign = campaign_from_text(campaign_text, campaign_source)
-    all_sim = all(getattr(platform.devices, r) is None or getattr(platform.devices, r).driver == "sim"
-                  for r in ("core_pump", "shell_pump", "hb1", "hb2", "pressure", "outlet_valve", "uvvis", "pl"))
+    all_sim = all(getattr(platform.devices, r) is None or getattr(platform.devices, r).driver == "sim" for r in ROLES)
     if all_sim:
         clock: Any = SimClock(speedup=speed if speed > 0 else math.inf)
     else:
@@ -227,39 +229,30 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
 
 
 def _print_results(store: Any, run_id: int) -> None:
-    if not hasattr(store, "results_table"):
-        return
     rows = store.results_table(run_id)
-
-    def f(v: Any, spec: str, scale: float = 1.0) -> str:
-        return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v * scale, spec)
-
-    def tau_min(r: dict[str, Any]) -> Any:
-        if r.get("residence_time_min") is not None:
-            return r["residence_time_min"]
-        return None if r.get("residence_time_s") is None else r["residence_time_s"] / 60.0
 
     # (header, cell). The PL quantities get a second table (only when some condition has PL results), so that
     # each fits an 80-column terminal (a lab PC's default console) without truncating values.
     ident: list[tuple[str, Any]] = [("#", lambda r: str(r["index"])), ("label", lambda r: str(r.get("label") or ""))]
     core: list[tuple[str, Any]] = [
         *ident,
-        ("T core\n(°C)", lambda r: f(r.get("core_temperature_c"), "g")),
-        ("flow\n(mL/min)", lambda r: f(r.get("core_flow_ml_min"), "g")),
-        ("τ\n(min)", lambda r: f(tau_min(r), ".1f")),
-        ("spectra", lambda r: str(r.get("n_absorbance", r.get("spectra", r.get("n_spectra_stored", ""))))),
-        ("peak\n(nm)", lambda r: f(r.get("peak_nm"), ".1f")), ("x13\n(nm)", lambda r: f(r.get("x13_nm"), ".2f")),
-        ("RSD\n(%)", lambda r: f(r.get("rsd"), ".1f", 100.0)),
+        ("T core\n(°C)", lambda r: _fmt(r.get("core_temperature_c"), "g")),
+        ("flow\n(mL/min)", lambda r: _fmt(r.get("core_flow_ml_min"), "g")),
+        ("τ\n(min)", lambda r: _fmt(r["residence_time_min"], ".1f")),
+        ("spectra", lambda r: str(r["n_absorbance"])),
+        ("peak\n(nm)", lambda r: _fmt(r.get("peak_nm"), ".1f")), ("x13\n(nm)", lambda r: _fmt(r.get("x13_nm"), ".2f")),
+        ("RSD\n(%)", lambda r: _fmt(r.get("rsd"), ".1f", 100.0)),
         ("status", lambda r: str(r.get("status", ""))),
     ]
     _print_table(f"run {run_id}: results per condition", core, rows)
     if any(r.get(k) is not None for r in rows for k in ("pl_peak_nm", "plqy", "cie_x")):
         pl: list[tuple[str, Any]] = [
             *ident,
-            ("PL peak\n(nm)", lambda r: f(r.get("pl_peak_nm"), ".1f")),
-            ("PL FWHM\n(nm)", lambda r: f(r.get("pl_fwhm_nm"), ".1f")),
-            ("PLQY\n(%)", lambda r: f(r.get("plqy"), ".1f", 100.0)),
-            ("CIE 1931\nx", lambda r: f(r.get("cie_x"), ".3f")), ("CIE 1931\ny", lambda r: f(r.get("cie_y"), ".3f")),
+            ("PL peak\n(nm)", lambda r: _fmt(r.get("pl_peak_nm"), ".1f")),
+            ("PL FWHM\n(nm)", lambda r: _fmt(r.get("pl_fwhm_nm"), ".1f")),
+            ("PLQY\n(%)", lambda r: _fmt(r.get("plqy"), ".1f", 100.0)),
+            ("CIE 1931\nx", lambda r: _fmt(r.get("cie_x"), ".3f")),
+            ("CIE 1931\ny", lambda r: _fmt(r.get("cie_y"), ".3f")),
         ]
         _print_table(f"run {run_id}: photoluminescence", pl, rows)
 
@@ -293,7 +286,8 @@ def run(
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
                                      resume=resume, stop_file=stop_file, quiet=quiet)
-    _print_results(store, run_id)
+    with store:
+        _print_results(store, run_id)
     if status == "tripped":
         console.print(f"run {run_id} [red]tripped[/]; fix the cause, then "
                       f"`flowqd run --resume {run_id} --db {escape(db)}`")
@@ -339,20 +333,12 @@ def demo(
     platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, campaign_source, platform_text, platform_source, speed=speed,
                                      db=db, resume=None, stop_file=stop_file, quiet=quiet, twin=twin)
-    _print_results(store, run_id)
-    write_report = None
-    try:
-        from flowqd.report import write_report  # type: ignore[attr-defined,no-redef]
-    except ImportError:
-        try:
-            from flowqd.report.html import write_report  # type: ignore[no-redef]
-        except ImportError:
-            write_report = None
-    if write_report is None:
-        err_console.print("[yellow]warning:[/] flowqd.report.write_report is not available; no report written")
-    else:
+    from flowqd.report.html import write_report
+
+    with store:
+        _print_results(store, run_id)
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
-        console.print(escape(f"report: {path}"))
+    console.print(escape(f"report: {path}"))
     console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}"))
     if status != "completed":
         raise typer.Exit(3)

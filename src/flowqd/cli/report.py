@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from flowqd.cli._common import console, print_table
+from flowqd.cli.platform import DEFAULT_DB_URL
 from flowqd.errors import FlowqdError
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_DEFAULT_DB = "sqlite:///flowqd-data/flowqd.sqlite"
+_DEFAULT_DB = DEFAULT_DB_URL
 _DB_HELP = "Database URL (sqlite:///PATH or postgresql+psycopg://...)."
 _FORMATS = ("csv", "parquet", "jcamp")
 
@@ -62,7 +63,7 @@ def runs(
 
     with _open(db) as store:
         rows = store.list_runs()
-        counts = {r.id: (len(store.conditions(r.id)), len(store.spectrum_seqs(r.id))) for r in rows}
+        counts = store.run_counts()
     if not rows:
         console.print(escape(f"no runs in {db}"))
         return

@@ -8,8 +8,6 @@ global state and do not depend on a display.
 - :func:`plot_psds`: particle-size distributions per condition (Fig. 3b/e);
 - :func:`plot_size_rsd`: x1,3 and RSD against temperature or residence time on twin axes (Fig. 3c/f);
 - :func:`plot_absorbance_pl`: absorbance and PL of one sample (Fig. 4a);
-- :func:`plot_cie_fallback`: CIE 1931 chromaticity diagram with the samples (Fig. 4b; the report prefers
-  :func:`flowqd.report.cie_plot.plot_chromaticity` when that module is present);
 - :func:`plot_traces`: set points and sensor readings (temperature, pressure, flow) against time, with trips.
 """
 
@@ -23,7 +21,6 @@ import numpy as np
 
 __all__ = [
     "plot_absorbance_pl",
-    "plot_cie_fallback",
     "plot_psds",
     "plot_size_rsd",
     "plot_spectra",
@@ -145,46 +142,6 @@ def plot_absorbance_pl(
         ax2.plot(np.asarray(pl[0], float), y / top if top > 0 else y, color="tab:orange", label="PL")
         ax2.set_ylabel("PL intensity (norm.)", color="tab:orange")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
-
-
-def _spectral_locus_xy() -> np.ndarray:
-    import colour
-
-    cmfs = colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
-    xyz = np.asarray(cmfs.values, float)
-    xyz = xyz[(cmfs.wavelengths >= 380) & (cmfs.wavelengths <= 700)]
-    return xyz[:, :2] / np.sum(xyz, axis=1, keepdims=True)
-
-
-def plot_cie_fallback(points: Sequence[tuple[str, float, float]], path: str | Path) -> Path | None:
-    """CIE 1931 (x, y) diagram: sRGB-tinted gamut of visible colours plus the samples ``(label, x, y)``."""
-    if not points:
-        return None
-    import colour
-    from matplotlib.path import Path as MplPath
-
-    locus = _spectral_locus_xy()
-    n = 200
-    gx, gy = np.meshgrid(np.linspace(0, 0.8, n), np.linspace(0, 0.9, n))
-    xy = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    inside = MplPath(np.vstack([locus, locus[:1]])).contains_points(xy)
-    xyz = colour.xyY_to_XYZ(np.column_stack([xy, np.ones(len(xy))]).clip(1e-6, None))
-    rgb = np.asarray(colour.XYZ_to_sRGB(xyz), float)
-    rgb = np.clip(rgb / np.max(rgb, axis=1, keepdims=True).clip(1e-6, None), 0, 1)
-    rgba = np.column_stack([rgb, inside.astype(float)]).reshape(n, n, 4)
-    fig, axes = _figure(4.6, 4.6)
-    ax = axes[0, 0]
-    ax.imshow(rgba, origin="lower", extent=(0, 0.8, 0, 0.9), interpolation="bilinear")
-    ax.plot(*np.vstack([locus, locus[:1]]).T, color="black", lw=1)
-    for label, x, y in points:
-        ax.plot(x, y, "o", mfc="white", mec="black", ms=7)
-        ax.annotate(f"{label}\n({x:.3f}, {y:.3f})", (x, y), xytext=(8, 8), textcoords="offset points", fontsize=7)
-    ax.set_xlim(0, 0.8)
-    ax.set_ylim(0, 0.9)
-    ax.set_xlabel("CIE x")
-    ax.set_ylabel("CIE y")
-    ax.set_title("CIE 1931 chromaticity", fontsize=10)
     return _save(fig, path)
 
 

@@ -98,33 +98,13 @@ def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
-def _chromaticity(points: list[tuple[str, float, float]], path: Path) -> Path | None:
-    """Fig. 4b, via :mod:`flowqd.report.cie_plot` when present, else :func:`figures.plot_cie_fallback`."""
+def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], events: Sequence[Event],
+                 out_dir: Path) -> list[Figure]:
+    """Draw the report figures of ``run`` (its ``results_table`` rows and events given) into ``out_dir`` (PNG files
+    named ``run<ID>_<key>.png``)."""
     from flowqd.report import figures
 
-    try:
-        from flowqd.report import cie_plot  # type: ignore[attr-defined]
-    except ImportError:
-        cie_plot = None
-    if cie_plot is not None and hasattr(cie_plot, "plot_chromaticity"):
-        try:
-            result = cie_plot.plot_chromaticity(points, path)
-            if Path(path).exists():
-                return Path(path)
-            if result is not None and hasattr(result, "savefig"):
-                result.savefig(path, dpi=figures.DPI)
-                return Path(path)
-        except (TypeError, ValueError, KeyError, AttributeError):
-            pass  # a different call convention: fall back to our own diagram
-    return figures.plot_cie_fallback(points, path)
-
-
-def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
-    """Draw the report figures of a run into ``out_dir`` (PNG files named ``run<ID>_<key>.png``)."""
-    from flowqd.report import figures
-
-    run = store.get_run(run_id)
-    rows = store.results_table(run_id)
+    run_id = run.id
     row_of = {r["condition_id"]: r for r in rows}
     conds = store.conditions(run_id)
     label_of = {c.id: condition_label(c) for c in conds}
@@ -205,8 +185,10 @@ def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
     points = [(label_of[r["condition_id"]], r["cie_x"], r["cie_y"]) for r in rows
               if r["cie_x"] is not None and r["cie_y"] is not None]
     if points:
+        from flowqd.report.cie_plot import plot_chromaticity
+
         add("fig4b_cie", "CIE 1931 chromaticity of the PL spectra — cf. Fig. 4b.",
-            _chromaticity(points, png("fig4b_cie")))
+            plot_chromaticity(points, png("fig4b_cie")))
 
     # Traces and trips.
     traces: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
@@ -214,7 +196,7 @@ def make_figures(store: Store, run_id: int, out_dir: Path) -> list[Figure]:
         ts, vs = traces.setdefault((t.channel, t.role), ([], []))
         ts.append(t.t_s)
         vs.append(t.value)
-    trips = [t for e in store.events(run_id) if is_trip(e) and (t := _event_time_s(e, run)) is not None]
+    trips = [t for e in events if is_trip(e) and (t := _event_time_s(e, run)) is not None]
     add("traces", "Set points (dashed) and sensor readings against time; red lines: interlock trips.",
         figures.plot_traces(traces, png("traces"), trips_s=trips))
     return out
@@ -367,8 +349,8 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = store.results_table(run_id)
-    figs = make_figures(store, run_id, out)
     events = store.events(run_id)
+    figs = make_figures(store, run, rows, events, out)
     groups = (
         ("Spectra and particle sizes (cf. Fig. 3)", [f for f in figs if f.key.startswith("fig3")]),
         ("Optical properties (cf. Fig. 4)", [f for f in figs if f.key.startswith("fig4")]),

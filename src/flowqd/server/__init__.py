@@ -33,19 +33,19 @@ import math
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any, get_type_hints
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, create_model
 
+from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
 from flowqd.store import Store
+from flowqd.store.export import run_metadata
 from flowqd.twin.conditions import Conditions
 
 __all__ = ["SimulateRequest", "create_app", "plain"]
@@ -66,33 +66,15 @@ def _simulate_request_model() -> type[BaseModel]:
 SimulateRequest = _simulate_request_model()
 
 
-def plain(obj: Any) -> Any:
-    """JSON-ready copy: numpy arrays and scalars to lists and floats, datetimes to ISO 8601, NaN/inf to None.
-
-    >>> plain({"a": np.array([1.0, np.nan]), "t": datetime(2026, 1, 2, 3, 4, 5)})
-    {'a': [1.0, None], 't': '2026-01-02T03:04:05'}
-    """
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return plain(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    return obj
+#: JSON values for the responses (NaN → null, datetimes ISO 8601): the package's one converter.
+plain = jsonable
 
 
-def _run_dict(run: Any, n_conditions: int | None = None, n_spectra: int | None = None) -> dict[str, Any]:
-    out = {"id": run.id, "uuid": run.uuid, "name": run.name, "status": run.status, "started_at": run.started_at,
-           "ended_at": run.ended_at, "flowqd_version": run.flowqd_version, "host": run.host}
-    if n_conditions is not None:
-        out |= {"n_conditions": n_conditions, "n_spectra": n_spectra}
-    return out
+def _run_summary(run: Any, n_conditions: int, n_spectra: int) -> dict[str, Any]:
+    """A run for listings: its columns without the (long) TOML texts, and its counts."""
+    return {"id": run.id, "uuid": run.uuid, "name": run.name, "status": run.status, "started_at": run.started_at,
+            "ended_at": run.ended_at, "flowqd_version": run.flowqd_version, "host": run.host,
+            "n_conditions": n_conditions, "n_spectra": n_spectra}
 
 
 def create_app(db: str) -> FastAPI:
@@ -134,7 +116,8 @@ def create_app(db: str) -> FastAPI:
             raise NotFound(str(exc)) from exc
 
     def summaries() -> list[dict[str, Any]]:
-        return [_run_dict(r, len(store.conditions(r.id)), len(store.spectrum_seqs(r.id))) for r in store.list_runs()]
+        counts = store.run_counts()
+        return [_run_summary(r, *counts[r.id]) for r in store.list_runs()]
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -146,10 +129,7 @@ def create_app(db: str) -> FastAPI:
 
     @app.get("/api/runs/{run}")
     def run_detail(run: str) -> dict[str, Any]:
-        r = store.get_run(run_id(run))
-        return plain(_run_dict(r) | {"platform_toml": r.platform_toml, "platform_sha256": r.platform_sha256,
-                                     "campaign_toml": r.campaign_toml, "campaign_sha256": r.campaign_sha256,
-                                     "notes": r.notes})
+        return plain(run_metadata(store.get_run(run_id(run))))
 
     @app.get("/api/runs/{run}/results")
     def results(run: str) -> list[dict[str, Any]]:
@@ -185,7 +165,7 @@ def create_app(db: str) -> FastAPI:
     @app.get("/api/runs/{run}/spectra/{seq}")
     def spectrum(run: str, seq: int) -> dict[str, Any]:
         rid = run_id(run)
-        match = [s for s in store.spectra(rid) if s.seq == seq]
+        match = store.spectra(rid, seq=seq)
         if not match:
             raise NotFound(f"run {run}: no spectrum with seq {seq}")
         s = match[0]

@@ -50,12 +50,20 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _tables(store: Store, run_id: int) -> dict[str, list[dict[str, Any]]]:
+def _run_rows(store: Store, run_id: int, out: Path) -> tuple[list[Path], list[Any], dict[int, int]]:
+    """Write ``run.json`` (the run's metadata) into ``out``; return its path, the run's spectra and the condition
+    index of each condition id — what both exporters need, loaded once."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "run.json"
+    path.write_text(json.dumps(run_metadata(store.get_run(run_id)), indent=2) + "\n", encoding="utf-8")
+    return [path], store.spectra(run_id), {c.id: c.index for c in store.conditions(run_id)}
+
+
+def _tables(store: Store, run_id: int, spectra: Sequence[Any],
+            index_of: Mapping[int, int]) -> dict[str, list[dict[str, Any]]]:
     """The run's row tables (without the spectra arrays)."""
-    conds = store.conditions(run_id)
-    index_of = {c.id: c.index for c in conds}
     seq_of: dict[int, tuple[int, str, int | None]] = {}
-    for sp in store.spectra(run_id):
+    for sp in spectra:
         seq_of[sp.id] = (sp.seq, sp.kind, index_of.get(sp.condition_id) if sp.condition_id else None)
     analysis = []
     for r in store.analyses(run_id):
@@ -90,20 +98,16 @@ _EMPTY_COLUMNS = {
 def export_run_csv(store: Store, run_id: int, out_dir: str | Path) -> list[Path]:
     """Write ``run.json`` and ``conditions/analysis/spectra/events/traces.csv`` into ``out_dir``; return the paths."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run = store.get_run(run_id)
-    paths = [out / "run.json"]
-    paths[0].write_text(json.dumps(run_metadata(run), indent=2) + "\n", encoding="utf-8")
-    for name, rows in _tables(store, run_id).items():
+    paths, spectra, index_of = _run_rows(store, run_id, out)
+    for name, rows in _tables(store, run_id, spectra, index_of).items():
         path = out / f"{name}.csv"
         _write_csv(path, rows, None if rows else _EMPTY_COLUMNS[name])
         paths.append(path)
-    index_of = {c.id: c.index for c in store.conditions(run_id)}
     path = out / "spectra.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["seq", "condition_index", "kind", "acquired_at", "array", "wavelength_nm", "value"])
-        for sp in store.spectra(run_id):
+        for sp in spectra:
             cidx = index_of.get(sp.condition_id, "") if sp.condition_id else ""
             head = [sp.seq, cidx, sp.kind, _iso(sp.acquired_at)]
             for array in ("counts", "dark", "reference", "processed"):
@@ -133,21 +137,17 @@ def export_run_parquet(store: Store, run_id: int, out_dir: str | Path) -> list[P
     """
     pa, pq = _require_pyarrow()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run = store.get_run(run_id)
-    paths = [out / "run.json"]
-    paths[0].write_text(json.dumps(run_metadata(run), indent=2) + "\n", encoding="utf-8")
-    for name, rows in _tables(store, run_id).items():
+    paths, spectra, index_of = _run_rows(store, run_id, out)
+    for name, rows in _tables(store, run_id, spectra, index_of).items():
         table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.null())
                                                                    for c in _EMPTY_COLUMNS[name]})
         path = out / f"{name}.parquet"
         pq.write_table(table, path)
         paths.append(path)
-    index_of = {c.id: c.index for c in store.conditions(run_id)}
     cols: dict[str, list[Any]] = {k: [] for k in (
         "seq", "condition_index", "kind", "acquired_at", "t_s", "integration_ms", "averages", "saturated",
         "wavelength_nm", "counts", "dark", "reference", "processed_wavelength_nm", "processed")}
-    for sp in store.spectra(run_id):
+    for sp in spectra:
         cols["seq"].append(sp.seq)
         cols["condition_index"].append(index_of.get(sp.condition_id) if sp.condition_id else None)
         for k in ("kind", "acquired_at", "t_s", "integration_ms", "averages", "saturated"):

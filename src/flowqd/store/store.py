@@ -8,7 +8,6 @@ Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, in
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import socket
@@ -24,6 +23,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
 from flowqd.store.database import DEFAULT_URL, make_engine, parse_url
 from flowqd.store.models import (
@@ -63,33 +63,11 @@ SCALAR_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _PERCENT_ALIASES = {"rsd": ("rsd_percent", "rsd_pct"), "plqy": ("plqy_percent", "plqy_pct"),
                     "conversion": ("conversion_percent",)}
-_ARRAY_FIELDS = ("counts", "dark", "reference", "processed")
 
 
 def sha256_text(text: str) -> str:
     """Hex SHA-256 of ``text`` encoded as UTF-8 (empty text → empty string)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""
-
-
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy values, arrays, dataclasses and mappings into JSON values (NaN/inf → None)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is None or isinstance(obj, str | int | float | bool):
-        return obj
-    return str(obj)
 
 
 def _as_float(value: Any) -> float | None:
@@ -368,7 +346,7 @@ class Store:
             "core_flow_ml_min": float(core_flow_ml_min), "core_units": int(core_units), "shell": bool(shell),
             "shell_temperature_c": _as_float(shell_temperature_c), "ddt_flow_ml_min": _as_float(ddt_flow_ml_min),
             "residence_time_s": _as_float(residence_time_s), "n_spectra": int(n_spectra), "status": status,
-            "extra": _jsonable(dict(extra or {})),
+            "extra": jsonable(dict(extra or {})),
         }
         with self._session() as s:
             self._require_run(s, run_id)
@@ -459,7 +437,7 @@ class Store:
         with self._session() as s:
             self._require_run(s, run_id)
             ev = Event(run_id=run_id, kind=kind, message=message, level=level, t_s=_as_float(t_s),
-                       at=at or utcnow(), details=_jsonable(dict(details or {})))
+                       at=at or utcnow(), details=jsonable(dict(details or {})))
             s.add(ev)
             s.flush()
             return ev.id
@@ -509,7 +487,7 @@ class Store:
             "run_id": run_id, "condition_id": condition_id, "seq": int(seq), "kind": kind,
             "acquired_at": acquired_at or utcnow(), "t_s": _as_float(t_s),
             "integration_ms": _as_float(integration_ms), "averages": int(averages), "saturated": bool(saturated),
-            "n_points": int(wl.size), "wavelength_npy": pack_array(wl, "<f8"), "meta": _jsonable(dict(meta or {})),
+            "n_points": int(wl.size), "wavelength_npy": pack_array(wl, "<f8"), "meta": jsonable(dict(meta or {})),
             "processed_wavelength_npy": None,
         }
         axis_p = wl if processed_wavelength_nm is None else np.asarray(processed_wavelength_nm, dtype=float)
@@ -533,9 +511,9 @@ class Store:
             return self._insert_ignore(s, Spectrum, values, ("run_id", "seq"))
 
     def spectra(
-        self, run_id: int, condition_id: int | None = None, kind: str | None = None
+        self, run_id: int, condition_id: int | None = None, kind: str | None = None, seq: int | None = None
     ) -> list[Spectrum]:
-        """Spectra of a run (optionally of one condition and/or kind) in ``seq`` order, arrays included."""
+        """Spectra of a run (optionally of one condition, kind and/or ``seq``) in ``seq`` order, arrays included."""
         with self._session() as s:
             self._require_run(s, run_id)
             q = select(Spectrum).where(Spectrum.run_id == run_id)
@@ -543,6 +521,8 @@ class Store:
                 q = q.where(Spectrum.condition_id == condition_id)
             if kind is not None:
                 q = q.where(Spectrum.kind == kind)
+            if seq is not None:
+                q = q.where(Spectrum.seq == seq)
             return list(s.scalars(q.order_by(Spectrum.seq)))
 
     def get_spectrum(self, spectrum_id: int) -> Spectrum:
@@ -552,6 +532,14 @@ class Store:
             if spec is None:
                 raise FlowqdError(f"no spectrum with id {spectrum_id} in {self.url}")
             return spec
+
+    def run_counts(self) -> dict[int, tuple[int, int]]:
+        """``{run id: (conditions, spectra)}`` for every run, in two grouped queries (run listings)."""
+        with self._session() as s:
+            conds = dict(s.execute(select(Condition.run_id, func.count()).group_by(Condition.run_id)).all())
+            spectra = dict(s.execute(select(Spectrum.run_id, func.count()).group_by(Spectrum.run_id)).all())
+            runs = s.scalars(select(Run.id))
+            return {r: (int(conds.get(r, 0)), int(spectra.get(r, 0))) for r in runs}
 
     def spectrum_seqs(self, run_id: int) -> list[int]:
         """The ``seq`` numbers stored for a run, ascending."""
@@ -591,7 +579,7 @@ class Store:
         unknown = set(scalars) - set(SCALAR_COLUMNS)
         if unknown:
             raise FlowqdError(f"unknown analysis scalar(s) {sorted(unknown)}; known: {', '.join(SCALAR_COLUMNS)}")
-        data = _jsonable(payload)
+        data = jsonable(payload)
         if not isinstance(data, dict):
             data = {"value": data}
         values: dict[str, Any] = {"spectrum_id": spectrum_id, "method": method, "payload": data,
@@ -677,10 +665,6 @@ class Store:
     def finish_condition(self, condition_id: int, status: str = "completed") -> None:
         """Mark a condition ``completed`` (or ``skipped``/``failed``) and stamp its end time."""
         self.set_condition_status(condition_id, status)
-
-    def record_trace(self, run_id: int, t_s: float, channel: str, value: float, role: str = "reading") -> None:
-        """Append one trace point."""
-        self.add_trace_points(run_id, [(t_s, channel, value, role)])
 
     def record_sample(self, run_id: int, t_s: float, readings: Mapping[str, float], role: str = "reading") -> None:
         """Append one point per channel of ``readings`` at time ``t_s``."""
