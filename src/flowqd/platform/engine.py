@@ -18,6 +18,14 @@ Every control period [1 s] the engine services the alternating syringes, reads a
 ``trace_period_s`` and reports progress. The engine only calls ``clock.now()``/``clock.sleep()``, so the same
 code runs the simulated platform (``SimClock``) and hardware (``RealClock``).
 
+**Event-to-event clock** (``clock_mode="event"``, the default; effective only on a fully simulated platform, whose
+devices offer a :class:`~flowqd.devices.clock.FastForward`): while waiting (flush, spectrum interval, collection)
+the engine crosses each *quiet* interval — no pump needs servicing, every reading analytic — in one step up to
+the next event (end of the wait, hand-over, fault, end of the quiet state), still building the snapshot of every
+control period in it and passing each through the interlocks, recording the trace samples that fall in it, and
+tripping at the same period the tick-by-tick engine (``clock_mode="tick"``) would. At a finite ``SimClock`` speed a
+step is at most a quarter of a real second, so the stop flag is still polled several times a second.
+
 **Resume** (``run(campaign, resume_run_id=...)``): completed conditions are skipped; the first incomplete
 condition starts again at its set points (re-stabilise, re-flush — the reactor state after a crash is unknown);
 its stored spectra are kept, new ones get the next ``seq`` (``record_spectrum`` is idempotent on ``seq``), and at
@@ -113,7 +121,10 @@ class RunEngine:
     def __init__(self, platform: PlatformConfig, devices: Devices, clock: Clock, recorder: RunRecorder, *,
                  analyzer: Analyzer | None = None, stop_flag: StopFlag | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 process: ProcessModel | None = None) -> None:
+                 process: ProcessModel | None = None, clock_mode: str = "event") -> None:
+        if clock_mode not in ("event", "tick"):
+            raise FlowqdError(f"clock_mode must be 'event' or 'tick', got {clock_mode!r}")
+        self.clock_mode = clock_mode
         self.platform = platform
         self.devices = devices
         self.clock = clock
@@ -172,6 +183,9 @@ class RunEngine:
                                   [ConditionOutcome(i, "completed", skipped=True) for i in sorted(done)])
         report = preflight(campaign, self.platform, process=self.process, skip_conditions=done)
         report.raise_if_failed()
+        expect = getattr(self.devices.backend, "expect", None)
+        if callable(expect):  # a simulated platform computes its twin's predictions for the campaign in one batch
+            expect([operating_point(c) for i, c in enumerate(campaign.conditions) if i not in done])
         self._n_conditions = len(campaign.conditions)
         if resume_run_id is None:
             self.run_id = rec.start_run(campaign.name, platform_toml=self.platform.text, campaign_toml=campaign.text)
@@ -387,8 +401,58 @@ class RunEngine:
         end = self.clock.now() + duration_s
         self._phase_end = end
         while self.clock.now() < end - 1e-9:
-            self._tick()
+            if not self._fast_forward(end):
+                self._tick()
         self._phase_end = None
+
+    def _fast_forward(self, end_s: float) -> bool:
+        """Cross the quiet control periods before ``end_s`` in one step (see the module docstring); False when
+        there is nothing to cross (then the caller ticks)."""
+        ff = self.devices.fast_forward
+        if ff is None or self.clock_mode != "event" or self.run_id is None:
+            return False
+        if self.stop_flag is not None and self.stop_flag() is not None:
+            return False
+        period = self.ctl.control_period_s
+        now = self.clock.now()
+        n_wait = int(np.ceil((end_s - now) / period - 1e-9))  # periods left in this wait; the last one ticks
+        speed = float(getattr(self.clock, "speedup", np.inf))
+        n_max = n_wait - 1 if not np.isfinite(speed) else min(n_wait - 1, int(0.25 * speed / period))
+        if n_max < 2:
+            return False
+        horizon = ff.quiet_until_s(now + n_max * period)
+        n = min(n_max, int(np.floor((horizon - now) / period - 1e-9)))
+        if n < 2:
+            return False
+        times = now + period * np.arange(1, n + 1)
+        r = ff.readings(times)
+        setpoints = {role: self._setpoints.get(role) for role in r.temperatures_c}
+        starved = {role: False for role in r.flows_ml_min}
+        snap = self.last_snapshot
+        for i, t in enumerate(times):
+            t = float(t)
+            temps = {role: float(v[i]) for role, v in r.temperatures_c.items()}
+            pressure = None if r.pressure_bar is None else float(r.pressure_bar[i])
+            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None)
+            self.last_snapshot = snap
+            trips = self.interlocks.evaluate(snap)
+            if trips:
+                ff.jump(t)
+                self.clock.sleep(t - now)
+                self._trip(trips)
+            if t - self._last_trace_s >= self.ctl.trace_period_s - 1e-9:
+                self._last_trace_s = t
+                readings = {f"{role}.temperature_c": v for role, v in temps.items()}
+                readings.update({f"{role}.flow_ml_min": v for role, v in r.flows_ml_min.items()})
+                readings.update({f"{role}.volume_ml": float(v[i]) for role, v in r.volumes_ml.items()})
+                if pressure is not None:
+                    readings["pressure_bar"] = pressure
+                self.recorder.record_sample(self.run_id, t, readings)
+        t_end = float(times[-1])
+        ff.jump(t_end)
+        self.clock.sleep(t_end - now)
+        self._progress(self._phase, snap=snap, flows=dict(r.flows_ml_min))
+        return True
 
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
