@@ -55,7 +55,7 @@ from flowqd.reactor.geometry import PUMP_RANGE_ML_MIN
 __all__ = ["HeaterParams", "SimPlant", "SyringeParams"]
 
 #: A heater counts as settled (jump-able) within this many °C of its set point, with |dT/dt| below it per 100 s.
-_SETTLED_C = 1e-3
+_SETTLED_C = 0.01
 #: A delivered flow counts as equal to its command within this relative difference.
 _FLOW_RTOL = 1e-6
 #: A plug's mean flow within this fraction of its set point is predicted at the set point.
@@ -344,10 +344,10 @@ class SimPlant:
     def quiet_until_s(self, t_limit_s: float) -> float:
         """Latest time ≤ ``t_limit_s`` up to which nothing but time changes (``self.t_s`` when not quiet now).
 
-        Quiet: no device timed out, every heater at its fixed point (the PI's settled state, within 1 mK) or off
-        and at ambient, every syringe at rest or delivering exactly its command after its start transient, no
-        refill; bounded by the next scheduled action and by the first syringe running dry. A clog's linear
-        pressure rise is allowed (its readings are analytic).
+        Quiet: no device timed out, every heater at its fixed point (the PI's settled state, within 0.01 °C, a
+        fifth of the sensor noise) or off and at ambient, every syringe at rest or delivering exactly its command
+        after its start transient, no refill; bounded by the next scheduled action and by the first syringe
+        running dry. A clog's linear pressure rise is allowed (its readings are analytic).
         """
         self.advance()
         t = self.t_s
