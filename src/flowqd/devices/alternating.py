@@ -202,15 +202,16 @@ class AlternatingPump:
         """Latest time up to which :meth:`service` has nothing to do, assuming the syringes keep their present
         flows (the caller checks that); ``now`` when it has something to do now.
 
-        Nothing to do: no hand-over in progress; the partner full and not refilling; stopped with both syringes
-        full, or running with the active syringe above its trigger volume (the horizon is when it reaches it).
+        Nothing to do: no hand-over in progress; the partner full or refilling; stopped with both syringes full,
+        or running with the active syringe above its trigger volume (the horizon is when it reaches it).
         """
         now = self._clock.now()
         if self._phase != "idle":
             return now
         active = self._syringes[self._active]
         partner = self._syringes[self._partner_name]
-        if partner.is_refilling() or partner.volume_left_ml() < self.full_fraction * partner.syringe_volume_ml:
+        if not partner.is_refilling() and \
+                partner.volume_left_ml() < self.full_fraction * partner.syringe_volume_ml:
             return now
         if self._flow_set == 0.0:
             full = (not active.is_refilling()

@@ -305,10 +305,18 @@ class RunEngine:
         self._phase_change("stabilising")
         start = self.clock.now()
         stable_since: float | None = None
+
+        def within(snap: Snapshot) -> bool:
+            return all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
+
         while True:
-            snap = self._tick()
+            snap = None
+            if stable_since is not None:  # the hold: quiet periods in one step, each reading still checked
+                snap = self._fast_forward(min(stable_since + hold, start + self.ctl.stabilise_timeout_s), within)
+            if snap is None:
+                snap = self._tick()
             t = self.clock.now()
-            ok = all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
+            ok = within(snap)
             if not ok:
                 stable_since = None
             elif stable_since is None:
@@ -401,34 +409,36 @@ class RunEngine:
         end = self.clock.now() + duration_s
         self._phase_end = end
         while self.clock.now() < end - 1e-9:
-            if not self._fast_forward(end):
+            if self._fast_forward(end) is None:
                 self._tick()
         self._phase_end = None
 
-    def _fast_forward(self, end_s: float) -> bool:
-        """Cross the quiet control periods before ``end_s`` in one step (see the module docstring); False when
-        there is nothing to cross (then the caller ticks)."""
+    def _fast_forward(self, end_s: float, check: Callable[[Snapshot], bool] | None = None) -> Snapshot | None:
+        """Cross the quiet control periods before ``end_s`` in one step (see the module docstring) and return the
+        last snapshot; ``None`` when there is nothing to cross (then the caller ticks). ``check``: stop after the
+        first snapshot it rejects (the caller then treats that snapshot as a tick's)."""
         ff = self.devices.fast_forward
         if ff is None or self.clock_mode != "event" or self.run_id is None:
-            return False
+            return None
         if self.stop_flag is not None and self.stop_flag() is not None:
-            return False
+            return None
         period = self.ctl.control_period_s
         now = self.clock.now()
         n_wait = int(np.ceil((end_s - now) / period - 1e-9))  # periods left in this wait; the last one ticks
         speed = float(getattr(self.clock, "speedup", np.inf))
         n_max = n_wait - 1 if not np.isfinite(speed) else min(n_wait - 1, int(0.25 * speed / period))
         if n_max < 2:
-            return False
+            return None
         horizon = ff.quiet_until_s(now + n_max * period)
         n = min(n_max, int(np.floor((horizon - now) / period - 1e-9)))
         if n < 2:
-            return False
+            return None
         times = now + period * np.arange(1, n + 1)
         r = ff.readings(times)
         setpoints = {role: self._setpoints.get(role) for role in r.temperatures_c}
         starved = {role: False for role in r.flows_ml_min}
-        snap = self.last_snapshot
+        traces: list[tuple[float, dict[str, float]]] = []
+        snap: Snapshot | None = None
         for i, t in enumerate(times):
             t = float(t)
             temps = {role: float(v[i]) for role, v in r.temperatures_c.items()}
@@ -437,6 +447,7 @@ class RunEngine:
             self.last_snapshot = snap
             trips = self.interlocks.evaluate(snap)
             if trips:
+                self._write_traces(traces)
                 ff.jump(t)
                 self.clock.sleep(t - now)
                 self._trip(trips)
@@ -447,12 +458,26 @@ class RunEngine:
                 readings.update({f"{role}.volume_ml": float(v[i]) for role, v in r.volumes_ml.items()})
                 if pressure is not None:
                     readings["pressure_bar"] = pressure
-                self.recorder.record_sample(self.run_id, t, readings)
-        t_end = float(times[-1])
-        ff.jump(t_end)
-        self.clock.sleep(t_end - now)
+                traces.append((t, readings))
+            if check is not None and not check(snap):
+                break
+        assert snap is not None
+        self._write_traces(traces)
+        ff.jump(snap.t_s)
+        self.clock.sleep(snap.t_s - now)
         self._progress(self._phase, snap=snap, flows=dict(r.flows_ml_min))
-        return True
+        return snap
+
+    def _write_traces(self, traces: list[tuple[float, dict[str, float]]]) -> None:
+        """Trace samples of a fast-forward step: one transaction where the recorder takes many rows."""
+        assert self.run_id is not None
+        many = getattr(self.recorder, "add_trace_points", None)
+        if callable(many):
+            many(self.run_id, [(t, ch, v) for t, readings in traces for ch, v in readings.items()])
+        else:
+            for t, readings in traces:
+                self.recorder.record_sample(self.run_id, t, readings)
+        traces.clear()
 
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
