@@ -199,8 +199,7 @@ class AlternatingPump:
             self._swap()
 
     def quiet_until_s(self) -> float:
-        """Latest time up to which :meth:`service` has nothing to do, assuming the syringes keep their present
-        flows (the caller checks that); ``now`` when it has something to do now.
+        """Latest time up to which :meth:`service` has nothing to do (``now`` when it has something to do now).
 
         Nothing to do: no hand-over in progress; the partner full or refilling; stopped with both syringes full,
         or running with the active syringe above its trigger volume (the horizon is when it reaches it).
@@ -218,7 +217,7 @@ class AlternatingPump:
                     and active.volume_left_ml() >= self.full_fraction * active.syringe_volume_ml)
             return float("inf") if full else now
         trigger = self.trigger_volume_ml() if self.overlap else 1e-6
-        q = active.flow_ml_min()
+        q = max(active.flow_ml_min(), self._flow_set)  # an accelerating syringe empties no faster than this
         left = active.volume_left_ml() - trigger
         if q <= 0.0 or left <= 0.0:
             return now

@@ -112,8 +112,8 @@ class QuietReadings:
         Inlet pressure (``None``: no pressure sensor is read).
     temperatures_c : mapping role → ndarray
         Block temperature of each heater role.
-    flows_ml_min : mapping role → float
-        Delivered flow of each pump role (constant in a quiet interval).
+    flows_ml_min : mapping role → ndarray
+        Delivered flow of each pump role.
     volumes_ml : mapping role → ndarray
         Liquid left in each pump's active syringe.
     """
@@ -121,7 +121,7 @@ class QuietReadings:
     t_s: np.ndarray
     pressure_bar: np.ndarray | None
     temperatures_c: Mapping[str, np.ndarray] = field(default_factory=dict)
-    flows_ml_min: Mapping[str, float] = field(default_factory=dict)
+    flows_ml_min: Mapping[str, np.ndarray] = field(default_factory=dict)
     volumes_ml: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 

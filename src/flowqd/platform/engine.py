@@ -454,7 +454,7 @@ class RunEngine:
             if t - self._last_trace_s >= self.ctl.trace_period_s - 1e-9:
                 self._last_trace_s = t
                 readings = {f"{role}.temperature_c": v for role, v in temps.items()}
-                readings.update({f"{role}.flow_ml_min": v for role, v in r.flows_ml_min.items()})
+                readings.update({f"{role}.flow_ml_min": float(v[i]) for role, v in r.flows_ml_min.items()})
                 readings.update({f"{role}.volume_ml": float(v[i]) for role, v in r.volumes_ml.items()})
                 if pressure is not None:
                     readings["pressure_bar"] = pressure
@@ -465,7 +465,8 @@ class RunEngine:
         self._write_traces(traces)
         ff.jump(snap.t_s)
         self.clock.sleep(snap.t_s - now)
-        self._progress(self._phase, snap=snap, flows=dict(r.flows_ml_min))
+        last = int(np.searchsorted(times, snap.t_s))
+        self._progress(self._phase, snap=snap, flows={role: float(v[last]) for role, v in r.flows_ml_min.items()})
         return snap
 
     def _write_traces(self, traces: list[tuple[float, dict[str, float]]]) -> None:

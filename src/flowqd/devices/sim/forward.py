@@ -3,8 +3,9 @@
 The horizon is the earliest of the plant's (:meth:`~flowqd.devices.sim.plant.SimPlant.quiet_until_s`: heaters
 settled, flows at their commands, no refill, no fault, the next scheduled action) and each alternating pump's
 (:meth:`~flowqd.devices.alternating.AlternatingPump.quiet_until_s`: the next hand-over). Inside it every reading is
-analytic: constant flows, linearly falling syringe volumes, set-point temperatures and the (possibly rising)
-pressure, each with the sensor noise drawn in the order a control period reads the sensors.
+analytic (constant flows, linearly falling syringe volumes, set-point temperatures, a linearly rising clog) or
+stepped with the tick-by-tick sub-step physics; the sensor noise is drawn in the order a control period reads
+the sensors, so the readings are those the tick-by-tick engine would have read.
 """
 
 from __future__ import annotations
@@ -54,15 +55,14 @@ class SimFastForward:
         """See :class:`~flowqd.devices.clock.FastForward`."""
         plant = self.plant
         times = np.asarray(times_s, dtype=float)
-        pressure, temps = plant.quiet_readings(times, self.heaters.values(), pressure_max_bar=self.pressure_max_bar)
-        flows: dict[str, float] = {}
+        r = plant.quiet_readings(times, self.heaters.values(), pressure_max_bar=self.pressure_max_bar)
+        flows: dict[str, np.ndarray] = {}
         volumes: dict[str, np.ndarray] = {}
         for role, pump in self.pumps.items():
-            active = plant.syringes[f"{role}.{pump.active_syringe()}"]
-            flows[role] = float(sum(plant.syringes[f"{role}.{tag}"].flow_ml_min for tag in ("A", "B")))
-            volumes[role] = active.volume_ml - active.command_ml_min * (times - plant.t_s) / 60.0
-        return QuietReadings(times, pressure, {role: temps[box] for role, box in self.heaters.items()}, flows,
-                             volumes)
+            flows[role] = r["flows_ml_min"][f"{role}.A"] + r["flows_ml_min"][f"{role}.B"]
+            volumes[role] = r["volumes_ml"][f"{role}.{pump.active_syringe()}"]
+        return QuietReadings(times, r["pressure_bar"],
+                             {role: r["temperatures_c"][box] for role, box in self.heaters.items()}, flows, volumes)
 
     def jump(self, t_s: float) -> None:
         """See :class:`~flowqd.devices.clock.FastForward`."""

@@ -37,6 +37,7 @@ Fault injection: :meth:`SimPlant.inject_clog`, :meth:`SimPlant.inject_runaway`, 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import itertools
 import math
@@ -184,6 +185,8 @@ class SimPlant:
         self._scheduled: list[tuple[float, int, Callable[[], Any]]] = []
         self._order = itertools.count()
         self._advancing = False
+        self._analytic = False
+        self._drawn: tuple[Any, np.ndarray, int] | None = None
         #: Plugs whose mean flow lay outside the twin's flow range (predicted at the range's nearest end).
         self.extrapolated_plugs = 0
         #: The platform's :class:`~flowqd.devices.clock.FastForward` (set by ``build_sim_devices``).
@@ -245,11 +248,13 @@ class SimPlant:
     # -- physics -------------------------------------------------------------------------------------------------
     def advance(self) -> None:
         """Integrate the physics up to ``clock.now()`` (running scheduled actions on the way)."""
+        self._advance_to(self.clock.now())
+
+    def _advance_to(self, t_end: float) -> None:
         if self._advancing:  # an action calling back into the plant
             return
         self._advancing = True
         try:
-            t_end = self.clock.now()
             while True:
                 self._run_due()
                 if self.t_s >= t_end - 1e-9:
@@ -342,67 +347,130 @@ class SimPlant:
         return abs(error) <= _SETTLED_C and abs(dtdt) * 100.0 <= _SETTLED_C and 0.0 < fixed < p.max_power_w
 
     def quiet_until_s(self, t_limit_s: float) -> float:
-        """Latest time ≤ ``t_limit_s`` up to which nothing but time changes (``self.t_s`` when not quiet now).
+        """Latest time ≤ ``t_limit_s`` up to which no device needs servicing (``self.t_s`` when not now).
 
-        Quiet: no device timed out, every heater at its fixed point (the PI's settled state, within 0.01 °C, a
-        fifth of the sensor noise) or off and at ambient, every syringe at rest or delivering exactly its command
-        after its start transient, or refilling; bounded by the next scheduled action, the end of a refill and
-        the first syringe running dry. A clog's linear pressure rise is allowed (its readings are analytic).
+        Bounded by a timed-out device (not quiet at all), the next scheduled action and the first syringe running
+        dry (the pumps bound the hand-overs themselves). Inside it the state is either *analytic* — every heater
+        at its fixed point (the PI's settled state, within 0.01 °C, a fifth of the sensor noise) or off and at
+        ambient, every syringe at rest, refilling, or delivering its command after its start transient (within
+        1e-4) — and is crossed in one step, or it is *stepped*: the same sub-step physics as tick by tick (a
+        heater ramping or running away, a syringe accelerating), without the engine's per-period device calls.
         """
         self.advance()
         t = self.t_s
-        if self._dead or not all(self._heater_settled(h) for h in self.heaters.values()):
+        if self._dead:
             return t
+        analytic = all(self._heater_settled(h) for h in self.heaters.values())
         horizon = float(t_limit_s)
         if self._scheduled:
             horizon = min(horizon, self._scheduled[0][0])
         for sy in self.syringes.values():
-            if sy.refilling:  # linear refill: quiet until it ends (full, or the reservoir empty)
+            if sy.refilling:  # linear refill: analytic until it ends (full, or the reservoir empty)
                 room = min(sy.params.volume_ml - sy.volume_ml, self.reservoirs_ml.get(sy.reservoir, 0.0))
                 if sy.refill_broken or room <= 0.0:
-                    return t
-                horizon = min(horizon, t + room / sy.params.refill_flow_ml_min * 60.0)
+                    analytic = False
+                else:
+                    horizon = min(horizon, t + room / sy.params.refill_flow_ml_min * 60.0)
                 continue
             if sy.command_ml_min == 0.0:
-                if sy.flow_ml_min != 0.0:
-                    return t
+                analytic = analytic and sy.flow_ml_min == 0.0
                 continue
-            if (t < sy.started_at_s + sy.params.start_delay_s or sy.volume_ml <= 0.0
-                    or abs(sy.flow_ml_min - sy.command_ml_min) > _FLOW_RTOL * sy.command_ml_min):
+            if sy.volume_ml <= 0.0:
                 return t
-            horizon = min(horizon, t + sy.volume_ml / sy.command_ml_min * 60.0)
+            if (t < sy.started_at_s + sy.params.start_delay_s
+                    or abs(sy.flow_ml_min - sy.command_ml_min) > _FLOW_RTOL * sy.command_ml_min):
+                analytic = False
+            horizon = min(horizon, t + sy.volume_ml / max(sy.command_ml_min, sy.flow_ml_min) * 60.0)
+        self._analytic = analytic
         return max(horizon, t)
 
     def quiet_readings(self, times_s: np.ndarray, heaters: Iterable[str], *,
-                       pressure_max_bar: float | None) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
-        """Sensor readings at ``times_s`` inside a quiet interval, drawing the noise in the order a control
-        period reads the sensors (pressure, then each heater) so the random stream matches tick-by-tick reads.
+                       pressure_max_bar: float | None) -> dict[str, Any]:
+        """Sensor and syringe values at ``times_s`` (inside :meth:`quiet_until_s`), nothing advanced.
 
-        Returns ``(pressure_bar or None, {heater: temperature_c})``; nothing is advanced.
+        The sensor noise is drawn in the order a control period reads the sensors (pressure, then each heater),
+        so the random stream is the tick-by-tick one. Returns a dict: ``pressure_bar`` (array or None),
+        ``temperatures_c`` {heater: array}, ``flows_ml_min`` and ``volumes_ml`` {syringe: array}.
         """
         times = np.asarray(times_s, dtype=float)
         names = list(heaters)
         cols = (1 if pressure_max_bar is not None else 0) + len(names)
+        self._drawn = (self.rng.bit_generator.state, times, cols)  # rewound by jump() when stopped early
         z = self.rng.normal(0.0, 1.0, size=(times.size, cols))
-        pressure = None
+        if self._analytic:
+            levels = {n: np.full(times.size, self.heaters[n].setpoint_c if self.heaters[n].enabled
+                                 else self.heaters[n].temperature_c) for n in names}
+            base = self._pressure_deterministic_bar() + self._clog_rate_bar_s * (times - self.t_s)
+            flows = {k: np.full(times.size, sy.command_ml_min if sy.command_ml_min > 0 else 0.0)
+                     for k, sy in self.syringes.items()}
+            volumes = {}
+            for k, sy in self.syringes.items():
+                if sy.refilling:
+                    volumes[k] = np.minimum(sy.volume_ml + sy.params.refill_flow_ml_min * (times - self.t_s) / 60.0,
+                                            sy.params.volume_ml)
+                else:
+                    volumes[k] = sy.volume_ml - flows[k] * (times - self.t_s) / 60.0
+        else:
+            levels, base, flows, volumes = self._preview(times, names)
+        out: dict[str, Any] = {"pressure_bar": None, "flows_ml_min": flows, "volumes_ml": volumes}
         j = 0
         if pressure_max_bar is not None:
-            base = self._pressure_deterministic_bar() + self._clog_rate_bar_s * (times - self.t_s)
-            pressure = np.minimum(base + self.pressure_noise_bar * z[:, 0], pressure_max_bar)
+            out["pressure_bar"] = np.minimum(base + self.pressure_noise_bar * z[:, 0], pressure_max_bar)
             j = 1
-        temps = {}
-        for k, name in enumerate(names):
-            h = self.heaters[name]
-            level = h.setpoint_c if h.enabled else h.temperature_c
-            temps[name] = level + h.params.noise_c * z[:, j + k]
-        return pressure, temps
+        out["temperatures_c"] = {n: levels[n] + self.heaters[n].params.noise_c * z[:, j + k]
+                                 for k, n in enumerate(names)}
+        return out
+
+    def _preview(self, times: np.ndarray, names: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                                      dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Step the physics through ``times`` recording the readings, then restore the state exactly."""
+        saved_h = {k: dataclasses.replace(h) for k, h in self.heaters.items()}
+        saved_s = {k: dataclasses.replace(sy) for k, sy in self.syringes.items()}
+        saved = (dict(self.reservoirs_ml), dict(self.delivered_ml), self._clog_bar, self.t_s, len(self._hist_t),
+                 len(self._segments), len(self.flow_log))
+        n = times.size
+        temps = {k: np.empty(n) for k in names}
+        flows = {k: np.empty(n) for k in self.syringes}
+        volumes = {k: np.empty(n) for k in self.syringes}
+        base = np.empty(n)
+        for i, ti in enumerate(times):
+            while self.t_s < ti - 1e-9:
+                dt = min(self.substep_s, ti - self.t_s)
+                self._step(dt)
+                self.t_s += dt
+            for k in names:
+                temps[k][i] = self.heaters[k].temperature_c
+            for k, sy in self.syringes.items():
+                flows[k][i] = sy.flow_ml_min
+                volumes[k][i] = sy.volume_ml
+            base[i] = self._pressure_deterministic_bar()
+        for k, h in saved_h.items():
+            self.heaters[k].__dict__.update(h.__dict__)
+        for k, sy in saved_s.items():
+            self.syringes[k].__dict__.update(sy.__dict__)
+        self.reservoirs_ml, self.delivered_ml, self._clog_bar, self.t_s, n_hist, n_seg, n_log = saved
+        del self._hist_t[n_hist:], self._hist_core[n_hist:], self._hist_ddt[n_hist:]
+        del self._segments[n_seg:], self.flow_log[n_log:]
+        return temps, base, flows, volumes
 
     def jump(self, t_s: float) -> None:
-        """Cross a quiet interval to ``t_s`` in one analytic step (call only up to :meth:`quiet_until_s`).
+        """Cross a quiet interval to ``t_s`` (call only up to :meth:`quiet_until_s`).
 
-        Heaters go to the fixed point they were settling on, syringes deliver their commands, the clog grows
-        linearly, the delivered volumes are booked; nothing else changes.
+        Analytic: in one step — heaters go to the fixed point they were settling on, syringes deliver their
+        commands or refill linearly, the clog grows linearly, the delivered volumes are booked. Stepped: the
+        sub-step physics up to ``t_s``. Noise drawn by :meth:`quiet_readings` for instants after ``t_s`` is
+        given back to the random stream.
         """
+        if self._drawn is not None:
+            state, times, cols = self._drawn
+            self._drawn = None
+            k = int(np.searchsorted(times, float(t_s) + 1e-9))
+            if k < times.size:
+                self.rng.bit_generator.state = state
+                self.rng.normal(0.0, 1.0, size=(k, cols))
+        if not self._analytic:
+            self._advance_to(float(t_s))
+            return
         dt = float(t_s) - self.t_s
         if dt <= 0:
             return
