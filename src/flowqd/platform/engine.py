@@ -309,10 +309,13 @@ class RunEngine:
         def within(snap: Snapshot) -> bool:
             return all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
 
-        while True:
-            snap = None
-            if stable_since is not None:  # the hold: quiet periods in one step, each reading still checked
-                snap = self._fast_forward(min(stable_since + hold, start + self.ctl.stabilise_timeout_s), within)
+        while True:  # quiet periods in steps, each reading still checked: up to the first within the band,
+            # then through the hold up to the first outside it
+            end = start + self.ctl.stabilise_timeout_s
+            if stable_since is None:
+                snap = self._fast_forward(end, lambda s: not within(s))
+            else:
+                snap = self._fast_forward(min(stable_since + hold, end), within)
             if snap is None:
                 snap = self._tick()
             t = self.clock.now()

@@ -187,6 +187,7 @@ class SimPlant:
         self._advancing = False
         self._analytic = False
         self._drawn: tuple[Any, np.ndarray, int] | None = None
+        self._rewind: tuple[Any, ...] | None = None
         #: Plugs whose mean flow lay outside the twin's flow range (predicted at the range's nearest end).
         self.extrapolated_plugs = 0
         #: The platform's :class:`~flowqd.devices.clock.FastForward` (set by ``build_sim_devices``).
@@ -386,7 +387,10 @@ class SimPlant:
 
     def quiet_readings(self, times_s: np.ndarray, heaters: Iterable[str], *,
                        pressure_max_bar: float | None) -> dict[str, Any]:
-        """Sensor and syringe values at ``times_s`` (inside :meth:`quiet_until_s`), nothing advanced.
+        """Sensor and syringe values at ``times_s`` (inside :meth:`quiet_until_s`); follow with :meth:`jump`.
+
+        Analytic: nothing moves until :meth:`jump`. Stepped: the physics is stepped to the last instant already
+        (``jump`` to an earlier instant steps again from the start).
 
         The sensor noise is drawn in the order a control period reads the sensors (pressure, then each heater),
         so the random stream is the tick-by-tick one. Returns a dict: ``pressure_bar`` (array or None),
@@ -411,7 +415,7 @@ class SimPlant:
                 else:
                     volumes[k] = sy.volume_ml - flows[k] * (times - self.t_s) / 60.0
         else:
-            levels, base, flows, volumes = self._preview(times, names)
+            levels, base, flows, volumes = self._step_through(times, names)
         out: dict[str, Any] = {"pressure_bar": None, "flows_ml_min": flows, "volumes_ml": volumes}
         j = 0
         if pressure_max_bar is not None:
@@ -421,13 +425,28 @@ class SimPlant:
                                  for k, n in enumerate(names)}
         return out
 
-    def _preview(self, times: np.ndarray, names: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray,
-                                                                      dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Step the physics through ``times`` recording the readings, then restore the state exactly."""
-        saved_h = {k: dataclasses.replace(h) for k, h in self.heaters.items()}
-        saved_s = {k: dataclasses.replace(sy) for k, sy in self.syringes.items()}
-        saved = (dict(self.reservoirs_ml), dict(self.delivered_ml), self._clog_bar, self.t_s, len(self._hist_t),
-                 len(self._segments), len(self.flow_log))
+    def _save(self) -> tuple[Any, ...]:
+        return ({k: dataclasses.replace(h) for k, h in self.heaters.items()},
+                {k: dataclasses.replace(sy) for k, sy in self.syringes.items()}, dict(self.reservoirs_ml),
+                dict(self.delivered_ml), self._clog_bar, self.t_s, len(self._hist_t), len(self._segments),
+                len(self.flow_log), self.extrapolated_plugs)
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        heaters, syringes, reservoirs, delivered, clog, t_s, n_hist, n_seg, n_log, n_extra = saved
+        for k, h in heaters.items():
+            self.heaters[k].__dict__.update(h.__dict__)
+        for k, sy in syringes.items():
+            self.syringes[k].__dict__.update(sy.__dict__)
+        self.reservoirs_ml, self.delivered_ml, self._clog_bar, self.t_s = reservoirs, delivered, clog, t_s
+        del self._hist_t[n_hist:], self._hist_core[n_hist:], self._hist_ddt[n_hist:]
+        del self._segments[n_seg:], self.flow_log[n_log:]
+        self.extrapolated_plugs = n_extra
+
+    def _step_through(self, times: np.ndarray, names: list[str]) -> tuple[
+            dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Step the physics through ``times`` recording the readings (the state is kept, with a way back for an
+        early stop: :meth:`jump` restores the start and steps to the stop)."""
+        self._rewind = self._save()
         n = times.size
         temps = {k: np.empty(n) for k in names}
         flows = {k: np.empty(n) for k in self.syringes}
@@ -444,13 +463,6 @@ class SimPlant:
                 flows[k][i] = sy.flow_ml_min
                 volumes[k][i] = sy.volume_ml
             base[i] = self._pressure_deterministic_bar()
-        for k, h in saved_h.items():
-            self.heaters[k].__dict__.update(h.__dict__)
-        for k, sy in saved_s.items():
-            self.syringes[k].__dict__.update(sy.__dict__)
-        self.reservoirs_ml, self.delivered_ml, self._clog_bar, self.t_s, n_hist, n_seg, n_log = saved
-        del self._hist_t[n_hist:], self._hist_core[n_hist:], self._hist_ddt[n_hist:]
-        del self._segments[n_seg:], self.flow_log[n_log:]
         return temps, base, flows, volumes
 
     def jump(self, t_s: float) -> None:
@@ -469,6 +481,9 @@ class SimPlant:
                 self.rng.bit_generator.state = state
                 self.rng.normal(0.0, 1.0, size=(k, cols))
         if not self._analytic:
+            if self._rewind is not None and float(t_s) < self.t_s - 1e-9:
+                self._restore(self._rewind)
+            self._rewind = None
             self._advance_to(float(t_s))
             return
         dt = float(t_s) - self.t_s
