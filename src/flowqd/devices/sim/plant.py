@@ -59,6 +59,8 @@ __all__ = ["HeaterParams", "SimPlant", "SyringeParams"]
 _SETTLED_C = 0.01
 #: A delivered flow counts as equal to its command within this relative difference.
 _FLOW_RTOL = 1e-4
+#: Longest stepped fast-forward, s.
+_STEPPED_MAX_S = 60.0
 #: A plug's mean flow within this fraction of its set point is predicted at the set point.
 _SNAP_RTOL = 0.02
 #: Plugs off the set point are predicted on a logarithmic flow grid of this ratio (transients share predictions).
@@ -383,6 +385,8 @@ class SimPlant:
                 analytic = False
             horizon = min(horizon, t + sy.volume_ml / max(sy.command_ml_min, sy.flow_ml_min) * 60.0)
         self._analytic = analytic
+        if not analytic:  # an early stop (trip, band reached) re-steps from the start: keep stepped runs short
+            horizon = min(horizon, t + _STEPPED_MAX_S)
         return max(horizon, t)
 
     def quiet_readings(self, times_s: np.ndarray, heaters: Iterable[str], *,
