@@ -140,6 +140,8 @@ class SpectrometerConfig(DeviceConfig):
     integration_ms: float = Field(100.0, gt=0)
     averages: int = Field(10, ge=1)
     full_well_counts: float = Field(65535.0, gt=0)
+    dilution: float = Field(1.0, ge=1, description="dilution of the outlet before the flow cell (inline solvent "
+                            "make-up); the concentration analysis multiplies it back")
     # PL in an integrating-sphere flow cell, PLQY by the two-measurement method (blank = stock/solvent, sample):
     excitation_nm: float | None = Field(None, gt=0, description="excitation wavelength; PL mode only")
     excitation_fwhm_nm: float = Field(8.0, gt=0, description="FWHM of the excitation band (LED + filter)")
@@ -217,6 +219,17 @@ class ControlConfig(BaseModel):
     drift_window: int = Field(3, ge=2)
     max_extra_spectra: int = Field(5, ge=0)
     material: str = "InP"
+    feed_indium_mol_l: float | None = Field(
+        None, gt=0, description="In concentration of the stock, mol/L, for the inline yield (Hens method); default: "
+        "the paper's recipe (examples/recipe-wang-segets-2023.toml, 0.0877 M)")
+
+    def stock_indium_mol_l(self) -> float:
+        """In concentration of the stock fed by the core pump, mol/L (``feed_indium_mol_l`` or the paper's recipe)."""
+        if self.feed_indium_mol_l is not None:
+            return float(self.feed_indium_mol_l)
+        from flowqd.reactor.recipe import paper_stock
+
+        return paper_stock().concentration_m("indium")
 
 
 class InterlockConfig(BaseModel):
