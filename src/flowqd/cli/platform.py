@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from flowqd.cli._common import console, err_console, fail, print_table
+from flowqd.cli._common import console, err_console, fail, print_json, print_table
 
 __all__ = ["register"]
 
@@ -184,9 +184,9 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     from flowqd.errors import ConfigError, InterlockTrip
     from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
 
-    store = _open_store(db)
+    store = _open_store(db) if resume is not None else None
     run_id: int | None = None
-    if resume is not None:
+    if store is not None:
         run_id = store.resolve_run(resume)
         stored = store.get_run(run_id)
         if campaign_text is not None and campaign_text != stored.campaign_toml:
@@ -202,6 +202,12 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
         platform = platform.model_copy(update={"sim": platform.sim.model_copy(update={"twin": twin})})
         platform._source, platform._text = platform_source, platform_text
     campaign = campaign_from_text(campaign_text, campaign_source)
+    if store is None:
+        # a campaign the platform refuses writes nothing: no database file is created before pre-flight passes
+        from flowqd.platform.preflight import preflight
+
+        preflight(campaign, platform).raise_if_failed()
+        store = _open_store(db)
     all_sim = all(getattr(platform.devices, r) is None or getattr(platform.devices, r).driver == "sim" for r in ROLES)
     if all_sim:
         clock: Any = SimClock(speedup=speed if speed > 0 else math.inf)
@@ -242,6 +248,8 @@ def _print_results(store: Any, run_id: int) -> None:
         ("spectra", lambda r: str(r["n_absorbance"])),
         ("peak\n(nm)", lambda r: _fmt(r.get("peak_nm"), ".1f")), ("x13\n(nm)", lambda r: _fmt(r.get("x13_nm"), ".2f")),
         ("RSD\n(%)", lambda r: _fmt(r.get("rsd"), ".1f", 100.0)),
+        ("yield\n(%)", lambda r: _fmt(r.get("conversion"), ".1f", 100.0)),
+        ("prod.\n(mg/h)", lambda r: _fmt(r.get("production_rate_mg_h"), ".1f")),
         ("status", lambda r: str(r.get("status", ""))),
     ]
     _print_table(f"run {run_id}: results per condition", core, rows)
@@ -275,6 +283,9 @@ def run(
         "--resume", help="Resume run RUN_ID at its first incomplete condition.")] = None,
     stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the results as JSON (no live display): run id, status, one object per condition.")]
+    = False,
 ) -> None:
     """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
     if campaign is None and resume is None:
@@ -285,10 +296,15 @@ def run(
     else:
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
-                                     resume=resume, stop_file=stop_file, quiet=quiet)
+                                     resume=resume, stop_file=stop_file, quiet=quiet or json_out)
     with store:
-        _print_results(store, run_id)
+        if json_out:
+            print_json({"run_id": run_id, "status": status, "db": db, "conditions": store.results_table(run_id)})
+        else:
+            _print_results(store, run_id)
     if status == "tripped":
+        if json_out:
+            raise typer.Exit(3)
         console.print(f"run {run_id} [red]tripped[/]; fix the cause, then "
                       f"`flowqd run --resume {run_id} --db {escape(db)}`")
         raise typer.Exit(3)
@@ -324,6 +340,8 @@ def demo(
     = "default",
     stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the results as JSON (no live display): run id, status, report, conditions.")] = False,
 ) -> None:
     """The paper's temperature series (180-250 °C at 0.1 mL/min) on the simulated platform, then the report."""
     if twin not in ("default", "surrogate"):
@@ -332,12 +350,18 @@ def demo(
     campaign_text, campaign_source = _packaged(PACKAGED_DEMO_CAMPAIGN)
     platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, campaign_source, platform_text, platform_source, speed=speed,
-                                     db=db, resume=None, stop_file=stop_file, quiet=quiet, twin=twin)
+                                     db=db, resume=None, stop_file=stop_file, quiet=quiet or json_out, twin=twin)
     from flowqd.report.html import write_report
 
     with store:
-        _print_results(store, run_id)
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
+        if json_out:
+            print_json({"run_id": run_id, "status": status, "db": db, "report": str(path),
+                        "seconds": time.monotonic() - t0, "conditions": store.results_table(run_id)})
+            if status != "completed":
+                raise typer.Exit(3)
+            return
+        _print_results(store, run_id)
     console.print(escape(f"report: {path}"))
     console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}"))
     if status != "completed":

@@ -339,6 +339,23 @@ class ConditionConfig(BaseModel):
             raise ValueError("a shell condition needs shell_temperature_c and ddt_flow_ml_min")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_label(cls, data: Any) -> Any:
+        """Sweep points and unlabelled conditions get their set points as label: ``"200 °C · 0.1 mL/min"``."""
+        if not isinstance(data, dict) or data.get("label"):
+            return data
+        try:
+            label = f"{float(data['core_temperature_c']):g} °C · {float(data['core_flow_ml_min']):g} mL/min"
+            if int(data.get("core_units", 1)) != 1:
+                label += f" · {int(data['core_units'])} units"
+            if data.get("shell") is True:
+                label += (f" + shell {float(data['shell_temperature_c']):g} °C · "
+                          f"DDT {float(data['ddt_flow_ml_min']):g} mL/min")
+        except (KeyError, TypeError, ValueError):
+            return data  # a missing or bad set point is reported by the field validation
+        return {**data, "label": label}
+
     def setpoints(self) -> dict[str, Any]:
         """Set points as the recorder's ``start_condition`` keywords."""
         return {"core_temperature_c": self.core_temperature_c, "core_flow_ml_min": self.core_flow_ml_min,
