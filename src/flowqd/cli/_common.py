@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the typer version installed
     _ABORTS = (typer.Abort, _ClickAbort)
 
 __all__ = ["analyse_files", "check_output", "console", "err_console", "exit_if_skipped", "fail", "file_error",
-           "print_json", "print_table", "report_skipped", "run_cli", "to_jsonable"]
+           "print_json", "print_table", "progress_bar", "report_skipped", "run_cli", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -52,6 +52,23 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     for r in cells:
         t.add_row(*r)
     (out or console).print(t)
+
+
+def progress_bar(*, disable: bool = False, transient: bool = True) -> Any:
+    """A rich progress bar for long work, on stderr (stdout stays clean for ``--json``): what, bar, done/total,
+    elapsed and ``ETA`` (the remaining time at the rate so far)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=transient,
+                    disable=disable)
 
 
 def file_error(err: FlowqdError, path: object, n_files: int) -> FlowqdError:

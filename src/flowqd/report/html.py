@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from flowqd._time import for_people
 from flowqd.store import Store
 from flowqd.store.models import Condition, Event, Run
 
@@ -335,7 +336,7 @@ def _esc(value: Any) -> str:
 
 
 def _dt(value: datetime | None) -> str:
-    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return for_people(value)
 
 
 def _psd_warnings_html(rows: Sequence[Mapping[str, Any]], marks: Mapping[int, Sequence[str]]) -> str:
