@@ -63,10 +63,10 @@ def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike) -> list[str]:
     []
     >>> spiky = clean.copy(); spiky[16] = 0.6          # one grid point at 1.9 nm
     >>> psd_warnings(d, spiky)
-    ['isolated spike at 1.90 nm (2.3 % of the volume): the inversion may be fitting noise']
+    ['isolated spike at 1.90 nm: 2.3 % of the volume, the inversion may be fitting noise']
     >>> edge = clean + 0.3 * np.exp((d - 6.0) / 0.05)  # a rise at the 6 nm edge
     >>> psd_warnings(d, edge)[0]
-    'mass at the upper grid edge (6.0 nm): 2.3 % of the volume within 0.14 nm of it, q3 there 30 % of its maximum'
+    'mass at the upper grid edge (6.0 nm): 2.8 % of the volume within 0.14 nm of it, q3 there 30 % of its maximum'
     """
     d = np.asarray(diameter_nm, dtype=float)
     q = np.clip(np.nan_to_num(np.asarray(q3, dtype=float)), 0.0, None)
@@ -101,7 +101,7 @@ def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike) -> list[str]:
         mass = float(np.sum(excess[run] * weights[run])) / total
         if mass > SPIKE_MASS:
             centre = float(np.sum(d[run] * excess[run]) / np.sum(excess[run]))
-            out.append(f"isolated spike at {centre:.2f} nm ({100 * mass:.1f} % of the volume): the inversion may be "
+            out.append(f"isolated spike at {centre:.2f} nm: {100 * mass:.1f} % of the volume, the inversion may be "
                        "fitting noise")
         i = j + 1
     return out

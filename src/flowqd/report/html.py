@@ -135,10 +135,10 @@ def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[Any]]) -> 
             psd = a.payload.get("psd") if isinstance(a.payload, Mapping) else None
             if isinstance(psd, Mapping):
                 # the same artefact moves by a grid point between spectra: count it by its kind and place
-                found.update(str(w).split(" (")[0].split(":")[0] for w in psd.get("warnings") or ())
+                found.update(str(w).split(":")[0] for w in psd.get("warnings") or ())
         for w in found:
             counts.setdefault(s.condition_id, {})[w] = counts.setdefault(s.condition_id, {}).get(w, 0) + 1
-    return {cid: [f"{w} ({n}/{totals[cid]} spectra)" for w, n in ws.items()] for cid, ws in counts.items()}
+    return {cid: [f"{w} ({n}/{totals[cid]} spectra)" for w, n in sorted(ws.items())] for cid, ws in counts.items()}
 
 
 def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], events: Sequence[Event],
