@@ -69,7 +69,7 @@ def sweep(tmp_path_factory):
             seq += 1
         if index == 3:  # its first spectra were taken before an interruption
             store.supersede_spectra(run_id, 3, "taken before the run was interrupted; not averaged")
-            for k in range(3):
+            for _ in range(3):
                 sid = store.add_spectrum(run_id, seq, condition_id=cid, kind="absorbance",
                                          wavelength_nm=WAVELENGTH_NM, processed=demo_absorbance(peak))
                 store.add_analysis(sid, "absorbance", {"peak_wavelength_nm": peak, "x13_nm": x13, "sigma_nm": 0.25,
@@ -183,7 +183,6 @@ def test_item8_labels_traces_and_timestamps(sweep):
 
 
 def test_item8_negative_pressure_is_explained(tmp_path):
-    from matplotlib.figure import Figure
 
     drawn: list = []
     real_save = figures._save
