@@ -46,22 +46,26 @@ def test_yield_feed_is_diluted_by_the_ddt_stream():
     assert "yield_error" in analyzer._yield(1.0, 10.0)  # 1500 %: reported, the rest of the analysis kept
 
 
-def test_run_stores_conversion_and_production_per_condition(ptext, quick_campaign):
+ONE_CONDITION = 'name = "one"\n[[conditions]]\ncore_temperature_c = 180.0\ncore_flow_ml_min = 0.1\nn_spectra = 3\n'
+
+
+def test_run_stores_conversion_and_production_per_condition(ptext):
     """Through the engine: every absorbance analysis carries yield and production; the results table (CSV export
     and /api/runs/*/results read it) has them per condition."""
     import math
 
     from flowqd.devices import SimClock, build_devices
     from flowqd.devices.sim import SurrogateTwin
-    from flowqd.platform import RunEngine, platform_from_text
+    from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
 
     store = Store("sqlite://")
     platform = platform_from_text(ptext(), "p.toml")
     clock = SimClock(speedup=math.inf)
     devices = build_devices(platform, clock, twin=SurrogateTwin(peak_absorbance=0.12))
-    RunEngine(platform, devices, clock, store, analyzer=SpectrumAnalyzer.for_platform(platform)).run(quick_campaign)
+    RunEngine(platform, devices, clock, store, analyzer=SpectrumAnalyzer.for_platform(platform)).run(
+        campaign_from_text(ONE_CONDITION, "one.toml"))
     rows = store.results_table(1)
-    assert len(rows) == 2
+    assert len(rows) == 1
     for row in rows:
         assert row["production_rate_mg_h"] is not None and row["production_rate_mg_h"] > 0
         assert row["conversion"] is not None and 0 < row["conversion"] < 1.05
@@ -72,7 +76,10 @@ def test_run_stores_conversion_and_production_per_condition(ptext, quick_campaig
         assert p["outlet_flow_ml_min"] == pytest.approx(0.1)
 
 
-def test_resumed_condition_averages_only_fresh_spectra(make, quick_campaign):
+def test_resumed_condition_averages_only_fresh_spectra(make):
+    from flowqd.platform import campaign_from_text
+
+    campaign = campaign_from_text(ONE_CONDITION, "one.toml")
     store = Store("sqlite://")
     rig = make(recorder=store)
     real = store.record_spectrum
@@ -81,25 +88,26 @@ def test_resumed_condition_averages_only_fresh_spectra(make, quick_campaign):
     def crashing(*a, **k):
         sid = real(*a, **k)
         calls["n"] += 1
-        if calls["n"] == 8:  # condition 1 (220 °C), second absorbance spectrum
+        if calls["n"] == 3:  # absorbance, PL, absorbance: the crash comes after the second absorbance spectrum
             raise _Crash
         return sid
 
     store.record_spectrum = crashing
     with pytest.raises(_Crash):
-        rig.engine.run(quick_campaign)
+        rig.engine.run(campaign)
     del store.record_spectrum
     store.set_run_status(1, "failed")
     before = {s.seq for s in store.spectra(1)}
+    assert len(before) == 3
     rig2 = make(recorder=store)
-    rig2.engine.run(quick_campaign, resume_run_id=1)
-    rows = store.results_table(1)
-    assert rows[1]["n_absorbance"] == 3  # three fresh spectra, as planned (not 3 + the old ones)
-    assert rows[1]["n_superseded"] >= 1
+    rig2.engine.run(campaign, resume_run_id=1)
+    (row,) = store.results_table(1)
+    assert row["n_absorbance"] == 3 and row["n_pl"] == 3  # three fresh spectra, as planned (not 3 + 2 old ones)
+    assert row["n_superseded"] == 3
     spectra = store.spectra(1)
-    assert before <= {s.seq for s in spectra}  # nothing lost
-    old = [s for s in spectra if s.seq in before and s.condition_id == rows[1]["condition_id"]]
-    assert old and all("interrupted" in s.meta["superseded"] for s in old)  # kept, marked
-    assert all(not (s.meta or {}).get("superseded") for s in spectra if s.condition_id == rows[0]["condition_id"])
+    assert before < {s.seq for s in spectra}  # nothing lost
+    old = [s for s in spectra if s.seq in before]
+    assert all("interrupted" in s.meta["superseded"] for s in old)  # kept, marked
+    assert not any((s.meta or {}).get("superseded") for s in spectra if s.seq not in before)
     started = [e for e in store.events(1) if e.kind == "condition.started" and e.details.get("superseded_spectra")]
     assert len(started) == 1 and "not averaged" in started[0].message

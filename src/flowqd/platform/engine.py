@@ -264,7 +264,7 @@ class RunEngine:
             for_condition(core_flow_ml_min=c.core_flow_ml_min, outlet_flow_ml_min=op.total_flow_ml_min)
         # Spectra from before an interruption are kept but marked superseded: the reactor state in between is
         # unknown, so the resumed condition is judged and averaged on fresh spectra only.
-        existing = rec.completed_spectra_count(self.run_id, i, "absorbance")
+        existing = rec.completed_spectra_count(self.run_id, i)
         if existing:
             rec.supersede_spectra(self.run_id, i, "taken before the run was interrupted; not averaged")
         self._spectra_this_condition = 0
