@@ -172,3 +172,9 @@ def test_item9_live_panel_shows_campaign_eta():
     console.print(display._render(half))
     text = console.export_text()
     assert "campaign" in text and "50 %" in text and "ETA 0:00:0" in text and "30 min of process time left" in text
+
+
+def test_item7_no_arguments_still_shows_the_help(capsys):
+    assert main([]) == 2  # click's no_args_is_help, as before: the help, no error line
+    captured = capsys.readouterr()
+    assert "Usage: flowqd" in captured.out + captured.err and "error:" not in captured.err

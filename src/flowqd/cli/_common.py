@@ -218,7 +218,7 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         err_console.print("[bold red]aborted[/]")
         return 130
     except ClickException as exc:
-        if exc.exit_code == 2:  # usage errors: one red line, like every other error
+        if exc.exit_code == 2 and type(exc).__name__ != "NoArgsIsHelpError":  # usage errors: one red line
             err_console.print(f"[bold red]error:[/] {escape(_usage_line(exc))}", highlight=False, soft_wrap=True)
             return 2
         exc.show()
