@@ -178,3 +178,19 @@ def test_item7_no_arguments_still_shows_the_help(capsys):
     assert main([]) == 2  # click's no_args_is_help, as before: the help, no error line
     captured = capsys.readouterr()
     assert "Usage: flowqd" in captured.out + captured.err and "error:" not in captured.err
+
+
+def test_item8_report_and_export_json(capsys, tmp_path):
+    from tests.store_fixtures import populate_demo_run
+
+    from flowqd.store import Store
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Store(url) as store:
+        run_id = populate_demo_run(store, temperatures_c=(180.0, 250.0), n_spectra=1, shell=False)
+    assert main(["report", str(run_id), "--db", url, "--out", str(tmp_path / "rep"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["run_id"] == run_id and Path(r["report"]).is_file() and all(Path(f).is_file() for f in r["figures"])
+    assert main(["export", str(run_id), "--db", url, "--out", str(tmp_path / "csv"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["format"] == "csv" and r["files"] and all(Path(f).is_file() for f in r["files"])
