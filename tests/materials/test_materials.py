@@ -39,7 +39,7 @@ class TestSizingCurve:
             m = get_material(name)
             lo, hi = m.sizing.valid_diameter_nm
             d = np.linspace(lo, hi, 50)
-            np.testing.assert_allclose(m.diameter_nm(m.gap_ev(d)), d, rtol=1e-10)
+            np.testing.assert_allclose(m.diameter_nm(m.gap_ev(d)), d, rtol=1e-8)  # 0.01 nm table inversion
 
     def test_out_of_range_is_an_error_not_a_clamp(self) -> None:
         inp = get_material("InP")

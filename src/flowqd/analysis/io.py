@@ -37,9 +37,9 @@ import inspect
 import io as _io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
