@@ -48,6 +48,18 @@ def _snr(y: np.ndarray) -> tuple[float, float]:
     return span, noise
 
 
+def _check_smooth(spectrum: Spectrum) -> None:
+    """Neighbouring readings of a spectrum agree: a signal whose point-to-point jumps are a large part of its range
+    (a sawtooth, shuffled columns) is not a spectrum."""
+    y = spectrum.values
+    span = float(np.max(y) - np.min(y))
+    if y.size >= 7 and span > 0:
+        rough = float(np.sqrt(np.mean((y[1:-1] - 0.5 * (y[:-2] + y[2:])) ** 2)))
+        if rough > 0.15 * span:
+            raise SpectrumError(f"values jump between neighbouring points by {rough / span:.0%} of their range: "
+                                "not a spectrum (wrong column or corrupt file?)", source=_src(spectrum))
+
+
 def check_absorbance(spectrum: Spectrum) -> None:
     """Refuse a spectrum that cannot be the absorbance of a dot dispersion, naming what it looks like.
 
@@ -71,6 +83,7 @@ def check_absorbance(spectrum: Spectrum) -> None:
         raise SpectrumError(f"values up to {top:.3g} cannot be absorbances (they stop below {MAX_ABSORBANCE:g}): "
                             f"this looks like {what}", source=src)
     span, noise = _snr(y)
+    _check_smooth(spectrum)
     if span <= 0 or span < MIN_SNR * noise:
         raise SpectrumError(f"no signal above the noise (range {span:.2g}, noise {noise:.2g}): nothing to analyse",
                             source=src)
@@ -97,7 +110,7 @@ def check_emission(spectrum: Spectrum) -> None:
     >>> check_emission(noise)
     Traceback (most recent call last):
     ...
-    flowqd.errors.SpectrumError: n.csv: no emission band above the noise (signal-to-noise 3.9 < 10)
+    flowqd.errors.SpectrumError: n.csv: no emission band above the noise (signal-to-noise 3.2 < 10)
     """
     src = _src(spectrum)
     y = spectrum.values
@@ -110,6 +123,17 @@ def check_emission(spectrum: Spectrum) -> None:
     snr = (top - base) / noise if noise > 0 else np.inf
     if snr < MIN_SNR:
         raise SpectrumError(f"no emission band above the noise (signal-to-noise {snr:.2g} < {MIN_SNR:g})",
+                            source=src)
+    _check_smooth(spectrum)
+    i_top = int(np.argmax(y))
+    if i_top in (0, y.size - 1):
+        raise SpectrumError(f"the signal is highest at the end of the range ({spectrum.wavelength_nm[i_top]:.0f} nm): "
+                            "no complete emission band (an absorbance spectrum, or the band outside the range?)",
+                            source=src)
+    lo = float(np.min(y))
+    if min(float(np.min(y[:i_top])), float(np.min(y[i_top:]))) - lo > 0.5 * (top - lo):
+        raise SpectrumError(f"the signal does not fall to half its height on both sides of its maximum at "
+                            f"{spectrum.wavelength_nm[i_top]:.0f} nm: not an emission band (an absorbance spectrum?)",
                             source=src)
     above = y - base > 0.5 * (top - base)
     if np.count_nonzero(above) < 3:

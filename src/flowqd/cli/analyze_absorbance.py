@@ -137,7 +137,8 @@ def absorbance(
         ur = row["rsd_uncertainty"]
         conc = "—" if row["concentration_mg_ml"] is None else f"{row['concentration_mg_ml']:.3g}"
         cells.append([
-            Path(row["file"]).name + (f" [{row['label']}]" if row["label"] else ""), pk, {"second-derivative": "2nd deriv."}.get(row["peak_method"], row["peak_method"]),
+            Path(row["file"]).name + (f" [{row['label']}]" if row["label"] else ""), pk,
+            {"second-derivative": "2nd deriv."}.get(row["peak_method"], row["peak_method"]),
             f"{row['x13_nm']:.3f}" + ("" if ux is None else f"±{ux:.3f}"), f"{row['sigma_nm']:.3f}",
             f"{100 * row['rsd']:.1f}" + ("" if ur is None else f"±{100 * ur:.1f}"),
             f"{row['fit_residual_rms']:.2g}", conc,
