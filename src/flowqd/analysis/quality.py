@@ -127,10 +127,16 @@ def check_emission(spectrum: Spectrum) -> None:
     _check_smooth(spectrum)
     i_top = int(np.argmax(y))
     if i_top in (0, y.size - 1):
-        raise SpectrumError(f"the signal is highest at the end of the range ({spectrum.wavelength_nm[i_top]:.0f} nm): "
+        raise SpectrumError(f"maximum at the edge of the range ({spectrum.wavelength_nm[i_top]:.0f} nm): "
                             "no complete emission band (an absorbance spectrum, or the band outside the range?)",
                             source=src)
     lo = float(np.min(y))
+    edge_n = max(3, y.size // 50)
+    blue_edge = float(np.median(y[:edge_n]))
+    if blue_edge - lo > 0.3 * (top - lo) and blue_edge >= float(np.max(y[edge_n:max(i_top // 2, edge_n + 1)])):
+        raise SpectrumError(f"the signal rises towards the blue end of the range ({blue_edge / top:.0%} of the peak "
+                            f"at {spectrum.wavelength_nm[0]:.0f} nm): not a lone emission band (an absorbance "
+                            "spectrum, or excitation light in the window?)", source=src)
     if min(float(np.min(y[:i_top])), float(np.min(y[i_top:]))) - lo > 0.5 * (top - lo):
         raise SpectrumError(f"the signal does not fall to half its height on both sides of its maximum at "
                             f"{spectrum.wavelength_nm[i_top]:.0f} nm: not an emission band (an absorbance spectrum?)",
