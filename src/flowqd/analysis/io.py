@@ -136,7 +136,9 @@ def _split(line: str, delimiter: str | None) -> list[str]:
 
 def _sniff_delimiter(lines: Sequence[str]) -> str | None:
     """Tab, then semicolon, then comma, else whitespace (``None``), from the first lines."""
-    sample = lines[:50]
+    # judge by the lines that start like a number (data rows), not by text in a preamble
+    numeric = [line for line in lines if re.match(r"\s*[+-]?[\d.]", line)]
+    sample = (numeric or list(lines))[:50]
     for delim in ("\t", ";", ","):
         if any(delim in line for line in sample):
             return delim
