@@ -25,7 +25,7 @@ from flowqd.analysis.concentration import (
     production_rate_mg_h,
     volume_fraction,
 )
-from flowqd.analysis.exciton import SATURATION_ABSORBANCE
+from flowqd.analysis.exciton import SATURATION_ABSORBANCE, noise_level_estimate
 from flowqd.analysis.psd import PSDResult, correct_linear_baseline, invert_psd
 from flowqd.analysis.spectrum import Spectrum
 from flowqd.errors import FlowqdError, SpectrumError
@@ -235,10 +235,15 @@ def auto_baseline(spectrum: Spectrum, material: Material, *, search_nm: tuple[fl
     window = (float(onset_nm), float(wl[-1]))
     n_in = int(np.count_nonzero(wl >= onset_nm))
     if width >= 100.0 and n_in >= 10:
-        corrected, _ = correct_baseline(spectrum, window_nm=window, method="linear")
+        corrected, fit = correct_baseline(spectrum, window_nm=window, method="linear")
     elif width >= 20.0 and n_in >= 5:
-        corrected, _ = correct_baseline(spectrum, window_nm=window, method="constant")
+        corrected, fit = correct_baseline(spectrum, window_nm=window, method="constant")
     else:
+        return spectrum, "fitted", None
+    # the region must really be free of absorption: a baseline that does not follow it (the red tail of a broad
+    # band reaching into it) is not measured; leave it to the fit's free offset instead
+    a_exc = abs(exc.absorbance - float(fit.evaluate(np.array([exc.wavelength_nm]))[0]))
+    if fit.rms_residual > max(0.02 * a_exc, 3.0 * noise_level_estimate(spectrum.values[wl >= onset_nm])):
         return spectrum, "fitted", None
     return corrected, "measured", window
 
