@@ -61,6 +61,23 @@ class TestRealCdSe:
         peaks = [row["peak_wavelength_nm"] for row in rows]
         assert peaks[-1] > peaks[0] + 20
 
+    def test_experimenters_readings_are_the_red_edge(self) -> None:
+        """Run 5's readings ("UV-Vis Peak Values.csv") lie at the steepest fall of the red edge, not at the maximum:
+        flowqd's ``edge_wavelength_nm`` is within 3 nm of them for at least 80 % of the spectra."""
+        import csv
+
+        rows = list(csv.reader((REAL / "UV-Vis Peak Values.csv").open(encoding="utf-8-sig")))
+        col = rows[0].index("Run 5")
+        readings = {r[2].strip(): float(r[col]) for r in rows[1:] if r[2].strip() and r[col].strip()}
+        hits = total = 0
+        for s in read_spectra(REAL / "run5-uv-vis.csv"):
+            r = analyze_absorbance(s, material="CdSe")
+            ref = readings[s.metadata["label"].split()[0]]
+            total += 1
+            hits += abs(r.edge_wavelength_nm - ref) <= 3.0
+            assert r.peak_wavelength_nm < r.edge_wavelength_nm
+        assert hits / total >= 0.8, f"{hits}/{total}"
+
     def test_pl_file_given_to_absorbance_names_the_kind(self) -> None:
         (s, *_) = read_spectra(REAL / "run2-fl-emission.csv")
         with pytest.raises(SpectrumError, match=r"emission/intensity spectrum"):

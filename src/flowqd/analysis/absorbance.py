@@ -34,7 +34,7 @@ from flowqd.units import HC_EV_NM
 
 __all__ = [
     "ABSORBANCE_JSON_KEYS", "DEFAULT_BASELINE_WINDOW_NM", "AbsorbanceResult", "analyze_absorbance", "auto_baseline",
-    "mask_saturated",
+    "mask_saturated", "red_edge_nm",
 ]
 
 #: Absorption-free window of InP spectra on the paper's 400-900 nm spectrometer (dots up to ~4.5 nm); used only when
@@ -43,7 +43,7 @@ DEFAULT_BASELINE_WINDOW_NM: tuple[float, float] = (800.0, 900.0)
 
 #: Keys of :meth:`AbsorbanceResult.to_dict` (stable; the CLI adds ``file``).
 ABSORBANCE_JSON_KEYS: tuple[str, ...] = (
-    "label", "peak_wavelength_nm", "peak_method", "x13_nm", "sigma_nm", "rsd", "x13_uncertainty_nm",
+    "label", "peak_wavelength_nm", "peak_method", "edge_wavelength_nm", "x13_nm", "sigma_nm", "rsd", "x13_uncertainty_nm",
     "rsd_uncertainty", "psd", "fit_residual_rms", "fit_residual_relative", "volume_fraction",
     "concentration_mg_ml", "concentration_mol_l", "yield", "production_mg_h", "material", "sizing_curve",
     "sizing_curve_citation", "baseline", "baseline_window_nm", "masked_ranges_nm",
@@ -82,6 +82,7 @@ class AbsorbanceResult:
     baseline_window_nm: tuple[float, float] | None = None
     masked_ranges_nm: tuple[tuple[float, float], ...] = ()
     label: str = ""
+    edge_wavelength_nm: float = float("nan")
 
     @property
     def x13_nm(self) -> float:
@@ -111,6 +112,7 @@ class AbsorbanceResult:
             "label": self.label,
             "peak_wavelength_nm": f(self.peak_wavelength_nm),
             "peak_method": self.peak_method,
+            "edge_wavelength_nm": f(self.edge_wavelength_nm),
             "x13_nm": p.x13_nm,
             "sigma_nm": p.sigma_nm,
             "rsd": p.rsd,
@@ -170,6 +172,32 @@ class AbsorbanceResult:
         ax.set_title(f"{self.label or self.source}: x13 = {self.x13_nm:.2f} nm, RSD {100 * self.rsd:.1f} %")
         ax.legend(fontsize="small")
         return ax
+
+
+def red_edge_nm(spectrum: Spectrum, peak_nm: float, *, smooth_nm: float = 9.0, reach_nm: float = 80.0) -> float:
+    """Wavelength of the steepest fall of absorbance on the red side of the first exciton (the inflection of its red
+    edge), nm; NaN without an exciton. Many labs read "the peak" there; it lies red of the maximum by about the
+    band's half width, so the two are reported apart.
+
+    >>> wl = np.arange(450.0, 650.0, 1.0)
+    >>> round(red_edge_nm(Spectrum(wl, np.exp(-0.5 * ((wl - 520.0) / 12.0) ** 2)), 520.0))
+    532
+    """
+    if not np.isfinite(peak_nm):
+        return float("nan")
+    from scipy.signal import savgol_filter
+
+    wl, y = spectrum.wavelength_nm, spectrum.values
+    step = float(np.median(np.diff(wl)))
+    n = max(5, round(smooth_nm / step) | 1)
+    if wl.size <= n:
+        return float("nan")
+    d1 = savgol_filter(y, n, 2, deriv=1, delta=step)
+    sel = np.flatnonzero((wl > peak_nm) & (wl <= peak_nm + reach_nm))
+    if sel.size < 3:
+        return float("nan")
+    i = int(sel[np.argmin(d1[sel])])
+    return float(wl[i]) if i not in (sel[0], sel[-1]) else float("nan")
 
 
 def mask_saturated(spectrum: Spectrum, saturation: float = SATURATION_ABSORBANCE
@@ -341,4 +369,5 @@ def analyze_absorbance(
         material=mat.name, sizing_curve=mat.sizing.name, sizing_curve_citation=mat.sizing.citation,
         baseline=baseline, baseline_window_nm=window, masked_ranges_nm=masked,
         label=str(spectrum.metadata.get("label", "")),
+        edge_wavelength_nm=red_edge_nm(corrected, float(peak_nm)),
     )
