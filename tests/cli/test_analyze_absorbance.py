@@ -55,7 +55,7 @@ def test_bad_file_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     csv_path = tmp_path / "out.csv"
     assert run(["analyze", "absorbance", str(A518), str(bad), "--csv", str(csv_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "bad.csv" in err and "exciton" in err
+    assert len(err.splitlines()) == 1 and "bad.csv" in err and "no signal above the noise" in err
     assert not csv_path.exists()
 
 

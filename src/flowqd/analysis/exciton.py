@@ -221,14 +221,7 @@ def find_exciton(
             raise _none("neither a maximum nor a shoulder")
         jj = j[ok]
         d2_noise = 5.0 * noise_level_estimate(d2[idx])
-        # the first exciton is the reddest shoulder: among the local minima of d2 that stand out from its noise
-        # and reach at least a third of the deepest, the one at the longest wavelength (not the deepest, which is
-        # often a higher transition or the continuum onset on the blue side)
-        dj = d2[jj]
-        loc = np.flatnonzero((dj[1:-1] <= dj[:-2]) & (dj[1:-1] <= dj[2:])) + 1
-        deep = float(np.min(dj))
-        loc = loc[(dj[loc] < -d2_noise) & (dj[loc] <= deep / 3.0)]
-        i = int(jj[loc[np.argmax(w_all[jj[loc]])]]) if loc.size else int(jj[np.argmin(dj)])
+        i = int(jj[np.argmin(d2[jj])])
         if d2[i] >= -d2_noise or i in (jj[0], jj[-1]):
             raise _none("neither a maximum nor a shoulder")
         w_pk = float(w_all[i])
