@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.analysis.literature_cdse import spectrum
 
 from flowqd.analysis.absorbance import analyze_absorbance
 from flowqd.analysis.spectrum import Spectrum
-
-from tests.analysis.literature_cdse import spectrum
 
 WL = np.arange(330.0, 800.5, 1.0)
 

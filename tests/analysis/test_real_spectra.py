@@ -117,7 +117,7 @@ class TestVendorFormats:
         with big.open("wb") as fh:  # sparse: 50 MB on paper, nothing written
             fh.truncate(50 * 1024 * 1024)
         assert os.path.getsize(big) > MAX_FILE_BYTES
-        with pytest.raises(SpectrumError, match=r"big\.csv: file is 52\.4 MB, over the 17 MB limit"):
+        with pytest.raises(SpectrumError, match=r"big\.csv: file is 52\.4 MB, over the 16 MB limit"):
             read_spectra(big)
 
 

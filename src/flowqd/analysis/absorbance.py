@@ -43,8 +43,8 @@ DEFAULT_BASELINE_WINDOW_NM: tuple[float, float] = (800.0, 900.0)
 
 #: Keys of :meth:`AbsorbanceResult.to_dict` (stable; the CLI adds ``file``).
 ABSORBANCE_JSON_KEYS: tuple[str, ...] = (
-    "label", "peak_wavelength_nm", "peak_method", "edge_wavelength_nm", "x13_nm", "sigma_nm", "rsd", "x13_uncertainty_nm",
-    "rsd_uncertainty", "psd", "fit_residual_rms", "fit_residual_relative", "volume_fraction",
+    "label", "peak_wavelength_nm", "peak_method", "edge_wavelength_nm", "x13_nm", "sigma_nm", "rsd",
+    "x13_uncertainty_nm", "rsd_uncertainty", "psd", "fit_residual_rms", "fit_residual_relative", "volume_fraction",
     "concentration_mg_ml", "concentration_mol_l", "yield", "production_mg_h", "material", "sizing_curve",
     "sizing_curve_citation", "baseline", "baseline_window_nm", "masked_ranges_nm",
 )

@@ -388,7 +388,7 @@ def read_csv(
 
 #: Largest spectrum file read (bytes) and most points per spectrum: a spectrometer writes 10^3-10^4 points; a
 #: larger file is a wrong export (an image, a kinetics log), refused at once rather than parsed for minutes.
-MAX_FILE_BYTES: int = 16 * 1024 * 1024
+MAX_FILE_BYTES: int = 16_000_000
 MAX_POINTS: int = 200_000
 
 _WAVELENGTH_LABEL = re.compile(r"wave|wellen|nm\b|lambda|λ", re.IGNORECASE)
@@ -552,9 +552,12 @@ def read_table(path: PathType, *, delimiter: str | None = "auto", decimal: str =
     text = _read_text(p)
     if decimal not in (".", ","):
         raise SpectrumError(f"decimal must be '.' or ',' (got {decimal!r})", source=src)
+    all_lines = text.splitlines()
+    if len(all_lines) > MAX_POINTS + 10_000:  # refused before any cell is parsed
+        raise SpectrumError(f"{len(all_lines)} lines, over the limit of {MAX_POINTS} points per spectrum", source=src)
     comments: list[str] = []
     lines: list[tuple[int, str]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(all_lines, start=1):
         stripped = line.strip()
         if not stripped:
             continue

@@ -164,15 +164,35 @@ def check_chromaticity(x: float, y: float, *, source: str | None = None) -> None
                             "(negative or noise-only spectrum?)", source=source)
 
 
-def _inside(poly: np.ndarray, x: float, y: float, tol: float = 1e-4) -> bool:
-    """Point in the closed polygon (even-odd rule), or within ``tol`` of its boundary."""
-    px, py = poly[:, 0], poly[:, 1]
+def _convex_hull(points: np.ndarray) -> np.ndarray:
+    """Counter-clockwise convex hull (Andrew's monotone chain) of 2-D points."""
+    pts = sorted(set(map(tuple, np.round(points, 12))))
+
+    def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        out: list[tuple[float, float]] = []
+        for q in seq:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (q[1] - out[-2][1])
+                                     - (out[-1][1] - out[-2][1]) * (q[0] - out[-2][0])) <= 0:
+                out.pop()
+            out.append(q)
+        return out
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def _inside(poly: np.ndarray, x: float, y: float, tol: float = 2e-3) -> bool:
+    """Point inside the gamut: the convex hull of the spectral locus (closed by the line of purples), or within
+    ``tol`` of its boundary (the red end of the locus is a straight line, x + y = 1, within the integration error of
+    a broad red band). The locus itself doubles back at its ends (tiny colour-matching values), so the hull,
+    not the raw polygon, is the gamut."""
+    hull = _convex_hull(poly)
+    px, py = hull[:, 0], hull[:, 1]
     qx, qy = np.roll(px, -1), np.roll(py, -1)
-    crosses = ((py > y) != (qy > y)) & (x < (qx - px) * (y - py) / np.where(qy == py, 1e-300, qy - py) + px)
-    if np.count_nonzero(crosses) % 2:
-        return True
-    # distance to the edges (points on the locus itself, monochromatic light, are inside)
     ex, ey = qx - px, qy - py
+    cross = ex * (y - py) - ey * (x - px)  # > 0: left of each counter-clockwise edge = inside
+    if np.all(cross >= 0):
+        return True
     t = np.clip(((x - px) * ex + (y - py) * ey) / np.maximum(ex * ex + ey * ey, 1e-300), 0.0, 1.0)
     return bool(np.min(np.hypot(px + t * ex - x, py + t * ey - y)) <= tol)
 
