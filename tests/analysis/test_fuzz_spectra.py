@@ -20,7 +20,7 @@ from flowqd.errors import FlowqdError
 FUZZ = Path(__file__).parent / "data" / "fuzz"
 CORPUS = sorted(p for p in FUZZ.iterdir() if p.name != "README.md")
 #: the only files of the corpus that are genuine emission spectra (a band on a flat baseline)
-VALID_PL = {"pl-counts.csv", "pl-normalised.csv", "step.csv", "saturated-flat.csv"}
+VALID_PL = {"pl-counts.csv", "pl-normalised.csv"}
 
 
 def _outcome(path: Path, kind: str) -> str:
