@@ -97,6 +97,8 @@ _LOG_LAMBDA_GRID = np.linspace(-9.0, 0.0, 46)
 #: (≤ 6 % change of λ), and a fixed set of λ values lets the batched solvers use a precomputed stack of H⁻¹.
 _LAMBDA_STEP_DEC = 0.05
 _N_LAMBDA_FINE = 181
+#: Above this many size classes a single spectrum is not worth the H⁻¹ stack (see :func:`_method_pdas`).
+_MAX_CLASSES_SINGLE_STACK = 200
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1130,10 +1132,10 @@ def _method_nnls_gcv(problem: RegularizedProblem, a: np.ndarray, lam: float | No
 
 
 def _method_pdas(problem: RegularizedProblem, a: np.ndarray, lam: float | None) -> tuple[np.ndarray, float]:
-    if "np-consts" not in problem.device_cache:
-        # one spectrum on a grid without the batch solver's 181-λ H⁻¹ stack (every spectrum of a growth series has
-        # its own fit window): building the stack costs ~1 s and ~100 MB for ~250 classes, the reduced NNLS on the
-        # same problem ~2 ms and reaches the same minimiser; batches (invert_psd_batch) build and keep the stack
+    if "np-consts" not in problem.device_cache and problem.n_classes > _MAX_CLASSES_SINGLE_STACK:
+        # one spectrum on a large grid without the batch solver's 181-λ H⁻¹ stack (every spectrum of a growth series
+        # has its own fit window): building the stack costs ~1 s and ~100 MB for ~250 classes (CdSe), the reduced
+        # NNLS on the same problem ~2 ms and reaches the same minimiser. Deterministic: it depends on the grid only.
         return _method_nnls_gcv(problem, a, lam)
     x, lam_used = _batch_solve(problem, a[None, :], None if lam is None else np.array([lam]), "numpy")
     return x[0], float(lam_used[0])
