@@ -27,6 +27,7 @@ from flowqd.analysis.concentration import (
 )
 from flowqd.analysis.exciton import SATURATION_ABSORBANCE, noise_level_estimate
 from flowqd.analysis.psd import PSDResult, correct_linear_baseline, invert_psd
+from flowqd.analysis.psd_checks import psd_warnings
 from flowqd.analysis.spectrum import Spectrum
 from flowqd.errors import FlowqdError, SpectrumError
 from flowqd.materials import Material, get_material
@@ -101,6 +102,11 @@ class AbsorbanceResult:
         a_pk = float(np.interp(self.peak_wavelength_nm, wl, self.corrected.values))
         return self.psd.fit_residual_rms / abs(a_pk) if a_pk else float("nan")
 
+    @property
+    def psd_warnings(self) -> list[str]:
+        """PSD artefacts (grid-edge mass, isolated spikes): :func:`flowqd.analysis.psd_checks.psd_warnings`."""
+        return psd_warnings(self.psd.diameter_nm, self.psd.q3)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary with the keys of :data:`ABSORBANCE_JSON_KEYS` (NaN -> None)."""
 
@@ -118,7 +124,7 @@ class AbsorbanceResult:
             "rsd": p.rsd,
             "x13_uncertainty_nm": f(p.x13_uncertainty_nm),
             "rsd_uncertainty": f(p.rsd_uncertainty),
-            "psd": {"diameter_nm": p.diameter_nm.tolist(), "q3": p.q3.tolist()},
+            "psd": {"diameter_nm": p.diameter_nm.tolist(), "q3": p.q3.tolist(), "warnings": self.psd_warnings},
             "fit_residual_rms": p.fit_residual_rms,
             "fit_residual_relative": f(self.fit_residual_relative),
             "volume_fraction": f(self.volume_fraction),
