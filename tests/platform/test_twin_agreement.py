@@ -48,7 +48,8 @@ def test_core_shell_campaign_reports_pl_plqy_and_cie_like_the_twin(twin, tmp_pat
     store, rows = _run("campaign-core-shell.toml", twin, tmp_path / "cs.sqlite")
     (row,) = rows
     pred = _predict(twin, row)
-    assert row["n_pl"] == 3
+    # 3 planned; the engine adds spectra while the exciton peak still drifts (> 1 nm over 3), up to 5 more
+    assert 3 <= row["n_pl"] <= 8
     assert row["plqy"] == pytest.approx(pred.plqy, abs=0.03)
     assert row["pl_peak_nm"] == pytest.approx(pred.pl_peak_nm, abs=3.0)
     assert row["pl_fwhm_nm"] == pytest.approx(pred.pl_fwhm_nm, abs=5.0)

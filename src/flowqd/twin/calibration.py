@@ -537,7 +537,8 @@ def sample_posterior(result: CalibrationResult, objective: PaperObjective | RunO
     chain = sampler.get_chain(discard=n_steps // 2)  # (steps, walkers, ndim)
     flat = chain.reshape(-1, ndim)
     lp_flat = sampler.get_log_prob(discard=n_steps // 2).reshape(-1)
-    flat = flat[np.isfinite(lp_flat)]
+    keep_mask = _burnt_in(lp_flat, ndim)
+    flat = flat[keep_mask]
     take = np.linspace(0, flat.shape[0] - 1, min(keep, flat.shape[0])).round().astype(int)
     full = np.tile(result.theta, (take.size, 1))
     full[:, idx] = flat[take]
@@ -577,6 +578,18 @@ def calibrate_observations(observations: Sequence[Observation], base: Any, *, fr
                                   numerics=base.numerics, feed_in_mol_m3=base.feed_in_mol_m3, backend=backend,
                                   progress=progress)
     return result
+
+
+def _burnt_in(log_prob: np.ndarray, ndim: int) -> np.ndarray:
+    """Samples not left behind by a short chain: log posterior within the χ²_d 99.9 % bound of the best.
+
+    For a Gaussian posterior ``−2(log p − log p_max)`` is χ² with ``d`` degrees of freedom; walkers still far below
+    (started in the Laplace Gaussian's poorly constrained directions and not yet moved) are not posterior draws.
+    """
+    from scipy.stats import chi2
+
+    lp = np.where(np.isfinite(log_prob), log_prob, -np.inf)
+    return lp >= np.max(lp) - 0.5 * float(chi2.ppf(0.999, ndim))
 
 
 def write_parameters(result: CalibrationResult, path: str | Path, *, numerics: NumericsOptions | None = None,

@@ -315,10 +315,13 @@ class Twin:
             draws = {"x13_nm": np.stack([o.x13_nm for o in outs[1:]]), "rsd": np.stack([o.rsd for o in outs[1:]]),
                      "conversion": np.stack([o.conversion for o in outs[1:]]),
                      "peak_wavelength_nm": np.stack([op[0]["peak_wavelength_nm"] for op in optics[1:]])}
-            draws["production_mg_h"] = draws["conversion"] * per_x[None, :]
             rng = np.random.default_rng(20231)
+            noisy_all = {k: v + prm.noise.get(k, 0.0) * rng.standard_normal(v.shape) for k, v in draws.items()}
+            noisy_all["conversion"] = np.clip(noisy_all["conversion"], 0.0, 1.0)  # a measured yield stays in [0, 1]
+            noisy_all["production_mg_h"] = noisy_all["conversion"] * per_x[None, :]  # measured through X
+            draws["production_mg_h"] = draws["conversion"] * per_x[None, :]
             for k, v in draws.items():
-                noisy = v + prm.noise.get(k, 0.0) * rng.standard_normal(v.shape)
+                noisy = noisy_all[k]
                 intervals[k] = np.stack([np.nanquantile(noisy, 0.05, axis=0), np.nanquantile(noisy, 0.95, axis=0)],
                                         axis=-1)
                 if k in band:
