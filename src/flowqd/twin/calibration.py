@@ -255,9 +255,12 @@ class PaperObjective:
                    5: {"conversion": 0.736, "production_mg_h": 107.0}}.get(i, {})
             fit = {"x13_nm": x[i], "peak_wavelength_nm": pk[i], "rsd": r[i], "conversion": conv[i],
                    "production_mg_h": prod[i]}
+            sds = {"x13_nm": 0.03, "peak_wavelength_nm": 2.0, "conversion": 0.02, "production_mg_h": 4.0}
             for k, v in fit.items():
-                rows.append({"temperature_c": t, "flow_ml_min": q, "quantity": k, "target": tgt.get(k),
-                             "fit": float(v)})
+                row = {"temperature_c": t, "flow_ml_min": q, "quantity": k, "target": tgt.get(k), "fit": float(v)}
+                if k in tgt:
+                    row["sd"] = sds[k]
+                rows.append(row)
         return rows
 
 
@@ -545,6 +548,8 @@ def sample_posterior(result: CalibrationResult, objective: PaperObjective | RunO
     info = {"sampler": "emcee EnsembleSampler (DE 0.8 + DE-snooker 0.2 moves)", "n_walkers": int(n_walkers),
             "n_steps": int(n_steps), "discarded": int(n_steps // 2),
             "acceptance": float(np.mean(sampler.acceptance_fraction)), "free": [names[i] for i in idx],
+            "burn_in_filter": f"kept {int(keep_mask.sum())} of {keep_mask.size} draws of the second half: log "
+                              f"posterior within the chi2_{ndim} 99.9 % bound of the best",
             "seed": int(seed)}
     if progress is not None:
         progress("posterior", n_steps + 1, n_steps + 1)
