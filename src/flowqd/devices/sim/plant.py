@@ -93,6 +93,23 @@ class _Segment:
     key: OperatingPoint | None
 
 
+@dataclass(frozen=True)
+class _ClearOutlet:
+    """What a ``no_dots`` failure region puts out: no absorbance, no PL."""
+
+    absorbance_wavelength_nm: np.ndarray
+    pl_wavelength_nm: np.ndarray
+    plqy: float = float("nan")
+
+    @property
+    def absorbance(self) -> np.ndarray:
+        return np.zeros_like(self.absorbance_wavelength_nm)
+
+    @property
+    def pl_intensity(self) -> np.ndarray:
+        return np.zeros_like(self.pl_wavelength_nm)
+
+
 @dataclass
 class FlowSample:
     """One sub-step of the delivered flows (kept when ``record_flows`` is on)."""
@@ -137,6 +154,10 @@ class SimPlant:
     flow_log: list[FlowSample] = field(default_factory=list)
     core_units: int = 1
     shell_units: int = 1
+    #: Relative Gaussian noise on every simulated absorbance value (``[sim] measurement_noise``).
+    measurement_noise: float = 0.0
+    #: Failure model: ``no_dots(core_temperature_c, core_flow_ml_min)`` → the outlet stays clear there.
+    no_dots: Callable[[float, float], bool] | None = None
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -392,10 +413,14 @@ class SimPlant:
         return out
 
     def prediction(self, op: OperatingPoint) -> Any:
-        """The twin's prediction at ``op`` (cached)."""
+        """The twin's prediction at ``op`` (cached); a clear outlet inside a ``no_dots`` failure region."""
         if op not in self._prediction_cache:
             cond = self.make_conditions(**{k: v for k, v in dataclasses.asdict(op).items() if v is not None})
-            self._prediction_cache[op] = self.twin.predict(cond)
+            pred = self.twin.predict(cond)
+            if self.no_dots is not None and self.no_dots(op.core_temperature_c, op.core_flow_ml_min):
+                pred = _ClearOutlet(np.asarray(pred.absorbance_wavelength_nm, dtype=float),
+                                    np.asarray(pred.pl_wavelength_nm, dtype=float))
+            self._prediction_cache[op] = pred
         return self._prediction_cache[op]
 
     def outlet_absorbance(self, wavelength_nm: np.ndarray, path_mm: float) -> np.ndarray:
@@ -409,6 +434,8 @@ class SimPlant:
             a += w * np.interp(wavelength_nm, wl, np.asarray(pred.absorbance, dtype=float), left=np.nan,
                                right=np.nan)
         a = np.where(np.isfinite(a), a, 0.0)
+        if self.measurement_noise > 0:
+            a = a * (1.0 + self.measurement_noise * self.rng.normal(0.0, 1.0, a.shape))
         return a * path_mm / self.twin_path_mm
 
     def outlet_sphere(self, wavelength_nm: np.ndarray, excitation_nm: float,
