@@ -111,6 +111,9 @@ def hit(plant: GridPlant, target: float, best: float, x: dict[str, float]) -> bo
     return ok and abs(peak - target) <= 2.0 and rsd <= best + 0.01
 
 
+_CACHE: dict[str, object] = {}
+
+
 def run_bo(plant: GridPlant, target: float, best: float, seed: int, budget: int, prior_twin: object | None) -> int:
     from flowqd.optimize import Observation, Optimizer, optimize_campaign_from_text, variable_bounds
     from flowqd.optimize.twin_prior import twin_grid_prior
@@ -119,7 +122,11 @@ def run_bo(plant: GridPlant, target: float, best: float, seed: int, budget: int,
                                                        target=target, budget=budget, seed=seed,
                                                        prior="true" if prior_twin is not None else "false"))
     bounds = variable_bounds(camp)
-    prior = twin_grid_prior(camp, bounds, prior_twin) if prior_twin is not None else None
+    prior = None
+    if prior_twin is not None:  # the twin on the grid depends on the space only: computed once
+        if "prior" not in _CACHE:
+            _CACHE["prior"] = twin_grid_prior(camp, bounds, prior_twin)
+        prior = _CACHE["prior"]
     opt = Optimizer(camp, bounds, prior=prior)
     rng = np.random.default_rng(1000 + seed)
     obs: list[Observation] = []

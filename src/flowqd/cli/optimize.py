@@ -78,6 +78,8 @@ def optimize(
         dir_okay=False)] = None,
     stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write the optimisation figures and the recommendation to this folder.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
 ) -> None:
     """Close the loop: propose conditions (BoTorch), run them on the platform, learn, until the target is reached."""
@@ -151,6 +153,8 @@ def optimize(
         finally:
             signal.signal(signal.SIGINT, old[0])
             signal.signal(signal.SIGTERM, old[1])
+    if report is not None:
+        _write_report(result, camp, report, twin)
     if json_out:
         print_json({**result.to_dict(), "wall_s": time.monotonic() - t0})
     else:
@@ -160,6 +164,22 @@ def optimize(
         err_console.print(escape(f"run {run_id} tripped: {result.stop_reason}; fix the cause, then "
                                  f"`flowqd optimize --resume {run_id} --db {db}`"), highlight=False)
         raise typer.Exit(3)
+
+
+def _write_report(result: Any, campaign: Any, out: Path, twin: Any) -> None:
+    """Figures (progress, Pareto front, proposals over the twin's map) and the recommendation."""
+    from flowqd.report.optimize_plots import write_optimize_report
+
+    tmap = None
+    if set(campaign.variable_names) == {"core_temperature_c", "core_flow_ml_min"}:
+        from flowqd.optimize.inverse import twin_map
+
+        t, q = campaign.variable("core_temperature_c"), campaign.variable("core_flow_ml_min")
+        tmap = twin_map(twin, temperature_c=(t.min, t.max), flow_ml_min=(q.min, q.max), n_temperature=15,
+                        n_flow=12, core_units=int(campaign.fixed.get("core_units", 1)))
+    paths = write_optimize_report(result.to_dict(), [o.model_dump() for o in campaign.objectives], out,
+                                  twin_map=tmap)
+    err_console.print(escape(f"report: {', '.join(str(p) for p in paths.values())}"), highlight=False)
 
 
 def suggest(

@@ -171,13 +171,20 @@ class Optimizer:
             return self._sobol_fill(index, seed)
         import warnings
 
-        with warnings.catch_warnings():
-            # BoTorch's notes on an all-infeasible baseline and on optimiser restarts: expected, not user-facing
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.filterwarnings("ignore", module="botorch")
-            warnings.filterwarnings("ignore", module="linear_operator")
-            warnings.filterwarnings("ignore", module="gpytorch")
-            return self._model_proposals(observations, index, seed)
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny matrices: one thread is faster, and the result does not vary with threads
+        try:
+            with warnings.catch_warnings():
+                # BoTorch's notes on an all-infeasible baseline and on optimiser restarts: expected, not user-facing
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.filterwarnings("ignore", module="botorch")
+                warnings.filterwarnings("ignore", module="linear_operator")
+                warnings.filterwarnings("ignore", module="gpytorch")
+                return self._model_proposals(observations, index, seed)
+        finally:
+            torch.set_num_threads(threads)
 
     def _sobol_fill(self, index: int, seed: int) -> list[Proposal]:
         """More Sobol points (fewer than two feasible experiments: nothing to model yet)."""

@@ -155,7 +155,7 @@ def experiments_from_store(store: Any, run_id: int, campaign: OptimizeCampaign) 
         feasible = r["status"] == "completed" and i not in failed and outcomes.get("peak_nm") is not None \
             and all(outcomes.get(o) is not None for o in modelled)
         conds = {k: r[k] for k in campaign.variable_names}
-        exp = Experiment(i, conds, {o: outcomes.get(o) for o in (*modelled, "peak_nm") if o in outcomes},
+        exp = Experiment(i, conds, {o: outcomes.get(o) for o in dict.fromkeys((*modelled, "peak_nm", "stock_ml"))},
                          feasible, "completed" if feasible else "failed",
                          feasible and campaign.meets_targets(outcomes), proposals.get(i, {}))
         out.append(exp)
@@ -244,6 +244,7 @@ class OptimizeLoop:
         optimizer = Optimizer(campaign, bounds, prior=prior)
         budget = campaign.budget
         self.store.set_run_status(run_id, "running")
+        ran_here: set[int] = set()  # experiments run by this session (they drew on this session's reservoir)
         while True:
             exps, stock, hours = experiments_from_store(self.store, run_id, campaign)
             done = {e.index for e in exps}
@@ -265,12 +266,20 @@ class OptimizeLoop:
             proposal = self._proposal(run_id, optimizer, exps, index)
             label = f"experiment {index + 1}"
             cond = check_proposal(campaign, self.platform, proposal.x, label)
+            used_ml = sum(e.objectives.get("stock_ml") or 0.0 for e in exps if e.index in ran_here)
+            short = self._stock_short(campaign, cond, used_ml)
+            if short:
+                self.store.record_event(run_id, "optimize.paused", short, level="warning",
+                                        details={"index": index})
+                self.store.set_run_status(run_id, "paused")
+                return self.result(run_id, campaign, "paused", short)
             if self.on_proposal is not None:
                 self.on_proposal(proposal)
             conditions = [*(campaign.condition(e.conditions, f"experiment {e.index + 1}") for e in exps), cond]
             run_campaign = CampaignConfig(name=campaign.name, conditions=tuple(conditions))
             run_campaign._source = campaign.source
             closed = {e.index for e in exps}
+            ran_here.add(index)
             engine = self.make_engine(_Recorder(self.store, closed))
             try:
                 engine.run(run_campaign, resume_run_id=run_id)
@@ -279,6 +288,18 @@ class OptimizeLoop:
                                         details={"index": index, "reason": "interlock"})
                 return self.result(run_id, campaign, "tripped", str(exc))
             self.store.set_run_status(run_id, "running")
+
+    def _stock_short(self, campaign: OptimizeCampaign, cond: Any, used_ml: float) -> str:
+        """Why the reservoir cannot supply ``cond`` after ``used_ml`` of this session (empty when it can)."""
+        one = CampaignConfig(name=campaign.name, conditions=(cond,))
+        plan = preflight(one, self.platform).plans[0]
+        pump = self.platform.devices.core_pump
+        need = plan.stock_ml + 2 * pump.syringe_volume_ml
+        left = pump.reservoir_ml - used_ml
+        if need <= left:
+            return ""
+        return (f"{cond.label} needs about {need:.1f} mL of stock (with two syringe fillings) but about {left:.1f} mL "
+                "are left in the reservoir: refill it, then resume")
 
     def _proposal(self, run_id: int, optimizer: Optimizer, exps: list[Experiment], index: int) -> Proposal:
         stored = [e for e in self.store.events(run_id, PROPOSAL_EVENT) if int(e.details["index"]) == index]
