@@ -32,8 +32,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: The paper's platform on the surrogate twin, with quicker (still valid) control settings: fewer control ticks.
 FAST = {'twin = "surrogate"': 'twin = "surrogate"', "trace_period_s = 10.0": "trace_period_s = 60.0",
-        "control_period_s = 1.0": "control_period_s = 2.0", "temperature_hold_s = 120.0": "temperature_hold_s = 30.0",
-        "spectrum_interval_s = 60.0": "spectrum_interval_s = 20.0",
+        "control_period_s = 1.0": "control_period_s = 5.0", "temperature_hold_s = 120.0": "temperature_hold_s = 10.0",
+        "spectrum_interval_s = 60.0": "spectrum_interval_s = 10.0", "ramp_c_min = 5.0": "ramp_c_min = 10.0",
         "reservoir_ml = 45.6": "reservoir_ml = 400.0"}
 NO_DOTS = """
 [[sim.no_dots]]
@@ -85,7 +85,8 @@ def test_sim_plant_takes_twin_parameters_noise_and_a_no_dots_region(tmp_path):
     assert plant.twin.parameters.kinetics.k1_ref_per_s == pytest.approx(k1, rel=1e-12)  # the plant's, not v2's
     assert plant.measurement_noise == 0.05
     assert plant.no_dots(235.0, 0.5) and not plant.no_dots(235.0, 0.3) and not plant.no_dots(220.0, 0.5)
-    with pytest.raises(ConfigError, match=r"sim\.no_dots\.0: .*low must be below high"):
+    with pytest.raises(ConfigError, match=r"p\.toml: sim\.no_dots\[0\]: core_temperature_c = \[240, 230\]: "
+                                          r"low must be below high"):
         platform_from_text(platform_text() + "[[sim.no_dots]]\ncore_temperature_c = [240.0, 230.0]\n", "p.toml")
     with pytest.raises(ConfigError, match=r"sim\.measurement_noise = -0\.1"):
         platform_from_text(platform_text().replace("ambient_c = 25.0", "ambient_c = 25.0\nmeasurement_noise = -0.1"),
@@ -159,7 +160,7 @@ def _spectra(url: str) -> list[int]:
 @pytest.mark.slow
 def test_kill_9_then_resume_gives_the_uninterrupted_proposal_sequence(files, capsys):
     # uninterrupted reference run (in process), then the same campaign killed with SIGKILL during experiment 3
-    # (its model-based proposal is stored; its spectra are being acquired) and resumed
+    # (its model-based proposal is stored; the platform is running it) and resumed
     assert main([*_args(files, "a.sqlite", str(files / "c.toml"), "--platform", str(files / "p.toml"), "--json")]) == 0
     ref = json.loads(capsys.readouterr().out)
     assert set(ref) >= {"experiments", "best", "target_hit_at", "stock_used_ml", "platform_hours"}
@@ -172,13 +173,13 @@ def test_kill_9_then_resume_gives_the_uninterrupted_proposal_sequence(files, cap
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
-                if len(_proposals(url_b)) >= 3 and _spectra(url_b):
+                if len(_proposals(url_b)) >= 3:
                     break
             except Exception:
                 pass
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.05)
-        time.sleep(random.uniform(0.0, 0.5))
+        time.sleep(random.uniform(0.0, 1.0))  # somewhere in experiment 3 (set points, flush or spectra)
         assert proc.poll() is None, "the campaign finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
