@@ -57,20 +57,26 @@ twin_prior = {prior}
 class GridPlant:
     """The plant's twin outcomes on a grid, interpolated (T, log flow), with noise and a failure model."""
 
-    def __init__(self, parameters: Path) -> None:
-        from flowqd.optimize.twin_prior import twin_outcomes
-        from flowqd.twin import Twin, TwinParameters
-
-        twin = Twin(TwinParameters.load(parameters))
+    def __init__(self, parameters: Path, cache: Path | None = None) -> None:
         self.t = np.arange(T_RANGE[0], T_RANGE[1] + 1e-9, 2.5)
         self.lq = np.linspace(math.log(Q_RANGE[0]), math.log(Q_RANGE[1]), 40)
-        q = np.exp(self.lq)
-        q[0], q[-1] = Q_RANGE
-        xs = [{"core_temperature_c": float(a), "core_flow_ml_min": float(b)} for a in self.t for b in q]
-        out = twin_outcomes(twin, xs)
         shape = (self.t.size, self.lq.size)
-        self.peak = out["peak_nm"].reshape(shape)
-        self.rsd = out["rsd"].reshape(shape)
+        if cache is not None and cache.exists():
+            data = np.load(cache)
+            self.peak, self.rsd = data["peak"], data["rsd"]
+        else:
+            from flowqd.optimize.twin_prior import twin_outcomes
+            from flowqd.twin import Twin, TwinParameters
+
+            twin = Twin(TwinParameters.load(parameters))
+            q = np.exp(self.lq)
+            q[0], q[-1] = Q_RANGE
+            xs = [{"core_temperature_c": float(a), "core_flow_ml_min": float(b)} for a in self.t for b in q]
+            out = twin_outcomes(twin, xs)
+            self.peak = out["peak_nm"].reshape(shape)
+            self.rsd = out["rsd"].reshape(shape)
+            if cache is not None:
+                np.savez(cache, peak=self.peak, rsd=self.rsd)
         self.ok = np.isfinite(self.peak)
         fill = lambda a: np.where(self.ok, a, np.nanmean(a))  # noqa: E731
         self._peak = RegularGridInterpolator((self.t, self.lq), fill(self.peak))
@@ -162,23 +168,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=20, help="experiments per BO run")
     ap.add_argument("--baseline-budget", type=int, default=200, help="experiments per random / Sobol run")
     ap.add_argument("--methods", default="bo+twin,bo,sobol,random")
+    ap.add_argument("--shard", default="0/1", help="I/N: run every N-th (target, seed) pair from I (parallel runs)")
+    ap.add_argument("--save", type=Path, help="write this shard's raw results (JSON) here")
+    ap.add_argument("--merge", type=Path, nargs="*", help="print the table of saved shards instead of running")
+    ap.add_argument("--grid-cache", type=Path, default=Path("/tmp/flowqd-bench-optimize-plant-grid.npz"))
     args = ap.parse_args(argv)
+    import json
+
     from rich.progress import Progress
 
     from flowqd.twin import Twin
 
     t0 = time.monotonic()
-    plant = GridPlant(ROOT / "examples" / "twin-parameters-plant.json")
+    plant = GridPlant(ROOT / "examples" / "twin-parameters-plant.json", args.grid_cache)
     targets = np.linspace(505.0, 595.0, args.targets)
     bests = {float(t): plant.best_rsd(float(t)) for t in targets}
     methods = args.methods.split(",")
     twin = Twin.default()
     results: dict[str, list[int]] = {m: [] for m in methods}
     per_target: dict[tuple[str, float], list[int]] = {}
+    shard, n_shards = (int(v) for v in args.shard.split("/"))
+    pairs = [(float(t), s) for t in targets for s in range(args.seeds)]
+    mine = pairs[shard::n_shards]
+    raw: list[tuple[str, float, int, int]] = []
+    if args.merge:
+        raw = [tuple(r) for f in args.merge for r in json.loads(f.read_text())]  # type: ignore[misc]
+        mine = []
     with Progress(transient=True) as bar:
-        task = bar.add_task("bench_optimize", total=len(targets) * args.seeds * len(methods))
-        for target in map(float, targets):
-            for seed in range(args.seeds):
+        task = bar.add_task("bench_optimize", total=len(mine) * len(methods))
+        for target, seed in mine:
+            if True:
                 for m in methods:
                     if m == "bo+twin":
                         n = run_bo(plant, target, bests[target], seed, args.budget, twin)
@@ -186,9 +205,17 @@ def main(argv: list[str] | None = None) -> int:
                         n = run_bo(plant, target, bests[target], seed, args.budget, None)
                     else:
                         n = run_baseline(plant, target, bests[target], seed, args.baseline_budget, m)
-                    results[m].append(n)
-                    per_target.setdefault((m, target), []).append(n)
+                    raw.append((m, target, seed, n))
+                    if args.save:
+                        args.save.write_text(json.dumps(raw))
                     bar.advance(task)
+    for m, target, _seed, n in raw:
+        if m in results:
+            results[m].append(n)
+            per_target.setdefault((m, float(target)), []).append(n)
+    if args.save:
+        print(f"saved {len(raw)} results to {args.save}")
+        return 0
     cap = {m: (args.budget if m.startswith("bo") else args.baseline_budget) + 1 for m in methods}
     print("command: .venv/bin/python benchmarks/bench_optimize.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"plant: examples/twin-parameters-plant.json on a grid + noise + failure; {len(targets)} targets "

@@ -30,6 +30,8 @@ def stored_observations(campaign: OptimizeCampaign, store: Any) -> list[Observat
             if any(v is None or not lo <= float(v) <= hi for v, (lo, hi) in zip(x.values(), bounds.values(),
                                                                              strict=True)):
                 continue
+            if bool(row.get("shell")) != bool(campaign.fixed.get("shell", False)):
+                continue  # a core/shell result says nothing about a core campaign (and back)
             if any(row.get(k) is not None and row.get(k) != v for k, v in fixed.items()):
                 continue
             outcomes = _outcomes_of(row, math.nan)
