@@ -197,18 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     with Progress(transient=True) as bar:
         task = bar.add_task("bench_optimize", total=len(mine) * len(methods))
         for target, seed in mine:
-            if True:
-                for m in methods:
-                    if m == "bo+twin":
-                        n = run_bo(plant, target, bests[target], seed, args.budget, twin)
-                    elif m == "bo":
-                        n = run_bo(plant, target, bests[target], seed, args.budget, None)
-                    else:
-                        n = run_baseline(plant, target, bests[target], seed, args.baseline_budget, m)
-                    raw.append((m, target, seed, n))
-                    if args.save:
-                        args.save.write_text(json.dumps(raw))
-                    bar.advance(task)
+            for m in methods:
+                if m == "bo+twin":
+                    n = run_bo(plant, target, bests[target], seed, args.budget, twin)
+                elif m == "bo":
+                    n = run_bo(plant, target, bests[target], seed, args.budget, None)
+                else:
+                    n = run_baseline(plant, target, bests[target], seed, args.baseline_budget, m)
+                raw.append((m, target, seed, n))
+                if args.save:
+                    args.save.write_text(json.dumps(raw))
+                bar.advance(task)
     for m, target, _seed, n in raw:
         if m in results:
             results[m].append(n)

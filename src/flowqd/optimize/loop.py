@@ -129,24 +129,27 @@ def experiments_from_store(store: Any, run_id: int, campaign: OptimizeCampaign) 
     events = store.events(run_id)
     proposals = {int(e.details["index"]): e.details for e in events if e.kind == PROPOSAL_EVENT}
     failed = {int(e.details["index"]) for e in events if e.kind == FAILED_EVENT}
+    # Platform time of an experiment: from its last start to its end (the clock restarts with every session, so a
+    # resumed experiment counts from its resumption; the part lost with a killed session is not counted).
     starts: dict[int, float] = {}
     ends: dict[int, float] = {}
-    times = [e.t_s for e in events if e.t_s is not None]
     for e in events:
         idx = (e.details or {}).get("index", (e.details or {}).get("condition"))
         if idx is None or e.t_s is None:
             continue
         if e.kind == "condition.started":
-            starts.setdefault(int(idx), float(e.t_s))
-        if e.kind in ("condition.completed",) or e.kind.startswith("interlock."):
+            starts[int(idx)] = float(e.t_s)
+        if e.kind == "condition.completed" or e.kind.startswith("interlock."):
             ends[int(idx)] = float(e.t_s)
     out: list[Experiment] = []
-    stock_total = 0.0
+    stock_total = seconds = 0.0
     for i in sorted(rows):
         r = rows[i]
         t0, t1 = starts.get(i), ends.get(i)
-        stock = r["core_flow_ml_min"] * (t1 - t0) / 60.0 if t0 is not None and t1 is not None else 0.0
+        span_s = max(t1 - t0, 0.0) if t0 is not None and t1 is not None else 0.0
+        stock = r["core_flow_ml_min"] * span_s / 60.0
         stock_total += stock
+        seconds += span_s
         outcomes = _outcomes_of(r, stock)
         done = r["status"] == "completed" or i in failed or r["status"] == "failed"
         if not done:
@@ -159,8 +162,7 @@ def experiments_from_store(store: Any, run_id: int, campaign: OptimizeCampaign) 
                          feasible, "completed" if feasible else "failed",
                          feasible and campaign.meets_targets(outcomes), proposals.get(i, {}))
         out.append(exp)
-    hours = (max(times) - min(times)) / 3600.0 if len(times) > 1 else 0.0
-    return out, stock_total, hours
+    return out, stock_total, seconds / 3600.0
 
 
 def _best(campaign: OptimizeCampaign, experiments: list[Experiment]) -> dict[str, Any] | None:
