@@ -12,11 +12,9 @@ import typer
 from rich.markup import escape
 
 from flowqd.cli._common import console, err_console, fail, print_json, print_table
+from flowqd.cli.platform import DEFAULT_DB_URL, DEFAULT_STOP_FILE
 
 __all__ = ["register"]
-
-DEFAULT_DB_URL = "sqlite:///flowqd-data/flowqd.sqlite"
-DEFAULT_STOP_FILE = Path("flowqd-data") / "STOP"
 
 
 def _need_botorch() -> None:
