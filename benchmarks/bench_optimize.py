@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard", default="0/1", help="I/N: run every N-th (target, seed) pair from I (parallel runs)")
     ap.add_argument("--save", type=Path, help="write this shard's raw results (JSON) here")
     ap.add_argument("--merge", type=Path, nargs="*", help="print the table of saved shards instead of running")
+    ap.add_argument("--only-targets", help="comma-separated target peaks (nm) to run (default: all)")
     ap.add_argument("--grid-cache", type=Path, default=Path("/tmp/flowqd-bench-optimize-plant-grid.npz"))
     args = ap.parse_args(argv)
     import json
@@ -189,10 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     per_target: dict[tuple[str, float], list[int]] = {}
     shard, n_shards = (int(v) for v in args.shard.split("/"))
     pairs = [(float(t), s) for t in targets for s in range(args.seeds)]
+    if args.only_targets:
+        keep = {float(v) for v in args.only_targets.split(",")}
+        pairs = [p for p in pairs if p[0] in keep]
     mine = pairs[shard::n_shards]
     raw: list[tuple[str, float, int, int]] = []
     if args.merge:
-        raw = [tuple(r) for f in args.merge for r in json.loads(f.read_text())]  # type: ignore[misc]
+        merged = {(r[0], float(r[1]), int(r[2])): tuple(r) for f in args.merge for r in json.loads(f.read_text())}
+        raw = list(merged.values())  # type: ignore[arg-type]
         mine = []
     with Progress(transient=True) as bar:
         task = bar.add_task("bench_optimize", total=len(mine) * len(methods))

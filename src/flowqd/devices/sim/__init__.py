@@ -99,7 +99,10 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     process = ProcessModel(train)
     plant = SimPlant(clock=clock, process=process, twin=twin, make_conditions=make_conditions,
                      ambient_c=sim_cfg.ambient_c, seed=sim_cfg.seed, pressure_noise_bar=sim_cfg.pressure_noise_bar,
-                     twin_path_mm=float(getattr(twin, "path_mm", 1.0)),
+                     # the twin's absorbance is that of its outlet diluted `twin.dilution`x; the flow cell sees the
+                     # outlet diluted as the platform file says (devices.uvvis.dilution)
+                     twin_path_mm=float(getattr(twin, "path_mm", 1.0)) * dev.uvvis.dilution
+                     / float(getattr(twin, "dilution", dev.uvvis.dilution)),
                      measurement_noise=sim_cfg.measurement_noise,
                      no_dots=(lambda t, q: any(r.contains(t, q) for r in sim_cfg.no_dots)) if sim_cfg.no_dots
                      else None)
