@@ -227,17 +227,20 @@ def main(argv: list[str] | None = None) -> int:
           "(shared, loaded 2-core machine)")
     print("\nexperiments to target (|peak - P| <= 2 nm and RSD <= best reachable + 1 pp), incl. 4 Sobol points")
     header = f"{'target (nm)':>12} {'best RSD (%)':>13} " + " ".join(f"{m:>16}" for m in methods)
+    header += "   (median [min-max] n runs)"
     print(header)
     for target in map(float, targets):
+        if not any((m, target) in per_target for m in methods):
+            continue  # a partial (merged) run
         cells = []
         for m in methods:
-            v = per_target[(m, target)]
-            cells.append(f"{np.median(v):>6.1f} [{min(v)}-{max(v)}]".rjust(16))
+            v = per_target.get((m, target), [])
+            cells.append((f"{np.median(v):>6.1f} [{min(v)}-{max(v)}] n{len(v)}" if v else "-").rjust(16))
         print(f"{target:>12.0f} {100 * bests[target]:>13.1f} " + " ".join(cells))
-    print("\nmethod            median   mean   reached   (runs not reached count as budget+1)")
+    print("\nmethod            median   mean   reached   runs   (runs not reached count as budget+1)")
     for m in methods:
         v = np.asarray(results[m])
-        print(f"{m:<16} {np.median(v):>7.1f} {v.mean():>6.1f} {np.mean(v < cap[m]) * 100:>8.0f} %")
+        print(f"{m:<16} {np.median(v):>7.1f} {v.mean():>6.1f} {np.mean(v < cap[m]) * 100:>8.0f} % {v.size:>6}")
     if "random" in methods:
         for m in methods:
             if m.startswith("bo"):
