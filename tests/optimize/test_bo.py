@@ -94,6 +94,7 @@ def test_reaches_a_target_within_a_few_experiments():
     assert hits and hits[0] <= 9, [o.outcomes["peak_nm"] for o in obs]
 
 
+@pytest.mark.slow
 def test_failures_are_learnt_and_avoided():
     # the hot, fast corner makes no dots; after failures there, the model proposals stay out of it
     def fail(t: float, q: float) -> bool:

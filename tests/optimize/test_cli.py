@@ -45,6 +45,7 @@ def test_suggest_uses_the_stored_manual_results(tmp_path, capsys):
     assert p["predicted"]["peak_nm"]["mean"] == pytest.approx(560.0, abs=15.0)
 
 
+@pytest.mark.slow
 def test_plan_target_peak_answers_from_the_twin_with_a_map(tmp_path, capsys):
     png = tmp_path / "map.png"
     assert main(["plan", "--target-peak-nm", "560", "--map", str(png), "--json"]) == 0
