@@ -11,7 +11,8 @@ reservoir, run by :class:`~flowqd.platform.RunEngine` into a SQLite store with t
 module imports are warm (one warm-up condition on the surrogate twin first). ``--no-psd`` analyses spectra
 without the PSD inversion (about 0.2 s per absorbance spectrum today), to time the platform simulation alone.
 Printed: wall time, wall per condition, simulated hours, the twin's share (one batched prediction per
-campaign) and, with ``--compare``, the largest difference of the stored exciton peaks against the tick-by-tick engine (``--mode tick``).
+campaign) and, with ``--compare``, the largest difference of the stored exciton peaks against the tick-by-tick engine
+(``--mode tick``).
 
 The same file runs on an older checkout (no ``clock_mode`` there: it times that checkout's tick-by-tick engine and
 reports conditions completed before a failure).
