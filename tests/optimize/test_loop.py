@@ -114,6 +114,7 @@ def test_measurement_noise_is_relative_on_the_spectrum_and_no_dots_is_a_clear_ou
     clear = plant_with(NO_DOTS)
     op = OperatingPoint(235.0, 0.5, 1, False, None, None, 1)
     clear._segments[-1].key = op
+    clear._mean_flows = lambda seg: (op.core_flow_ml_min, 0.0)  # a plug made at its set point (pumps idle here)
     assert np.all(clear.outlet_absorbance(wl, 1.0) == 0.0)
 
 
