@@ -18,6 +18,7 @@ __all__ = ["register"]
 #: ``flowqd.store.DEFAULT_URL``, restated: importing the store would load SQLAlchemy at CLI start (tested equal).
 DEFAULT_DB_URL = "sqlite:///flowqd-data/flowqd.sqlite"
 DEFAULT_STOP_FILE = Path("flowqd-data") / "STOP"
+DEFAULT_PAUSE_FILE = Path("flowqd-data") / "PAUSE"
 DEFAULT_REPORT_DIR = Path("flowqd-data") / "report"
 PACKAGED_PLATFORM = "platform-wang-segets-2023.toml"
 PACKAGED_DEMO_CAMPAIGN = "campaign-temperature-series.toml"
@@ -177,7 +178,7 @@ def _check_stop_file(stop_file: Path) -> None:
 
 def _execute(campaign_text: str | None, campaign_source: str, platform_text: str, platform_source: str, *,
              speed: float, db: str, resume: str | None, stop_file: Path, quiet: bool,
-             twin: str | None = None) -> tuple[Any, int, str]:
+             twin: str | None = None, pause_file: Path = DEFAULT_PAUSE_FILE) -> tuple[Any, int, str]:
     """Load, pre-flight and run; return ``(store, run_id, status)``."""
     from flowqd.devices import RealClock, SimClock, build_devices
     from flowqd.devices.registry import ROLES
@@ -214,7 +215,8 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     stop = StopRequest(stop_file)
     devices = build_devices(platform, clock)
     with LiveDisplay(quiet=quiet) as display:
-        engine = RunEngine(platform, devices, clock, store, stop_flag=stop, on_progress=display)
+        engine = RunEngine(platform, devices, clock, store, stop_flag=stop, on_progress=display,
+                           pause_flag=pause_file.exists)
         old = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
         stop.install_signal_handlers()
         try:
@@ -275,6 +277,9 @@ def run(
         "--resume", help="Resume run RUN_ID at its first incomplete condition.")] = None,
     stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    pause_file: Annotated[Path, typer.Option(
+        "--pause-file", help="Pause flag file: while it exists the platform holds its set points.")]
+    = DEFAULT_PAUSE_FILE,
 ) -> None:
     """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
     if campaign is None and resume is None:
@@ -285,7 +290,7 @@ def run(
     else:
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
-                                     resume=resume, stop_file=stop_file, quiet=quiet)
+                                     resume=resume, stop_file=stop_file, quiet=quiet, pause_file=pause_file)
     with store:
         _print_results(store, run_id)
     if status == "tripped":
@@ -312,6 +317,24 @@ def stop(
     stop_file.write_text(reason + "\n")
     console.print(f"[bold red]emergency stop requested[/] ({stop_file}); running campaigns trip within one control "
                   "period. Clear with `flowqd stop --clear`.")
+
+
+def pause(
+    pause_file: Annotated[Path, typer.Option("--pause-file", help="Pause flag file.")] = DEFAULT_PAUSE_FILE,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the flag: the run continues.")] = False,
+) -> None:
+    """Pause: running campaigns hold their set points (interlocks stay on) until `flowqd pause --clear`."""
+    if clear:
+        if pause_file.exists():
+            pause_file.unlink()
+            console.print(escape(f"pause flag {pause_file} cleared; running campaigns continue"))
+        else:
+            console.print(escape(f"no pause flag at {pause_file}"))
+        return
+    pause_file.parent.mkdir(parents=True, exist_ok=True)
+    pause_file.write_text("paused\n")
+    console.print(escape(f"pause requested ({pause_file}); running campaigns hold their set points within one "
+                         "control period. Continue with `flowqd pause --clear`."))
 
 
 def demo(
@@ -345,8 +368,9 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``run``, ``stop`` and ``demo`` commands to ``app``."""
+    """Add the ``run``, ``stop``, ``pause`` and ``demo`` commands to ``app``."""
     app.command("run")(run)
     app.command("stop")(stop)
+    app.command("pause")(pause)
     app.command("demo")(demo)
 
