@@ -54,8 +54,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_type_hints
+from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -67,7 +68,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
-from flowqd.server.auth import COOKIE, AuthConfig, Authenticator, same_origin
+from flowqd.server.auth import COOKIE, Admin, AuthConfig, Authenticator, Viewer, same_origin
 from flowqd.server.control import control_router
 from flowqd.server.live import POLL_S, LiveCursor
 from flowqd.server.pages import console_page, docs_page, login_page, overview_page
@@ -159,6 +160,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
                               "predictions. Authenticate with `Authorization: Bearer TOKEN`.")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(trusted_hosts))
     app.state.store = store
+    app.state.auth = guard
     app.state.tokens = tokens
     app.state.slot = slot
     app.state.twin = None
@@ -195,8 +197,6 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
         counts = store.run_counts()
         return [_run_summary(r, *counts[r.id]) for r in store.list_runs()]
 
-    Viewer = Annotated[Identity, Depends(guard.viewer)]
-    Admin = Annotated[Identity, Depends(guard.admin)]
 
     # ------------------------------------------------------------------ open routes
     @app.get("/api/health", tags=["read"])
@@ -209,7 +209,11 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
         return HTMLResponse(login_page())
 
     @app.post("/login", include_in_schema=False)
-    def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Response:
+    async def login(request: Request) -> Response:
+        token = (await _form(request)).get("token", "")
+        return await run_in_threadpool(_login, request, token)
+
+    def _login(request: Request, token: str) -> Response:
         if not same_origin(request):
             return HTMLResponse(login_page("cross-origin login refused"), status_code=403)
         who = tokens.verify(token.strip()) if auth else None
@@ -222,14 +226,20 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
         return resp
 
     @app.post("/logout", include_in_schema=False)
-    def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    async def logout(request: Request) -> Response:
+        csrf = (await _form(request)).get("csrf", "")
+        return await run_in_threadpool(_logout, request, csrf)
+
+    def _logout(request: Request, csrf: str) -> Response:
         sid = request.cookies.get(COOKIE, "")
         who = tokens.session(sid)
-        if who is not None:
+        if who is None:
+            resp: Response = JSONResponse({"detail": "not logged in"}, status_code=401)
+        else:
             if not tokens.csrf_ok(who, csrf) or not same_origin(request):
                 raise HTTPException(403, "missing or wrong CSRF token")
             tokens.close_session(sid)
-        resp = RedirectResponse("/login", status_code=303)
+            resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
 
@@ -388,7 +398,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
         return plain(app.state.twin.predict(Conditions(**fields), bands=bands).to_dict())
 
     # ------------------------------------------------------------------ run control, tokens
-    app.include_router(control_router(store, slot, guard, platform))
+    app.include_router(control_router(store, slot, platform))
 
     def token_row(t: Any) -> dict[str, Any]:
         return plain({"id": t.id, "key": t.key, "name": t.name, "role": t.role, "created_at": t.created_at,
@@ -416,6 +426,17 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
             raise _NotFound(str(exc)) from exc
 
     return app
+
+
+async def _form(request: Request, max_bytes: int = 4096) -> dict[str, str]:
+    """The fields of a small ``application/x-www-form-urlencoded`` body (first value of each; at most 4 KiB)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise HTTPException(413, "form too large")
+    fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
+    return {k: v[0] for k, v in fields.items() if v}
 
 
 def _wants_html(request: Request) -> bool:

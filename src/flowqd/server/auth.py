@@ -5,8 +5,9 @@
   cookie (``Secure`` behind HTTPS). Every state-changing request made with the cookie must carry the session's
   CSRF token in ``X-CSRF-Token`` (the pages read it from a ``<meta>`` tag) and, if the browser sends ``Origin``,
   come from this server's origin; otherwise 403.
-- Roles: viewer (read) < operator (run control) < admin (tokens). A route asks for the least role it needs;
-  emergency stop asks only for an authenticated caller.
+- Roles: viewer (read) < operator (run control) < admin (tokens). A route asks for the least role it needs by
+  the type of its ``who`` parameter (:data:`Viewer`, :data:`Operator`, :data:`Admin`); emergency stop asks only
+  for an authenticated caller (:data:`Anyone`). The app's :class:`Authenticator` is ``app.state.auth``.
 - ``auth=False`` (``flowqd serve --no-auth``, loopback only) makes every caller the local admin.
 """
 
@@ -15,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from flowqd.store.auth import Identity, TokenStore
 
-__all__ = ["COOKIE", "CSRF_HEADER", "LOCAL", "AuthConfig", "Authenticator"]
+__all__ = ["COOKIE", "CSRF_HEADER", "LOCAL", "Admin", "Anyone", "AuthConfig", "Authenticator", "Operator", "Viewer"]
 
 COOKIE = "flowqd_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -53,10 +54,6 @@ class Authenticator:
     def __init__(self, tokens: TokenStore, config: AuthConfig) -> None:
         self.tokens = tokens
         self.config = config
-        self.viewer = self._require("viewer")
-        self.operator = self._require("operator")
-        self.admin = self._require("admin")
-        self.anyone = self.viewer  # every authenticated role (emergency stop)
 
     def identify(self, request: Request, bearer: HTTPAuthorizationCredentials | None, cookie: str | None
                  ) -> Identity | None:
@@ -69,24 +66,21 @@ class Authenticator:
             return self.tokens.session(cookie)
         return None
 
-    def _require(self, role: str) -> Callable[..., Any]:
-        def dependency(request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                       cookie: Annotated[str | None, Depends(_cookie)]) -> Identity:
-            who = self.identify(request, bearer, cookie)
-            if who is None:
-                what = "invalid, expired or revoked token" if bearer is not None else (
-                    "session expired or logged out" if cookie else "not authenticated")
-                raise _unauthorized(f"{what}: log in at /login or send Authorization: Bearer TOKEN")
-            if bearer is None and who.csrf is not None and request.method not in _SAFE_METHODS:
-                self.check_csrf(request, who)
-            if not who.allows(role):
-                raise HTTPException(403, f"{request.method} {request.url.path} needs the {role} role "
-                                         f"(this token: {who.role})")
-            request.state.identity = who
-            return who
-
-        dependency.__name__ = f"require_{role}"
-        return dependency
+    def require(self, request: Request, bearer: HTTPAuthorizationCredentials | None, cookie: str | None,
+                role: str) -> Identity:
+        """The caller if it has ``role`` (and, for a cookie session's state change, the CSRF token); else
+        401 or 403."""
+        who = self.identify(request, bearer, cookie)
+        if who is None:
+            what = "invalid, expired or revoked token" if bearer is not None else (
+                "session expired or logged out" if cookie else "not authenticated")
+            raise _unauthorized(f"{what}: log in at /login or send Authorization: Bearer TOKEN")
+        if bearer is None and who.csrf is not None and request.method not in _SAFE_METHODS:
+            self.check_csrf(request, who)
+        if not who.allows(role):
+            raise HTTPException(403, f"{request.method} {request.url.path} needs the {role} role "
+                                     f"(this token: {who.role})")
+        return who
 
     def check_csrf(self, request: Request, who: Identity) -> None:
         """403 unless a cookie-authenticated state change carries the CSRF token and a same-origin ``Origin``."""
@@ -112,3 +106,20 @@ def same_origin(request: Request) -> bool:
         return True
     host = request.headers.get("host", "")
     return origin in (f"{request.url.scheme}://{host}",)
+
+
+def _dependency(role: str) -> Callable[..., Identity]:
+    def dependency(request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                   cookie: Annotated[str | None, Depends(_cookie)]) -> Identity:
+        return request.app.state.auth.require(request, bearer, cookie, role)
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+#: Route parameter types: the caller, who must have at least this role (401/403 otherwise).
+Viewer = Annotated[Identity, Depends(_dependency("viewer"))]
+Operator = Annotated[Identity, Depends(_dependency("operator"))]
+Admin = Annotated[Identity, Depends(_dependency("admin"))]
+#: Every authenticated role (emergency stop).
+Anyone = Viewer

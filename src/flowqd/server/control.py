@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 
 from flowqd.errors import FlowqdError
 from flowqd.platform import campaign_from_text, platform_from_text
 from flowqd.platform.preflight import preflight
+from flowqd.server.auth import Anyone, Operator, Viewer
 from flowqd.server.schemas import StartRequest, errors
 from flowqd.server.supervisor import EngineBusy, EngineSlot
 from flowqd.store import Store
@@ -41,12 +42,9 @@ def _record(store: Store, run_id: int | None, kind: str, message: str, who: Iden
                                                                              **details})
 
 
-def control_router(store: Store, slot: EngineSlot, auth: Any, platform_path: Path | None) -> APIRouter:
+def control_router(store: Store, slot: EngineSlot, platform_path: Path | None) -> APIRouter:
     """The run-control routes (``/api/preflight``, ``POST /api/runs``, ``/api/engine/*``)."""
     router = APIRouter(tags=["run control"])
-    Viewer = Annotated[Identity, Depends(auth.viewer)]
-    Operator = Annotated[Identity, Depends(auth.operator)]
-    Anyone = Annotated[Identity, Depends(auth.anyone)]
     platform_text = platform_path.read_text() if platform_path is not None else packaged_text(PACKAGED_PLATFORM)
     platform_source = str(platform_path) if platform_path is not None else f"<flowqd>/platform/data/{PACKAGED_PLATFORM}"
 
