@@ -403,7 +403,7 @@ class RunEngine:
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
         snap = self._read_tick()
-        if self.pause_flag is not None and self.pause_flag() and snap.stop is None:
+        if self.pause_flag is not None and self.pause_flag() and snap.stop_reason is None:
             snap = self._hold(snap)
         return snap
 
@@ -415,7 +415,7 @@ class RunEngine:
         self.recorder.set_run_status(self.run_id, "paused")
         self._event("run.paused", f"paused in phase {phase}; set points held")
         self._phase = "paused"
-        while self.pause_flag is not None and self.pause_flag() and snap.stop is None:
+        while self.pause_flag is not None and self.pause_flag() and snap.stop_reason is None:
             snap = self._read_tick()
         self._phase = phase
         held = self.clock.now() - t0
