@@ -256,8 +256,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
-        page_identity(request)
-        return HTMLResponse(docs_page())
+        return HTMLResponse(docs_page(page_identity(request).csrf or ""))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request) -> HTMLResponse:

@@ -172,6 +172,7 @@ class LiveCursor:
             self.done.add(int(details["index"]))
         elif e.kind.startswith("interlock."):
             self.interlock = {"state": "tripped", "message": e.message, "kind": e.kind.split(".", 1)[1]}
+            self.phase = "tripped"
         elif e.kind in ("run.resumed",):
             self.interlock = {"state": "ok", "message": ""}
         if e.t_s is not None:

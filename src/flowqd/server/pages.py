@@ -118,9 +118,11 @@ def console_page(who: Identity, csrf: str, run_id: int | None, *, controls: bool
         "<script src='/static/console.js'></script></body></html>")
 
 
-def docs_page() -> str:
-    """Swagger UI over /openapi.json, from the vendored bundle (works offline)."""
+def docs_page(csrf: str) -> str:
+    """Swagger UI over /openapi.json, from the vendored bundle (works offline); "try it out" sends the CSRF
+    token of the browser session."""
     return (f"{_HEAD}<link rel='stylesheet' href='/static/vendor/swagger-ui/swagger-ui.css'>"
+            f"<meta name='csrf-token' content='{escape(csrf)}'>"
             "<title>flowqd · API</title></head><body><div id='swagger-ui'></div>"
             "<script src='/static/vendor/swagger-ui/swagger-ui-bundle.js'></script>"
             "<script src='/static/docs.js'></script></body></html>")
