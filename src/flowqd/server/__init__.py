@@ -61,7 +61,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -86,17 +86,31 @@ __all__ = ["LOOPBACK_HOSTS", "SimulateRequest", "create_app", "default_state_dir
 #: Host names a loopback-only server answers to (other ``Host`` headers get 400: DNS rebinding).
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 _STATIC = Path(__file__).parent / "static"
+#: Longest inlet line accepted by ``POST /api/simulate``, m (a bound for the schema; the twin takes any ≥ 0).
+MAX_INLET_LINE_M = 100.0
 RunRef = Annotated[str, PathParam(min_length=1, max_length=200, description="id, UUID (prefix) or unique name")]
 Seq = Annotated[int, PathParam(ge=0, le=MAX_ID)]
 
 
 def _simulate_request_model() -> type[BaseModel]:
-    """The JSON body of ``POST /api/simulate``: the fields of :class:`~flowqd.twin.Conditions` (one definition;
-    ranges are checked by ``Conditions`` itself) plus ``bands`` (uncertainty bands), unknown fields refused."""
+    """The JSON body of ``POST /api/simulate``: the fields of :class:`~flowqd.twin.Conditions` (one definition)
+    with the twin's own limits published as schema bounds (a request the schema accepts is one the twin accepts),
+    plus ``bands`` (uncertainty bands); unknown fields refused."""
+    from flowqd.twin import conditions as c
+
+    lo, hi = c.PUMP_RANGE_ML_MIN
+    bounds: dict[str, dict[str, float]] = {
+        "core_temperature_c": {"ge": c.MIN_TEMPERATURE_C, "le": c.CORE_MAX_TEMPERATURE_C},
+        "core_flow_ml_min": {"ge": lo, "le": hi}, "ddt_flow_ml_min": {"ge": lo, "le": hi},
+        "shell_temperature_c": {"ge": c.MIN_TEMPERATURE_C, "le": c.SHELL_MAX_TEMPERATURE_C},
+        "core_units": {"ge": 1, "le": c.UNITS_PER_BOX}, "shell_units": {"ge": 1, "le": c.UNITS_PER_BOX},
+        "inlet_line_m": {"ge": 0.0, "le": MAX_INLET_LINE_M}}
     hints = get_type_hints(Conditions)
-    fields: dict[str, Any] = {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
-                              for f in dataclasses.fields(Conditions)}
-    return create_model("SimulateRequest", __config__=ConfigDict(extra="forbid"), bands=(bool, False), **fields)
+    fields: dict[str, Any] = {
+        f.name: (hints[f.name], Field(... if f.default is dataclasses.MISSING else f.default, **bounds.get(f.name, {})))
+        for f in dataclasses.fields(Conditions)}
+    return create_model("SimulateRequest", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+                        bands=(bool, False), **fields)
 
 
 SimulateRequest = _simulate_request_model()
@@ -169,7 +183,8 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
     @app.exception_handler(FlowqdError)
     async def _flowqd_error(request: Request, exc: FlowqdError) -> JSONResponse:
         status = 404 if isinstance(exc, _NotFound) else 422
-        return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=status)
+        detail = " ".join(str(exc).split()).replace(store.url, mask_url(store.url))
+        return JSONResponse({"detail": detail}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -375,7 +390,8 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    @app.get("/runs/{run}/report", response_class=HTMLResponse, tags=["read"], responses=errors(401, 404, 422))
+    @app.get("/runs/{run}/report", response_class=HTMLResponse, tags=["read"],
+             responses=errors(401, 404, 422, html=True))
     def report(run: RunRef, who: Viewer) -> HTMLResponse:
         """The self-contained HTML report of a run."""
         from flowqd.report.html import write_report
@@ -385,7 +401,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
             path = write_report(store, rid, Path(tmp))
             return HTMLResponse(path.read_text(encoding="utf-8"))
 
-    @app.post("/api/simulate", tags=["twin"], responses=errors(401, 422))
+    @app.post("/api/simulate", tags=["twin"], responses=errors(400, 401, 422))
     def simulate(req: SimulateRequest, who: Viewer) -> dict[str, Any]:  # type: ignore[valid-type]
         """Twin prediction for a set of conditions (writes nothing; every role)."""
         from flowqd.twin import Twin
@@ -408,7 +424,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
         """Every token without its secret."""
         return [token_row(t) for t in tokens.list()]
 
-    @app.post("/api/tokens", status_code=201, tags=["admin"], responses=errors(401, 403, 422))
+    @app.post("/api/tokens", status_code=201, tags=["admin"], responses=errors(400, 401, 403, 422))
     def create_token(req: TokenRequest, who: Admin) -> dict[str, Any]:
         """A new token; the secret is in this response only."""
         row, secret = tokens.create(req.role, name=req.name,

@@ -17,7 +17,7 @@ from flowqd.errors import FlowqdError
 from flowqd.platform import campaign_from_text, platform_from_text
 from flowqd.platform.preflight import preflight
 from flowqd.server.auth import Anyone, Operator, Viewer
-from flowqd.server.schemas import StartRequest, errors
+from flowqd.server.schemas import StartPackaged, StartRequest, StartUpload, errors
 from flowqd.server.supervisor import EngineBusy, EngineSlot
 from flowqd.store import Store
 from flowqd.store.auth import Identity
@@ -49,14 +49,10 @@ def control_router(store: Store, slot: EngineSlot, platform_path: Path | None) -
     platform_source = str(platform_path) if platform_path is not None else f"<flowqd>/platform/data/{PACKAGED_PLATFORM}"
 
     def campaign_of(req: StartRequest) -> tuple[str, str]:
-        given = [x is not None for x in (req.campaign, req.campaign_toml, req.from_run)]
-        if sum(given) != 1:
-            raise FlowqdError("give exactly one of campaign (a packaged example), campaign_toml or from_run")
-        if req.campaign is not None:
+        if isinstance(req, StartPackaged):
             return packaged_text(req.campaign), f"<flowqd>/{req.campaign}"
-        if req.campaign_toml is not None:
+        if isinstance(req, StartUpload):
             return req.campaign_toml, "<uploaded campaign>"
-        assert req.from_run is not None
         try:
             text = store.get_run(req.from_run).campaign_toml
         except FlowqdError as exc:
@@ -78,12 +74,12 @@ def control_router(store: Store, slot: EngineSlot, platform_path: Path | None) -
                       "n_conditions": len(campaign.conditions), "duration_min": report.duration_min,
                       "wall_duration_min": wall_min, "conditions": plans}
 
-    @router.post("/api/preflight", responses=errors(401, 403, 404, 422))
+    @router.post("/api/preflight", responses=errors(400, 401, 403, 404, 422))
     def preflight_route(req: StartRequest, who: Operator) -> dict[str, Any]:
         """Pre-flight a campaign on the server's platform (nothing moves): estimates per condition, problems."""
         return check(req)[1]
 
-    @router.post("/api/runs", status_code=201, responses=errors(401, 403, 404, 409, 422))
+    @router.post("/api/runs", status_code=201, responses=errors(400, 401, 403, 404, 409, 422))
     def start(req: StartRequest, who: Operator) -> dict[str, Any]:
         """Pre-flight, then start the campaign in a new engine process; returns once the run exists."""
         text, report = check(req)

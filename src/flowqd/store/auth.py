@@ -29,6 +29,7 @@ from flowqd.errors import FlowqdError
 from flowqd.store.models import Base, UTCDateTime, utcnow
 
 __all__ = [
+    "DURATION_PATTERN",
     "ROLES",
     "ApiToken",
     "Identity",
@@ -40,7 +41,9 @@ __all__ = [
 #: Roles, least to most privileged: viewer (read), operator (run control), admin (tokens, platform files).
 ROLES: tuple[str, ...] = ("viewer", "operator", "admin")
 _TOKEN_RE = re.compile(r"^fqd_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
-_DURATION_RE = re.compile(r"^(\d{1,6})\s*([smhdw])$")
+#: A lifetime: 1-999999 of s, m, h, d or w (the API publishes the same pattern).
+DURATION_PATTERN = r"^([1-9][0-9]{0,5})([smhdw])$"
+_DURATION_RE = re.compile(DURATION_PATTERN)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -103,8 +106,8 @@ def parse_duration(text: str) -> timedelta:
     >>> parse_duration("12h").total_seconds()
     43200.0
     """
-    m = _DURATION_RE.match(text.strip().lower())
-    if m is None or int(m.group(1)) == 0:
+    m = _DURATION_RE.match(text.strip())
+    if m is None:
         raise FlowqdError(f"duration {text!r}: give a positive number and a unit s, m, h, d or w (e.g. 30d)")
     return timedelta(seconds=int(m.group(1)) * _UNIT_S[m.group(2)])
 
