@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowqd.store.auth import DURATION_PATTERN
 
-__all__ = ["MAX_ID", "MAX_TOML_CHARS", "ErrorResponse", "StartFromRun", "StartPackaged", "StartRequest", "StartUpload",
-           "TokenRequest", "errors"]
+__all__ = ["MAX_ID", "MAX_TOML_CHARS", "ErrorResponse", "StartFromRun", "StartPackaged", "StartRequest",
+           "StartUpload", "TokenRequest", "errors"]
 
 #: Largest id or seq accepted in a path or body (SQL INTEGER; larger numbers are a 422, never a 500).
 MAX_ID = 2**31 - 1
