@@ -23,7 +23,8 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-_TEXT = {400: "malformed request body (not JSON)", 401: "not authenticated (log in, or send `Authorization: Bearer TOKEN`)",
+_TEXT = {400: "malformed request body (not JSON)",
+         401: "not authenticated (log in, or send `Authorization: Bearer TOKEN`)",
          403: "authenticated but not allowed (role too low, or a missing CSRF token)", 404: "not found",
          409: "conflict with the engine's state", 422: "invalid request (names the field and the limit)"}
 
