@@ -20,7 +20,7 @@ from tests.store_fixtures import populate_demo_run  # noqa: E402
 from flowqd.server import create_app  # noqa: E402
 from flowqd.store import Store  # noqa: E402
 
-MAX_EXAMPLES = 6
+MAX_EXAMPLES = 4
 #: Fewer cases where each is costly: a twin prediction (seconds) and an Argon2 hash per new token.
 FEWER = {"POST /api/simulate": 2, "POST /api/tokens": 3}
 #: Operations whose body may carry a campaign TOML: its content cannot be expressed in JSON Schema, so a
@@ -46,7 +46,10 @@ def _app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_and_tokens(tmp_path_factory):
+    from flowqd.twin import Twin
+
     app, tokens = _app(tmp_path_factory)
+    app.state.twin = Twin.default()  # built once here, not inside a timed request
     yield app, tokens
     app.state.slot.emergency_stop("schema tests done")
     app.state.slot.wait(30)
@@ -63,7 +66,7 @@ def _checker(op, mode: str, token: str):
     @settings(max_examples=FEWER.get(op.label, MAX_EXAMPLES), deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     def check(case) -> None:
-        case.call_and_validate(headers=bearer(token), excluded_checks=excluded)
+        case.call_and_validate(headers=bearer(token), excluded_checks=excluded, timeout=120)
 
     return check
 

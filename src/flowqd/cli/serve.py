@@ -81,7 +81,7 @@ def serve(
                       + escape(f"`flowqd token create --role admin --db {mask_url(db)}`") + " and log in with it")
     console.print(escape(f"flowqd serving {mask_url(db)} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops "
                          "(a running campaign goes on)"))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
 
 
 def register(app: typer.Typer) -> None:
