@@ -130,3 +130,30 @@ def test_engine_pause_holds_setpoints_and_stops_the_phase_clock():
     assert rec1.runs[1].status == "completed"
     setpoints = [(ch, v) for _, _, ch, v, role in rec.samples if role == "setpoint"]
     assert len(setpoints) == len({ch for ch, _ in setpoints})  # set once for the one condition: the pause set none
+
+
+def test_concurrent_starts_launch_one_engine(tmp_path):
+    """Two start requests at the same moment: one engine, the other refused (the launch is serialised)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flowqd.server.supervisor import EngineBusy, EngineSlot
+
+    from flowqd.server.control import packaged_text
+
+    campaign = tmp_path / "c.toml"
+    campaign.write_text(packaged_text("campaign-temperature-series.toml"))
+    slot = EngineSlot(tmp_path / "state", f"sqlite:///{tmp_path / 'runs.sqlite'}")
+
+    def launch(_: int) -> str:
+        try:
+            return f"pid {slot.launch(campaign, user='t', speed=1.0).pid}"
+        except EngineBusy as exc:
+            return f"busy: {exc}"
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(launch, range(2)))
+        assert outcomes[0].startswith("busy: an engine is already running") and outcomes[1].startswith("pid ")
+    finally:
+        slot.terminate()
+        slot.wait(30)

@@ -17,6 +17,7 @@ can replace the file bookkeeping behind it without touching the routes.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -105,7 +106,14 @@ class EngineSlot:
 
     # ------------------------------------------------------------------ actions
     def launch(self, campaign_path: Path, *, user: str, speed: float, platform_path: Path | None = None) -> EngineInfo:
-        """Start ``flowqd run`` on ``campaign_path``; refused while an engine is alive or the stop flag is set."""
+        """Start ``flowqd run`` on ``campaign_path``; refused while an engine is alive or the stop flag is set.
+        Two launches at once (two requests, two servers on one state folder) are serialised by a file lock, so
+        the second sees the first engine and is refused."""
+        with (self.state_dir / "engine.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._launch(campaign_path, user=user, speed=speed, platform_path=platform_path)
+
+    def _launch(self, campaign_path: Path, *, user: str, speed: float, platform_path: Path | None) -> EngineInfo:
         running = self.alive()
         if running is not None:
             raise EngineBusy(f"an engine is already running (pid {running.pid}, run {running.run_id}, started by "
