@@ -136,9 +136,8 @@ def test_concurrent_starts_launch_one_engine(tmp_path):
     """Two start requests at the same moment: one engine, the other refused (the launch is serialised)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from flowqd.server.supervisor import EngineBusy, EngineSlot
-
     from flowqd.server.control import packaged_text
+    from flowqd.server.supervisor import EngineBusy, EngineSlot
 
     campaign = tmp_path / "c.toml"
     campaign.write_text(packaged_text("campaign-temperature-series.toml"))
