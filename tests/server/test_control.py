@@ -156,3 +156,11 @@ def test_concurrent_starts_launch_one_engine(tmp_path):
     finally:
         slot.terminate()
         slot.wait(30)
+
+
+def test_flowqd_pause_sets_and_clears_the_flag(tmp_path):
+    from flowqd.cli import main
+
+    flag = tmp_path / "PAUSE"
+    assert main(["pause", "--pause-file", str(flag)]) == 0 and flag.exists()
+    assert main(["pause", "--pause-file", str(flag), "--clear"]) == 0 and not flag.exists()
