@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from html import escape
 from typing import Any
 
+from flowqd._time import for_people
 from flowqd.store import Store
 from flowqd.store.auth import Identity
 from flowqd.store.masking import mask_url
@@ -18,9 +18,8 @@ _HEAD = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
          "<link rel='stylesheet' href='/static/console.css'>")
 
 
-def when(t: datetime | None) -> str:
-    """A timestamp for people: ``2026-12-03 10:15:42 UTC`` (no microseconds); a dash for none."""
-    return "–" if t is None else t.strftime("%Y-%m-%d %H:%M:%S UTC")
+#: Timestamps for people (UTC to the second): the package's one formatter.
+when = for_people
 
 
 def _nav(who: Identity, csrf: str) -> str:
