@@ -202,11 +202,12 @@ def test_item8_negative_pressure_is_explained(tmp_path):
 
 def test_item8_server_overview_time_without_microseconds():
     pytest.importorskip("fastapi")
-    from flowqd.server import _overview_html
+    from flowqd.server.auth import LOCAL
+    from flowqd.server.pages import overview_page
 
     with Store("sqlite://") as store:
         run = {"id": 1, "name": "x", "status": "completed", "n_conditions": 0, "n_spectra": 0,
                "started_at": datetime(2026, 12, 3, 10, 26, 27, 123456, tzinfo=UTC)}
         store.create_run("x")
-        page = _overview_html(store, [run])
+        page = overview_page(store, [run], LOCAL, "")
     assert "started 2026-12-03 10:26:27 UTC" in page and "123456" not in page

@@ -35,6 +35,7 @@ _GROUPS = (
     "flowqd.cli.materials",
     "flowqd.cli.serve",
     "flowqd.cli.optimize",
+    "flowqd.cli.token",
 )
 
 

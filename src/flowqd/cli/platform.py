@@ -18,6 +18,7 @@ __all__ = ["register"]
 #: ``flowqd.store.DEFAULT_URL``, restated: importing the store would load SQLAlchemy at CLI start (tested equal).
 DEFAULT_DB_URL = "sqlite:///flowqd-data/flowqd.sqlite"
 DEFAULT_STOP_FILE = Path("flowqd-data") / "STOP"
+DEFAULT_PAUSE_FILE = Path("flowqd-data") / "PAUSE"
 DEFAULT_REPORT_DIR = Path("flowqd-data") / "report"
 PACKAGED_PLATFORM = "platform-wang-segets-2023.toml"
 PACKAGED_DEMO_CAMPAIGN = "campaign-temperature-series.toml"
@@ -214,7 +215,7 @@ def _check_stop_file(stop_file: Path) -> None:
 
 def _execute(campaign_text: str | None, campaign_source: str, platform_text: str, platform_source: str, *,
              speed: float, db: str, resume: str | None, stop_file: Path, quiet: bool,
-             twin: str | None = None) -> tuple[Any, int, str]:
+             twin: str | None = None, pause_file: Path = DEFAULT_PAUSE_FILE) -> tuple[Any, int, str]:
     """Load, pre-flight and run; return ``(store, run_id, status)``."""
     from flowqd.devices import RealClock, SimClock, build_devices
     from flowqd.devices.registry import ROLES
@@ -262,7 +263,8 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     estimate = preflight(campaign, platform).plans
     with LiveDisplay(quiet=quiet, total_s=60.0 * sum(c.duration_min for c in estimate if c.index not in done)) \
             as display:
-        engine = RunEngine(platform, devices, clock, store, stop_flag=stop, on_progress=display)
+        engine = RunEngine(platform, devices, clock, store, stop_flag=stop, on_progress=display,
+                           pause_flag=pause_file.exists)
         old = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
         stop.install_signal_handlers()
         try:
@@ -332,6 +334,9 @@ def run(
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the results as JSON (no live display): run id, status, one object per condition.")]
     = False,
+    pause_file: Annotated[Path, typer.Option(
+        "--pause-file", help="Pause flag file: while it exists the platform holds its set points.")]
+    = DEFAULT_PAUSE_FILE,
 ) -> None:
     """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
     if campaign is None and resume is None:
@@ -342,7 +347,8 @@ def run(
     else:
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
-                                     resume=resume, stop_file=stop_file, quiet=quiet or json_out)
+                                     resume=resume, stop_file=stop_file, quiet=quiet or json_out,
+                                     pause_file=pause_file)
     with store:
         if json_out:
             print_json({"run_id": run_id, "status": status, "db": db, "conditions": store.results_table(run_id)})
@@ -374,6 +380,24 @@ def stop(
     stop_file.write_text(reason + "\n")
     console.print(f"[bold red]emergency stop requested[/] ({stop_file}); running campaigns trip within one control "
                   "period. Clear with `flowqd stop --clear`.")
+
+
+def pause(
+    pause_file: Annotated[Path, typer.Option("--pause-file", help="Pause flag file.")] = DEFAULT_PAUSE_FILE,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the flag: the run continues.")] = False,
+) -> None:
+    """Pause: running campaigns hold their set points (interlocks stay on) until `flowqd pause --clear`."""
+    if clear:
+        if pause_file.exists():
+            pause_file.unlink()
+            console.print(escape(f"pause flag {pause_file} cleared; running campaigns continue"))
+        else:
+            console.print(escape(f"no pause flag at {pause_file}"))
+        return
+    pause_file.parent.mkdir(parents=True, exist_ok=True)
+    pause_file.write_text("paused\n")
+    console.print(escape(f"pause requested ({pause_file}); running campaigns hold their set points within one "
+                         "control period. Continue with `flowqd pause --clear`."))
 
 
 def demo(
@@ -415,8 +439,9 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``run``, ``stop`` and ``demo`` commands to ``app``."""
+    """Add the ``run``, ``stop``, ``pause`` and ``demo`` commands to ``app``."""
     app.command("run")(run)
     app.command("stop")(stop)
+    app.command("pause")(pause)
     app.command("demo")(demo)
 

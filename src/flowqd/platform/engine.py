@@ -55,6 +55,7 @@ from flowqd.platform.recorder import RunRecorder
 __all__ = ["ConditionOutcome", "Progress", "RunEngine", "RunSummary"]
 
 StopFlag = Callable[[], "str | None"]
+PauseFlag = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -116,16 +117,22 @@ class RunEngine:
         Returns a reason string when an emergency stop is requested (checked every control period).
     on_progress : callable, optional
         Receives a :class:`Progress` every control period.
+    pause_flag : callable, optional
+        True while a pause is requested (checked every control period): the platform holds its set points (pumps
+        serviced, devices read, interlocks evaluated, traces recorded) and the phase clock stops until it clears.
     """
 
     def __init__(self, platform: PlatformConfig, devices: Devices, clock: Clock, recorder: RunRecorder, *,
                  analyzer: Analyzer | None = None, stop_flag: StopFlag | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 process: ProcessModel | None = None, clock_mode: str = "event") -> None:
+                 process: ProcessModel | None = None, clock_mode: str = "event",
+                 pause_flag: PauseFlag | None = None) -> None:
         if clock_mode not in ("event", "tick"):
             raise FlowqdError(f"clock_mode must be 'event' or 'tick', got {clock_mode!r}")
         self.clock_mode = clock_mode
         self.platform = platform
+        self.pause_flag = pause_flag
+        self._paused_s = 0.0
         self.devices = devices
         self.clock = clock
         self.recorder = recorder
@@ -312,6 +319,7 @@ class RunEngine:
         tol, hold = self.ctl.temperature_tolerance_c, self.ctl.temperature_hold_s
         self._phase_change("stabilising")
         start = self.clock.now()
+        paused0 = self._paused_s
         stable_since: float | None = None
 
         def within(snap: Snapshot) -> bool:
@@ -336,7 +344,7 @@ class RunEngine:
                 self._event("condition.stable", f"temperatures within ±{tol:g} °C for {hold:g} s",
                             details={"temperatures_c": dict(snap.temperatures_c)})
                 return
-            if t - start > self.ctl.stabilise_timeout_s:
+            if t - start - (self._paused_s - paused0) > self.ctl.stabilise_timeout_s:
                 self._trip([Trip("stabilise_timeout", f"temperatures not within ±{tol:g} °C of {targets} after "
                                  f"{self.ctl.stabilise_timeout_s:g} s")])
 
@@ -420,8 +428,11 @@ class RunEngine:
         end = self.clock.now() + duration_s
         self._phase_end = end
         while self.clock.now() < end - 1e-9:
+            paused0 = self._paused_s
             if self._fast_forward(end) is None:
                 self._tick()
+            end += self._paused_s - paused0  # a pause stops the phase clock
+            self._phase_end = end
         self._phase_end = None
 
     def _fast_forward(self, end_s: float, check: Callable[[Snapshot], bool] | None = None) -> Snapshot | None:
@@ -432,6 +443,8 @@ class RunEngine:
         if ff is None or self.clock_mode != "event" or self.run_id is None:
             return None
         if self.stop_flag is not None and self.stop_flag() is not None:
+            return None
+        if self.pause_flag is not None and self.pause_flag():  # a pause is held tick by tick
             return None
         period = self.ctl.control_period_s
         now = self.clock.now()
@@ -493,6 +506,29 @@ class RunEngine:
 
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
+        snap = self._read_tick()
+        if self.pause_flag is not None and self.pause_flag() and snap.stop_reason is None:
+            snap = self._hold(snap)
+        return snap
+
+    def _hold(self, snap: Snapshot) -> Snapshot:
+        """Pause: hold the set points, keep the control loop (interlocks included) until the flag clears."""
+        assert self.run_id is not None
+        t0 = self.clock.now()
+        phase = self._phase
+        self.recorder.set_run_status(self.run_id, "paused")
+        self._event("run.paused", f"paused in phase {phase}; set points held")
+        self._phase = "paused"
+        while self.pause_flag is not None and self.pause_flag() and snap.stop_reason is None:
+            snap = self._read_tick()
+        self._phase = phase
+        held = self.clock.now() - t0
+        self._paused_s += held
+        self.recorder.set_run_status(self.run_id, "running")
+        self._event("run.continued", f"continued after {held / 60:.1f} min paused", details={"paused_s": held})
+        return snap
+
+    def _read_tick(self) -> Snapshot:
         self.clock.sleep(self.ctl.control_period_s)
         t = self.clock.now()
         d = self.devices

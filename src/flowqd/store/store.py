@@ -308,7 +308,7 @@ class Store:
         """A run id from an integer id, a UUID (or a unique prefix of ≥ 4 characters) or a unique name."""
         text = str(ref).strip()
         with self._session() as s:
-            if text.isdigit() and s.get(Run, int(text)) is not None:
+            if text.isascii() and text.isdigit() and int(text) < 2**63 and s.get(Run, int(text)) is not None:
                 return int(text)
             ids = list(s.scalars(select(Run.id).where(Run.uuid == text)))
             if not ids and len(text) >= 4:
