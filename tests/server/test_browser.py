@@ -84,7 +84,7 @@ def test_operator_runs_a_campaign_and_viewer_watches(tmp_path, shots):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1700})
             login(page, srv.url, tok["operator"])
-            page.fill("#speed", "0")
+            page.fill("#speed", "1000")  # finite: at full speed the run can finish between pause and resume
             page.click("#preflight")
             sync_api.expect(page.locator("#preflight-out")).to_contain_text("pre-flight OK", timeout=30_000)
             page.click("#start")
