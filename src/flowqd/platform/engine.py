@@ -35,12 +35,13 @@ import numpy as np
 
 from flowqd.devices.clock import Clock
 from flowqd.devices.process import ProcessModel
-from flowqd.devices.protocols import DeviceTimeout, SpectrumReading
+from flowqd.devices.protocols import DeviceError, DeviceTimeout, SpectrumReading
 from flowqd.devices.registry import Devices
 from flowqd.errors import FlowqdError, InterlockTrip
 from flowqd.platform.analyzer import Analyzer, SpectrumAnalyzer
 from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig
 from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
+from flowqd.platform.plausibility import PlausibilityLimits, finite_or_none
 from flowqd.platform.preflight import operating_point, preflight
 from flowqd.platform.recorder import RunRecorder
 
@@ -132,11 +133,13 @@ class RunEngine:
         self.interlocks = Interlocks(max_pressure_bar=lock.max_pressure_bar,
                                      max_pressure_rise_bar_min=lock.max_pressure_rise_bar_min,
                                      pressure_rise_window_s=lock.pressure_rise_window_s,
-                                     over_temperature_margin_c=lock.over_temperature_margin_c, limits_c=limits)
+                                     over_temperature_margin_c=lock.over_temperature_margin_c, limits_c=limits,
+                                     plausibility=PlausibilityLimits.from_config(lock, platform.devices.pressure.max_bar))
         self.tripped: Trip | None = None
         self.run_id: int | None = None
         self._setpoints: dict[str, float | None] = {}
         self._flows: dict[str, float] = {}
+        self._units = (1, 1)
         self._condition_id: int | None = None
         self._condition_index: int | None = None
         self._label = ""
@@ -225,6 +228,7 @@ class RunEngine:
     def _apply_setpoints(self, c: ConditionConfig) -> None:
         d = self.devices
         cfg = self.platform.devices
+        self._units = (c.core_units, c.shell_units)
         d.hb1.set_ramp_c_min(cfg.hb1.ramp_c_min)
         d.hb1.set_setpoint_c(c.core_temperature_c)
         self._setpoints["hb1"] = c.core_temperature_c
@@ -360,6 +364,10 @@ class RunEngine:
     def _record(self, reading: SpectrumReading) -> tuple[float | None, dict[str, Any]]:
         """Analyse and commit one reading; return (exciton peak of an absorbance spectrum or None, result)."""
         assert self.run_id is not None
+        role = "uvvis" if reading.kind == "absorbance" else "pl"
+        bad = self.interlocks.sensors.check_spectrum(role, reading)
+        if bad and bad[0].kind == "spectrometer_bad_data":
+            self._trip(bad)
         method, result = self.analyzer(reading)
         if reading.saturated:
             result = {**result, "saturated": True}
@@ -368,6 +376,8 @@ class RunEngine:
         seq = self.recorder.next_seq(self.run_id)
         self.recorder.record_spectrum(self.run_id, seq, reading, reading.spectrum, result,
                                       condition_id=self._condition_id, kind=reading.kind, method=method)
+        if bad:
+            self._trip(bad)  # saturated N times in a row: the spectrum is kept, flagged, then the trip
         if reading.kind != "absorbance":
             return None, result
         self._spectra_this_condition += 1
@@ -402,11 +412,14 @@ class RunEngine:
                 return fn()
             except DeviceTimeout as exc:
                 lost[role] = str(exc)
-                return None
+            except DeviceError as exc:
+                lost[role] = f"device fault: {exc}"
+            return None
 
         flows: dict[str, float] = {}
         volumes: dict[str, float] = {}
         starved: dict[str, bool] = {}
+        pump_bar: dict[str, float] = {}
         for role, pump in d.pumps().items():
             read(role, pump.service)  # the alternating pump's swap logic; a time-out marks the role lost
             if role in lost:
@@ -414,6 +427,9 @@ class RunEngine:
             q = read(role, pump.flow_ml_min)
             v = read(role, pump.volume_left_ml)
             s = read(role, pump.starved)
+            pp = read(role, pump.pressure_bar) if self._flows.get(role, 0.0) > 0 else None
+            if pp is not None:
+                pump_bar[role] = pp
             if q is not None:
                 flows[role] = q
             if v is not None:
@@ -425,9 +441,10 @@ class RunEngine:
         for role, h in d.heaters().items():
             v = read(role, h.read_c)
             if v is not None:
-                temps[role] = float(v)
+                temps[role] = v
         stop = self.stop_flag() if self.stop_flag is not None else None
-        snap = Snapshot(t, pressure, temps, {r: self._setpoints.get(r) for r in temps}, starved, lost, stop)
+        snap = Snapshot(t, pressure, temps, {r: self._setpoints.get(r) for r in temps}, starved, lost, stop,
+                        pump_bar, dict(self._flows), self._model_pressure_bar(temps))
         self.last_snapshot = snap
         trips = self.interlocks.evaluate(snap)
         if trips:
@@ -443,12 +460,33 @@ class RunEngine:
         self._progress(self._phase, snap=snap, flows=flows)
         return snap
 
+    def _model_pressure_bar(self, temps: dict[str, Any]) -> float | None:
+        """Hydraulic-model inlet pressure for the commanded flows at the measured block temperatures (or None)."""
+        core_q = self._flows.get("core_pump", 0.0)
+        ddt_q = self._flows.get("shell_pump", 0.0)
+        t_core = finite_or_none(temps.get("hb1"))
+        t_shell = finite_or_none(temps.get("hb2"))
+        if core_q <= 0 or t_core is None:
+            return None
+        shell = ddt_q > 0 and self.process.shell_box is not None
+        try:
+            return float(self.process.pressure_drop_actual_bar(
+                core_q, t_core, ddt_flow_ml_min=ddt_q if shell else 0.0, shell=shell,
+                shell_temperature_c=t_shell if t_shell is not None else t_core,
+                core_units=self._units[0], shell_units=self._units[1]))
+        except FlowqdError:
+            return None
+
     def _guard(self, fn: Callable[[], Any], role: str) -> Any:
-        """Call a device outside the tick; a time-out trips the lost-device interlock."""
+        """Call a device outside the tick; a time-out trips the lost-device interlock, a device fault the
+        ``spectrometer_error`` (spectrometers) or ``device_error`` interlock."""
         try:
             return fn()
         except DeviceTimeout as exc:
-            self._trip([Trip("lost_device", f"lost device {role}: {exc}")])
+            self._trip([Trip("lost_device", f"lost device {role}: {exc}", sensor=role)])
+        except DeviceError as exc:
+            kind = "spectrometer_error" if role in ("uvvis", "pl") else "device_error"
+            self._trip([Trip(kind, f"{role} fault: {exc}", sensor=role)])
 
     # ================================================================================================ safety
     def _safe_state(self) -> list[str]:
@@ -486,7 +524,8 @@ class RunEngine:
             for trip in trips:
                 self._event(f"interlock.{trip.kind}", trip.message, level="error",
                             details={"value": trip.value, "threshold": trip.threshold, "failed_actions": failed,
-                                     "condition": self._condition_index})
+                                     "condition": self._condition_index, "sensor": trip.sensor,
+                                     "rule": trip.kind})
             self._condition_done("failed")
             self.recorder.finish_run(self.run_id, "tripped")
         self._phase = "tripped"
