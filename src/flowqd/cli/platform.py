@@ -290,9 +290,9 @@ def run(
         _print_results(store, run_id)
     if status == "tripped":
         console.print(f"run {run_id} [red]tripped[/]; fix the cause, then "
-                      f"`flowqd run --resume {run_id} --db {escape(db)}`")
+                      f"`flowqd run --resume {run_id} --db {escape(store.url)}`")
         raise typer.Exit(3)
-    console.print(escape(f"run {run_id} {status}; database {db}"))
+    console.print(escape(f"run {run_id} {status}; database {store.url}"))
 
 
 def stop(
@@ -339,7 +339,7 @@ def demo(
         _print_results(store, run_id)
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
     console.print(escape(f"report: {path}"))
-    console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}"))
+    console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {store.url}"))
     if status != "completed":
         raise typer.Exit(3)
 

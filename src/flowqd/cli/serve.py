@@ -25,8 +25,10 @@ def serve(
             f"flowqd serve needs the server extra: pip install 'flowqd[server]' ({exc.name} missing)") from exc
     if not 1 <= port <= 65535:
         raise FlowqdError(f"--port {port}: not a TCP port (1-65535)")
+    from flowqd.store.database import mask_url
+
     app = create_app(db)
-    console.print(escape(f"flowqd serving {db} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"))
+    console.print(escape(f"flowqd serving {mask_url(db)} on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -37,7 +37,7 @@ from flowqd.devices.clock import Clock
 from flowqd.devices.process import ProcessModel
 from flowqd.devices.protocols import DeviceError, DeviceTimeout, SpectrumReading
 from flowqd.devices.registry import Devices
-from flowqd.errors import FlowqdError, InterlockTrip
+from flowqd.errors import FlowqdError, InterlockTrip, LeaseLost, StorageError
 from flowqd.platform.analyzer import Analyzer, SpectrumAnalyzer
 from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig
 from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
@@ -150,6 +150,7 @@ class RunEngine:
         self._last_analysis: dict[str, Any] | None = None
         self._last_trace_s = -np.inf
         self.last_snapshot: Snapshot | None = None
+        self._lease: Any = None
 
     # ================================================================================================ public API
     def run(self, campaign: CampaignConfig, *, resume_run_id: int | None = None) -> RunSummary:
@@ -178,10 +179,12 @@ class RunEngine:
         self._n_conditions = len(campaign.conditions)
         if resume_run_id is None:
             self.run_id = rec.start_run(campaign.name, platform_toml=self.platform.text, campaign_toml=campaign.text)
+            self._take_lease()
             self._event("run.started", f"campaign {campaign.name!r}: {self._n_conditions} conditions, "
                         f"estimated {report.duration_min:.0f} min", details={"estimate_min": report.duration_min})
         else:
             self.run_id = resume_run_id
+            self._take_lease()  # a second engine on a run that is being driven is refused here
             rec.set_run_status(resume_run_id, "running")
             self._event("run.resumed", f"resuming at the first incomplete condition; completed: {sorted(done)}",
                         details={"completed": sorted(done)})
@@ -196,19 +199,65 @@ class RunEngine:
             self._shut_down()
         except InterlockTrip:
             summary.status = "tripped"
+            self._drop_lease()
             raise
+        except LeaseLost:
+            raise  # another engine drives the platform now: command nothing, write nothing
+        except StorageError as exc:
+            self._interrupted(exc)
         except BaseException as exc:
             self._safe_state()
-            self._condition_done("failed")
-            self._event("run.failed", f"{type(exc).__name__}: {exc}", level="error")
-            rec.finish_run(self.run_id, "failed")
+            try:
+                self._condition_done("failed")
+                self._event("run.failed", f"{type(exc).__name__}: {exc}", level="error")
+                rec.finish_run(self.run_id, "failed")
+            except StorageError:
+                pass  # the original error is the one to report
+            self._drop_lease()
             raise
         summary.status = "completed"
         summary.ended_s = self.clock.now()
-        rec.finish_run(self.run_id, "completed")
-        self._event("run.completed", "campaign finished; platform in its safe state")
+        try:
+            rec.finish_run(self.run_id, "completed")
+            self._event("run.completed", "campaign finished; platform in its safe state")
+        except StorageError as exc:
+            self._interrupted(exc)
+        self._drop_lease()
         self._progress("done")
         return summary
+
+    # ================================================================================================ lease, storage
+    def _take_lease(self) -> None:
+        """Hold the run's lease (one engine per run) when the recorder offers leases (the database does)."""
+        make = getattr(self.recorder, "lease", None)
+        if make is None or self.run_id is None:
+            return
+        self._lease = make(self.run_id)
+        self._lease.acquire()
+
+    def _drop_lease(self) -> None:
+        if self._lease is not None:
+            try:
+                self._lease.release()
+            except StorageError:
+                pass  # stale after its time-to-live anyway
+            self._lease = None
+
+    def _interrupted(self, exc: StorageError) -> None:
+        """The database failed mid-run: safe state, mark the run ``interrupted`` if the database still takes that
+        one small write, raise one line."""
+        failed = self._safe_state()
+        self._phase = "interrupted"
+        marked = True
+        try:
+            self.recorder.set_run_status(self.run_id, "interrupted")  # type: ignore[arg-type]
+            self._event("run.interrupted", str(exc), level="error", details={"failed_actions": failed})
+        except StorageError:
+            marked = False
+        self._drop_lease()
+        state = "marked interrupted" if marked else "left as running (the database refused the status too)"
+        raise StorageError(f"{exc}; pumps stopped, heaters off, outlet to waste; run {self.run_id} {state}: "
+                           f"`flowqd run --resume {self.run_id}` once the database can be written") from None
 
     # ================================================================================================ phases
     def _start_up(self) -> None:
@@ -403,6 +452,8 @@ class RunEngine:
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
         self.clock.sleep(self.ctl.control_period_s)
+        if self._lease is not None:
+            self._lease.renew()  # wall-clock throttled heartbeat
         t = self.clock.now()
         d = self.devices
         lost: dict[str, str] = {}

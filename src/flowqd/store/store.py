@@ -2,6 +2,9 @@
 
 Durability: every write method runs in its own transaction and commits before it returns, so an acquired
 spectrum is on disk before the next acquisition starts; a ``kill -9`` loses at most the one in flight.
+:meth:`Store.record_spectrum` writes a spectrum *and* its analysis in one transaction: both or neither.
+Storage faults (disk full, read-only file or directory, a lost server) raise :class:`~flowqd.errors.StorageError`
+with one line naming the database (password masked, :func:`~flowqd.store.database.mask_url`) and the cause.
 Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, index)`` a condition and
 ``(spectrum_id, method)`` an analysis result; adding one that exists is a no-op that returns the existing id.
 """
@@ -24,8 +27,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowqd._json import jsonable
-from flowqd.errors import FlowqdError
-from flowqd.store.database import DEFAULT_URL, make_engine, parse_url
+from flowqd.errors import FlowqdError, StorageError
+from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, storage_error
 from flowqd.store.models import (
     CONDITION_STATUSES,
     RUN_STATUSES,
@@ -148,11 +151,19 @@ class Store:
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, create: bool = True, synchronous: str = "NORMAL") -> None:
-        self.url = str(url)
         self._parsed = parse_url(url)
-        self.engine = make_engine(self._parsed, synchronous=synchronous, create=create)
+        #: The URL as given, password masked (safe to print; the engine keeps the real one).
+        self.url = mask_url(self._parsed)
+        try:
+            self.engine = make_engine(self._parsed, synchronous=synchronous, create=create)
+        except OSError as exc:  # the SQLite file's folder cannot be created (read-only, full)
+            raise storage_error(exc, self.url) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._init_schema(create=create)
+        try:
+            self._init_schema(create=create)
+        except (OperationalError, OSError) as exc:
+            self.engine.dispose()
+            raise storage_error(exc, self.url) from None
 
     # ------------------------------------------------------------------ plumbing
     def _init_schema(self, *, create: bool) -> None:
@@ -197,9 +208,13 @@ class Store:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        """A session whose transaction commits on leaving the block (rolls back on error)."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session whose transaction commits on leaving the block (rolls back on error); storage faults
+        become one-line :class:`~flowqd.errors.StorageError`."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, OSError) as exc:
+            raise storage_error(exc, self.url) from None
 
     @property
     def schema_version(self) -> int:
@@ -227,6 +242,13 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+    def lease(self, run_id: int, **kwargs: Any) -> Any:
+        """A :class:`~flowqd.store.lease.RunLease` handle on ``run_id`` (``acquire``/``renew``/``release``/
+        ``holder``); keyword arguments: ``ttl_s``, ``renew_every_s``, ``me``."""
+        from flowqd.store.lease import RunLease
+
+        return RunLease(self, run_id, **kwargs)
 
     def _require_run(self, s: Session, run_id: int) -> Run:
         run = s.get(Run, run_id)
@@ -479,6 +501,28 @@ class Store:
         ``counts``/``dark``/``reference`` are on ``wavelength_nm``; ``processed`` too unless
         ``processed_wavelength_nm`` is given.
         """
+        values = self._spectrum_values(run_id, seq, kind=kind, wavelength_nm=wavelength_nm, condition_id=condition_id,
+                                       counts=counts, dark=dark, reference=reference, processed=processed,
+                                       processed_wavelength_nm=processed_wavelength_nm, acquired_at=acquired_at,
+                                       t_s=t_s, integration_ms=integration_ms, averages=averages,
+                                       saturated=saturated, meta=meta)
+        with self._session() as s:
+            return self._insert_spectrum(s, values)
+
+    def _insert_spectrum(self, s: Session, values: dict[str, Any]) -> int:
+        run_id, condition_id = values["run_id"], values["condition_id"]
+        self._require_run(s, run_id)
+        if condition_id is not None:
+            cond_run = s.scalar(select(Condition.run_id).where(Condition.id == condition_id))
+            if cond_run != run_id:
+                raise FlowqdError(f"condition {condition_id} does not belong to run {run_id}")
+        return self._insert_ignore(s, Spectrum, values, ("run_id", "seq"))
+
+    @staticmethod
+    def _spectrum_values(run_id: int, seq: int, *, kind: str, wavelength_nm: Any, condition_id: int | None,
+                         counts: Any, dark: Any, reference: Any, processed: Any, processed_wavelength_nm: Any,
+                         acquired_at: datetime | None, t_s: float | None, integration_ms: float | None,
+                         averages: int, saturated: bool, meta: Mapping[str, Any] | None) -> dict[str, Any]:
         _check_choice("spectrum kind", kind, SPECTRUM_KINDS)
         wl = np.asarray(wavelength_nm, dtype=float)
         if wl.ndim != 1 or wl.size == 0:
@@ -502,13 +546,7 @@ class Store:
             if a.shape != axis.shape:
                 raise FlowqdError(f"spectrum {seq}: {name} has shape {a.shape}, its wavelength axis {axis.shape}")
             values[f"{name}_npy"] = pack_array(a, dtype)
-        with self._session() as s:
-            self._require_run(s, run_id)
-            if condition_id is not None:
-                cond_run = s.scalar(select(Condition.run_id).where(Condition.id == condition_id))
-                if cond_run != run_id:
-                    raise FlowqdError(f"condition {condition_id} does not belong to run {run_id}")
-            return self._insert_ignore(s, Spectrum, values, ("run_id", "seq"))
+        return values
 
     def spectra(
         self, run_id: int, condition_id: int | None = None, kind: str | None = None, seq: int | None = None
@@ -576,6 +614,18 @@ class Store:
         The key scalars are read from ``payload`` (see :data:`SCALAR_ALIASES`); keyword arguments named like
         the scalar columns override them. ``payload`` may be a mapping or a dataclass.
         """
+        values = self._analysis_values(spectrum_id, method, payload, scalars)
+        with self._session() as s:
+            return self._insert_analysis(s, values)
+
+    def _insert_analysis(self, s: Session, values: dict[str, Any]) -> int:
+        if s.get(Spectrum, values["spectrum_id"]) is None:
+            raise FlowqdError(f"no spectrum with id {values['spectrum_id']} in {self.url}")
+        return self._insert_ignore(s, AnalysisResult, values, ("spectrum_id", "method"))
+
+    @staticmethod
+    def _analysis_values(spectrum_id: int, method: str, payload: Any,
+                         scalars: Mapping[str, float | None]) -> dict[str, Any]:
         unknown = set(scalars) - set(SCALAR_COLUMNS)
         if unknown:
             raise FlowqdError(f"unknown analysis scalar(s) {sorted(unknown)}; known: {', '.join(SCALAR_COLUMNS)}")
@@ -586,10 +636,7 @@ class Store:
                                   "created_at": utcnow()}
         values.update(extract_scalars(data))
         values.update({k: _as_float(v) for k, v in scalars.items()})
-        with self._session() as s:
-            if s.get(Spectrum, spectrum_id) is None:
-                raise FlowqdError(f"no spectrum with id {spectrum_id} in {self.url}")
-            return self._insert_ignore(s, AnalysisResult, values, ("spectrum_id", "method"))
+        return values
 
     def analyses(self, run_id: int, spectrum_id: int | None = None) -> list[AnalysisResult]:
         """Analysis results of a run's spectra (or of one spectrum), in spectrum order."""
@@ -687,7 +734,8 @@ class Store:
         method: str = "analysis",
         **fields: Any,
     ) -> int:
-        """Store a raw acquisition, its processed spectrum and its analysis in one call; return the spectrum id.
+        """Store a raw acquisition, its processed spectrum and its analysis in one transaction; return the
+        spectrum id.
 
         ``raw`` is a mapping or an object with ``wavelength_nm`` and ``counts`` (also read when present:
         ``dark``, ``reference``, ``integration_ms``, ``averages``, ``saturated``, ``acquired_at``, ``t_s``,
@@ -721,9 +769,15 @@ class Store:
                 args["processed"] = processed
         kind = kind or get(raw, "kind") or ("pl" if proc_kind == "intensity" else proc_kind) or "absorbance"
         args.update(fields)
-        sid = self.add_spectrum(run_id, seq, kind=kind, condition_id=condition_id, **args)
-        if analysis:
-            self.add_analysis(sid, method, analysis)
+        spec_args: dict[str, Any] = {"counts": None, "dark": None, "reference": None, "processed": None,
+                                     "processed_wavelength_nm": None, "acquired_at": None, "t_s": None,
+                                     "integration_ms": None, "averages": 1, "saturated": False, "meta": None}
+        spec_args.update(args)
+        values = self._spectrum_values(run_id, seq, kind=kind, condition_id=condition_id, **spec_args)
+        with self._session() as s:  # both or neither: a crash between them cannot leave a spectrum unanalysed
+            sid = self._insert_spectrum(s, values)
+            if analysis:
+                self._insert_analysis(s, self._analysis_values(sid, method, analysis, {}))
         return sid
 
 
