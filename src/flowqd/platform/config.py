@@ -556,7 +556,7 @@ def _loc_text(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part) in ("list[float]", "RangeSpec", "list[constrained-float]") or str(part).startswith(("function-", "list[")):
+        elif str(part) in ("list[float]", "RangeSpec") or str(part).startswith(("function-", "list[")):
             continue
         else:
             out += ("." if out else "") + str(part)

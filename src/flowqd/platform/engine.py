@@ -130,11 +130,12 @@ class RunEngine:
             limits["hb2"] = self.process.max_temperature_c(self.process.shell_box)
         for role, h in devices.heaters().items():
             limits[role] = min(limits.get(role, h.max_c), h.max_c)
+        plausibility = PlausibilityLimits.from_config(lock, platform.devices.pressure.max_bar)
         self.interlocks = Interlocks(max_pressure_bar=lock.max_pressure_bar,
                                      max_pressure_rise_bar_min=lock.max_pressure_rise_bar_min,
                                      pressure_rise_window_s=lock.pressure_rise_window_s,
                                      over_temperature_margin_c=lock.over_temperature_margin_c, limits_c=limits,
-                                     plausibility=PlausibilityLimits.from_config(lock, platform.devices.pressure.max_bar))
+                                     plausibility=plausibility)
         self.tripped: Trip | None = None
         self.run_id: int | None = None
         self._setpoints: dict[str, float | None] = {}

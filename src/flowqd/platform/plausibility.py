@@ -4,23 +4,23 @@ The interlocks (:mod:`flowqd.platform.interlocks`) compare readings with limits;
 a pressure transducer stuck at 0.01 bar lets a clog reach hundreds of bar, a NaN compares false with every limit.
 :class:`SensorPlausibility` is fed every control period's readings (before the limit checks) and trips on:
 
-=============  ========================================================================================  ==========
-rule           trips when                                                                                 kind
-=============  ========================================================================================  ==========
-invalid        a reading is not a finite number (NaN, ±inf, ``None`` from a driver that answered)        sensor_invalid
-range          pressure < ``sensor_min_bar`` or ≥ the transducer's ``max_bar`` (saturated);               sensor_range
-               temperature outside [``sensor_min_c``, ``sensor_max_c``]
-rate           |ΔP/Δt| > ``max_pressure_step_bar_s`` or |ΔT/Δt| > ``max_temperature_step_c_min`` between  sensor_rate
-               two consecutive readings (a jump no liquid-filled coil or heated block can make)
-stuck          after a set-point or flow change that should move the reading by more than 5 noise bands,  sensor_stuck
-               the reading stays within its band (``stuck_band_bar``/``stuck_band_c``) for
-               ``stuck_window_s``
-disagreement   |inlet transducer − pump pressure| > ``pressure_agreement_bar`` (redundant signals:        sensor_disagreement
-               the syringe pumps measure their own outlet pressure)
-model          inlet pressure below the hydraulic model for the measured flows and temperatures by more   sensor_model
-               than ``pressure_model_tolerance_bar`` + ``pressure_model_fraction`` × model, once the
-               commanded flows have been steady for ``stuck_window_s``
-=============  ========================================================================================  ==========
+==============  =========================================================================  ===================
+rule            trips when                                                                 kind
+==============  =========================================================================  ===================
+invalid         a reading is not a finite number (NaN, ±inf, a bool or text from a driver)  sensor_invalid
+range           pressure < ``sensor_min_bar`` or ≥ the transducer's ``max_bar``            sensor_range
+                (saturated); temperature outside [``sensor_min_c``, ``sensor_max_c``]
+rate            |ΔP/Δt| > ``max_pressure_step_bar_s`` or |ΔT/Δt| >                          sensor_rate
+                ``max_temperature_step_c_min`` between two consecutive readings
+stuck           after a set-point or flow change that should move the reading by more than  sensor_stuck
+                5 noise bands, it stays within its band (``stuck_band_bar``,
+                ``stuck_band_c``) for ``stuck_window_s``
+disagreement    |inlet transducer − a pump's own outlet pressure| >                         sensor_disagreement
+                ``pressure_agreement_bar`` (redundant signals)
+model           inlet pressure below the hydraulic model for the commanded flows at the     sensor_model
+                measured temperatures by more than ``pressure_model_tolerance_bar`` +
+                ``pressure_model_fraction`` × model, flows steady for ``stuck_window_s``
+==============  =========================================================================  ===================
 
 The expected pressure change after a flow step and the model pressure come from
 :meth:`flowqd.devices.process.ProcessModel.pressure_drop_actual_bar` (laminar Hagen-Poiseuille drop with the
@@ -38,7 +38,6 @@ arrays that disagree in length with the wavelength axis, or a non-increasing axi
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

@@ -42,7 +42,7 @@ def parse_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError as exc:
+    except ArgumentError:
         raise ConfigError(f"not a database URL: {mask_url(str(url))!r} (expected sqlite:///PATH or "
                           "postgresql+psycopg://...)") from None
     backend = parsed.get_backend_name()

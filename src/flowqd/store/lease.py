@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, update
 
 from flowqd.errors import LeaseHeld, LeaseLost
 from flowqd.store.models import RunLease as LeaseRow

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowqd._json import jsonable
-from flowqd.errors import FlowqdError, StorageError
+from flowqd.errors import FlowqdError
 from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, storage_error
 from flowqd.store.models import (
     CONDITION_STATUSES,
