@@ -250,6 +250,9 @@ class RunEngine:
         failed = self._safe_state()
         self._phase = "interrupted"
         marked = True
+        release = getattr(self.recorder, "release_reserve", None)
+        if release is not None:
+            release()  # a full disk: free the ballast so the status can still be written
         try:
             self.recorder.set_run_status(self.run_id, "interrupted")  # type: ignore[arg-type]
             self._event("run.interrupted", str(exc), level="error", details={"failed_actions": failed})

@@ -116,15 +116,14 @@ def acquire(store: Store, run_id: int, me: str, *, ttl_s: float = DEFAULT_TTL_S)
     now = utcnow()
     _insert_if_absent(store, run_id, me, now)
     current = holder(store, run_id)
-    if current is not None and current.holder == me:
-        return current
     stale_before = now - timedelta(seconds=ttl_s)
     dead = current is not None and current.holder_dead()
     cond = [LeaseRow.run_id == run_id]
     if current is not None:
-        # take over only the lease we judged (a concurrent taker changes the holder and wins)
+        # take over only the lease we judged (a concurrent taker changes the holder and wins); our own lease is
+        # refreshed by the same statement, so a racing taker re-checks a fresh heartbeat and loses
         cond.append(LeaseRow.holder == current.holder)
-        if not dead:
+        if not dead and current.holder != me:
             cond.append(or_(LeaseRow.heartbeat_at < stale_before, LeaseRow.holder == me))
     with store._session() as s:
         taken = s.execute(update(LeaseRow).where(*cond).values(holder=me, acquired_at=now, heartbeat_at=now)

@@ -5,6 +5,9 @@ spectrum is on disk before the next acquisition starts; a ``kill -9`` loses at m
 :meth:`Store.record_spectrum` writes a spectrum *and* its analysis in one transaction: both or neither.
 Storage faults (disk full, read-only file or directory, a lost server) raise :class:`~flowqd.errors.StorageError`
 with one line naming the database (password masked, :func:`~flowqd.store.database.mask_url`) and the cause.
+A SQLite file opened for writing keeps a small ballast file beside it (``NAME-reserve``, 256 KiB): on a full disk
+:meth:`Store.release_reserve` deletes it so the engine can still mark the run ``interrupted``; it is re-created
+the next time the database is opened with room to spare.
 Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, index)`` a condition and
 ``(spectrum_id, method)`` an analysis result; adding one that exists is a no-op that returns the existing id.
 """
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
-from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, storage_error
+from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, sqlite_path, storage_error
 from flowqd.store.models import (
     CONDITION_STATUSES,
     RUN_STATUSES,
@@ -48,7 +51,10 @@ from flowqd.store.models import (
     utcnow,
 )
 
-__all__ = ["SCALAR_ALIASES", "Store", "extract_scalars", "sha256_text"]
+__all__ = ["RESERVE_BYTES", "SCALAR_ALIASES", "Store", "extract_scalars", "sha256_text"]
+
+#: Size of the ballast file kept beside a SQLite database (room to record an interruption on a full disk).
+RESERVE_BYTES = 256 * 1024
 
 #: Payload keys (first match wins) that fill each scalar column of :class:`AnalysisResult`.
 SCALAR_ALIASES: dict[str, tuple[str, ...]] = {
@@ -164,6 +170,23 @@ class Store:
         except (OperationalError, OSError) as exc:
             self.engine.dispose()
             raise storage_error(exc, self.url) from None
+        path = sqlite_path(self._parsed)
+        self._reserve = None if path is None or not create else path.with_name(path.name + "-reserve")
+        if self._reserve is not None and not self._reserve.exists():
+            try:
+                self._reserve.write_bytes(b"\0" * RESERVE_BYTES)
+            except OSError:  # no room (or read-only): nothing to release later
+                self._reserve.unlink(missing_ok=True)
+
+    def release_reserve(self) -> bool:
+        """Delete the ballast file (see the module docstring); True if there was one to free."""
+        if self._reserve is None or not self._reserve.exists():
+            return False
+        try:
+            self._reserve.unlink(missing_ok=True)
+        except OSError:  # a read-only file system: nothing to gain
+            return False
+        return True
 
     # ------------------------------------------------------------------ plumbing
     def _init_schema(self, *, create: bool) -> None:
