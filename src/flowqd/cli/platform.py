@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from flowqd.cli._common import console, err_console, fail, print_table
+from flowqd.errors import FlowqdError
 
 __all__ = ["register"]
 
@@ -170,6 +171,20 @@ def _open_store(db: str) -> Any:
     return Store(db)
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FlowqdError(f"{path}: not a UTF-8 text file (byte {exc.start}); TOML files are UTF-8") from None
+
+
+def _check_speed(speed: float) -> None:
+    """``--speed``: a finite number ≥ 0 (0 = as fast as possible)."""
+    if not math.isfinite(speed) or speed < 0:
+        raise FlowqdError(f"--speed {speed}: must be a finite number ≥ 0 (simulated seconds per real second; 0 = as "
+                          "fast as possible)")
+
+
 def _check_stop_file(stop_file: Path) -> None:
     if stop_file.exists():
         fail(f"emergency stop flag {stop_file} is set; clear it with `flowqd stop --clear` before running")
@@ -183,7 +198,13 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     from flowqd.devices.registry import ROLES
     from flowqd.errors import ConfigError, InterlockTrip
     from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
+    from flowqd.platform.preflight import preflight
 
+    _check_speed(speed)
+    if resume is None:  # a bad file is refused before the database is even opened: nothing is written
+        assert campaign_text is not None
+        checked = platform_from_text(platform_text, platform_source)
+        preflight(campaign_from_text(campaign_text, campaign_source), checked).raise_if_failed()
     store = _open_store(db)
     run_id: int | None = None
     if resume is not None:
@@ -279,9 +300,9 @@ def run(
     """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
     if campaign is None and resume is None:
         fail("give a CAMPAIGN file, or --resume RUN_ID")
-    campaign_text = campaign.read_text() if campaign is not None else None
+    campaign_text = _read_text(campaign) if campaign is not None else None
     if platform is not None:
-        platform_text, platform_source = platform.read_text(), str(platform)
+        platform_text, platform_source = _read_text(platform), str(platform)
     else:
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
