@@ -576,9 +576,13 @@ def _unit_hint(key: str, allowed: list[str]) -> str:
 
 def _messages(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     parts = []
-    for err in exc.errors():
+    errors = exc.errors()
+    keys = [_loc_text(tuple(e.get("loc", ()))) for e in errors]
+    for err, key in zip(errors, keys, strict=True):
         loc = tuple(err.get("loc", ()))
-        key = _loc_text(loc)
+        if err.get("type") in ("list_type", "model_type", "dict_type", "tuple_type") and any(
+                k.startswith((key + ".", key + "[")) for k in keys):
+            continue  # the other branch of a union (``list | {start, stop, num}``) explains it better
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" = {value!r}"
         if err.get("type") == "extra_forbidden":
