@@ -143,7 +143,7 @@ def test_fuzzed_configs_are_refused_in_one_line_or_are_sane(tmp_path_factory, ca
 @pytest.mark.parametrize(("where", "old", "new", "expect"), [
     ("p", "max_pressure_rise_bar_min = 2.0", "max_pressure_rise_bar_min = inf", "finite number"),
     ("p", "safe_setpoint_c = 25.0", "safe_setpoint_c = 400.0", "less than or equal to 100"),
-    ("p", "safe_setpoint_c = 25.0", "safe_setpoint_c = 90.0\nsensor_max_c = 300.0",
+    ("p", "sensor_max_c = 500.0", "sensor_max_c = 300.0",
      "sensor_max_c 300 must be above devices.hb1.max_c 350"),
     ("p", "min_c = 20.0\nmax_c = 350.0", "min_c = -1e300\nmax_c = 350.0", "greater than or equal to -50"),
     ("p", "max_c = 350.0", 'max_c = "350"', "devices.hb1.max_c = '350': Input should be a valid number"),

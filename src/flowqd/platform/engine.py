@@ -23,6 +23,11 @@ condition starts again at its set points (re-stabilise, re-flush — the reactor
 its stored spectra are kept, new ones get the next ``seq`` (``record_spectrum`` is idempotent on ``seq``), and at
 least ``min(drift_window, n_spectra)`` fresh spectra are acquired to re-judge steady state. No spectrum is lost
 or duplicated.
+
+**One engine per run**: when the recorder offers leases (:meth:`flowqd.store.Store.lease`), the engine holds the
+run's lease from its start (or, on resume, before it changes anything) and renews it from the control loop; a second
+engine is refused with :class:`~flowqd.errors.LeaseHeld`. **Storage faults** (:class:`~flowqd.errors.StorageError`:
+disk full, read-only database) put the platform in its safe state and mark the run ``interrupted`` (resumable).
 """
 
 from __future__ import annotations
