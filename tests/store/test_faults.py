@@ -50,25 +50,30 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, object]]:
         finally:
             subprocess.run(["umount", "-l", str(folder)], capture_output=True)
         return
-    state = {"full": True, "writes": 0}
+    state = {"full": True, "writes": 0, "freed": False}
 
     def inject(conn, cursor, statement, parameters, context, executemany):
-        if state["full"] and statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+        if state["full"] and not state["freed"] and statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
             state["writes"] += 1
             if state["writes"] > 400:
                 raise sqlite3.OperationalError("database or disk is full")
 
-    orig_init = Store.__init__
+    orig_init, orig_release = Store.__init__, Store.release_reserve
 
     def patched(self, *a, **k):
         orig_init(self, *a, **k)
+        state["freed"] = False
         event.listen(self.engine, "before_cursor_execute", inject)
 
-    Store.__init__ = patched  # type: ignore[method-assign]
+    def release(self):  # deleting the ballast frees room for a few small writes, as on a real disk
+        state["freed"] = orig_release(self)
+        return state["freed"]
+
+    Store.__init__, Store.release_reserve = patched, release  # type: ignore[method-assign]
     try:
         yield folder, lambda: state.update(full=False)
     finally:
-        Store.__init__ = orig_init  # type: ignore[method-assign]
+        Store.__init__, Store.release_reserve = orig_init, orig_release  # type: ignore[method-assign]
 
 
 def test_full_disk_interrupts_safely(tmp_path):
