@@ -26,6 +26,7 @@ from flowqd.analysis.concentration import (
     volume_fraction,
 )
 from flowqd.analysis.psd import PSDResult, correct_linear_baseline, invert_psd
+from flowqd.analysis.psd_checks import psd_warnings
 from flowqd.analysis.spectrum import Spectrum
 from flowqd.errors import FlowqdError, SpectrumError
 from flowqd.materials import Material
@@ -71,6 +72,11 @@ class AbsorbanceResult:
     def rsd(self) -> float:
         return self.psd.rsd
 
+    @property
+    def psd_warnings(self) -> list[str]:
+        """PSD artefacts (grid-edge mass, isolated spikes): :func:`flowqd.analysis.psd_checks.psd_warnings`."""
+        return psd_warnings(self.psd.diameter_nm, self.psd.q3)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary with the keys of :data:`ABSORBANCE_JSON_KEYS` (NaN -> None)."""
 
@@ -86,7 +92,7 @@ class AbsorbanceResult:
             "rsd": p.rsd,
             "x13_uncertainty_nm": f(p.x13_uncertainty_nm),
             "rsd_uncertainty": f(p.rsd_uncertainty),
-            "psd": {"diameter_nm": p.diameter_nm.tolist(), "q3": p.q3.tolist()},
+            "psd": {"diameter_nm": p.diameter_nm.tolist(), "q3": p.q3.tolist(), "warnings": self.psd_warnings},
             "fit_residual_rms": p.fit_residual_rms,
             "volume_fraction": f(self.volume_fraction),
             "concentration_mg_ml": f(self.concentration_mg_ml),

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the typer version installed
     _ABORTS = (typer.Abort, _ClickAbort)
 
 __all__ = ["analyse_files", "check_output", "console", "err_console", "exit_if_skipped", "fail", "file_error",
-           "print_json", "print_table", "report_skipped", "run_cli", "to_jsonable"]
+           "print_json", "print_table", "progress_bar", "report_skipped", "run_cli", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -52,6 +52,23 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     for r in cells:
         t.add_row(*r)
     (out or console).print(t)
+
+
+def progress_bar(*, disable: bool = False, transient: bool = True) -> Any:
+    """A rich progress bar for long work, on stderr (stdout stays clean for ``--json``): what, bar, done/total,
+    elapsed and ``ETA`` (the remaining time at the rate so far)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=transient,
+                    disable=disable)
 
 
 def file_error(err: FlowqdError, path: object, n_files: int) -> FlowqdError:
@@ -129,11 +146,71 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+#: Help metavars for people (``FLOAT``, ``FILE...``), by the Python type typer would print (``<float>``).
+_METAVARS = {"float": "FLOAT", "int": "INTEGER", "str": "TEXT", "path": "PATH", "file": "FILE",
+             "list[Path]": "FILE...", "list[str]": "TEXT...", "list[float]": "FLOAT..."}
+
+
+def _people_metavars(command: Any, ctx: Any) -> None:
+    """Give every parameter of ``command`` (and its subcommands) a metavar people read (``FLOAT``, ``FILE...``,
+    nothing for a flag) instead of the Python type typer prints (``<float>``, ``<list[Path]>``, ``<bool>``)."""
+    get_help = getattr(command, "get_help_option", None)
+    help_option = get_help(ctx) if get_help is not None else None  # click caches it: the one --help shows
+    for param in [*getattr(command, "params", ()), *([help_option] if help_option is not None else [])]:
+        if param.param_type_name == "argument" and param.metavar is not None:
+            param.display_type_rich = lambda ctx: None  # "RUN_ID", not "RUN_ID <str>"
+        if param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            continue
+        try:
+            shown = param.display_type(ctx).strip("<>")
+        except (AttributeError, TypeError):  # pragma: no cover - another typer version
+            continue
+        if param.param_type_name == "argument":
+            # usage "FILE...", no type column: the name says it
+            param.metavar = ("FILE" if shown == "list[Path]" else param.name.upper()) + ("..." if param.nargs != 1
+                                                                                          else "")
+            param.display_type_rich = lambda ctx: None
+            if param.nargs != 1:  # usage "FILE...", not "{FILE...}..."
+                param._usage_display_name = lambda p=param: p.metavar
+        else:
+            param.metavar = _METAVARS.get(shown, shown.upper())
+    for sub in getattr(command, "commands", {}).values():
+        _people_metavars(sub, ctx)
+
+
+def _usage_line(exc: ClickException) -> str:
+    """A usage error as one line: the command, the problem and the command's options (no "Possible options")."""
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message().split(" (Possible options:")[0]
+    if ctx is None:
+        return message
+    options = sorted({o for p in ctx.command.params for o in getattr(p, "opts", ()) if o.startswith("--")})
+    hint = f"; options: {', '.join(options)}" if options and "option" in message.lower() else ""
+    return f"{ctx.command_path}: {message[0].lower() + message[1:] if message else message}{hint} " \
+           f"(see {ctx.command_path} --help)"
+
+
+def _database_error(exc: BaseException) -> str | None:
+    """One line for a database that cannot be reached (SQLAlchemy ``OperationalError``: no server, wrong host or
+    credentials); ``None`` for anything else. SQLAlchemy is not imported here: the check is by class."""
+    names = {t.__name__ for t in type(exc).__mro__}
+    if "OperationalError" not in names or not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    orig = getattr(exc, "orig", None)
+    text = " ".join(str(orig if orig is not None else exc).split())
+    return f"cannot open the database: {text}"
+
+
 def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
     """Run ``app`` turning expected errors into one-line messages and exit codes."""
     try:
+        command = typer.main.get_command(app)
+        _people_metavars(command, command.make_context("flowqd", ["--help"], resilient_parsing=True))
         # With standalone_mode=False click *returns* the code of a typer.Exit instead of raising it.
-        result = app(args=list(argv), standalone_mode=False)
+        result = command.main(args=list(argv), prog_name="flowqd", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
@@ -141,6 +218,9 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         err_console.print("[bold red]aborted[/]")
         return 130
     except ClickException as exc:
+        if exc.exit_code == 2 and type(exc).__name__ != "NoArgsIsHelpError":  # usage errors: one red line
+            err_console.print(f"[bold red]error:[/] {escape(_usage_line(exc))}", highlight=False, soft_wrap=True)
+            return 2
         exc.show()
         return exc.exit_code
     except (FlowqdError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
@@ -150,8 +230,10 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         return 2
     except Exception as exc:
-        if type(exc).__name__ == "ValidationError":
-            err_console.print(f"[bold red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
+        line = _database_error(exc)
+        if type(exc).__name__ == "ValidationError" or line is not None:
+            err_console.print(f"[bold red]error:[/] {escape(line or _one_line(exc))}", highlight=False,
+                              soft_wrap=True)
             return 2
         raise
 

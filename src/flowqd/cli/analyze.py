@@ -142,6 +142,8 @@ def plqy(
 
     exc = _band(excitation_band, "--excitation-band")
     emi = _band(emission_band, "--emission-band")
+    if method == "de-mello" and empty is None:  # the library's message names its keyword (empty=), not the option
+        raise FlowqdError("--method de-mello needs --empty FILE: the empty-sphere spectrum (measurement a)")
 
     def read(p: Path) -> Spectrum:
         return read_spectrum(p, kind="intensity", format=file_format)

@@ -112,6 +112,8 @@ def plan_operating_point(*, temperature_c: float, flow_ml_min: float, units: int
         "bubble_point_margin_bar": margin_bp,
         "duration_min": duration_min,
     }
+    out["stock_batch_ml"] = stock.volume_ml
+    out["syringe_refill_min"] = recipe.syringe.volume_ml / recipe.syringe.refill_ml_min
     if shell:
         c = shell_stream_concentrations(stock, flow_ml_min, ddt_flow_ml_min, feed=recipe.shell_feed)
         out["ddt_ml"] = stock_consumed_ml(ddt_flow_ml_min, duration_min)
@@ -120,6 +122,72 @@ def plan_operating_point(*, temperature_c: float, flow_ml_min: float, units: int
             if s.action == "dispense") - 1
         out["shell_zinc_m"] = c.zinc_m
         out["shell_thiol_m"] = c.thiol_m
+    out["limits"] = limit_statuses(out)
+    out["status"] = _worst(entry["status"] for entry in out["limits"])
+    return out
+
+
+#: Status of a limit, from harmless to refused (the run engine's pre-flight or interlocks would stop it).
+STATUSES = ("ok", "warning", "refused")
+#: Thresholds of the warnings (documented in docs/design.md, "plan: limit statuses").
+PRESSURE_WARNING_FRACTION = 0.25  # margin below 25 % of the syringe rating
+BUBBLE_POINT_WARNING_BAR = 1.0  # less than 1 bar above the HNEt2 bubble point
+SYRINGE_WARNING_MIN = 10.0  # a syringe emptied in under 10 min: more than 6 swaps an hour, each a flow disturbance
+
+
+def _worst(statuses: Any) -> str:
+    return max(statuses, key=STATUSES.index, default="ok")
+
+
+def limit_statuses(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each safety or supply limit of a plan (:func:`plan_operating_point` output) with a status and one line
+    saying why: pressure vs the syringe rating, the HNEt2 bubble point, syringe duration vs refill time, stock vs
+    one batch of the recipe, particle washout vs the run length.
+
+    ``refused``: the platform cannot run it (pressure above the syringe rating, a syringe that empties before its
+    partner refills); ``warning``: it runs, but a chemist should look (gas may come out of solution, an
+    extrapolated vapour pressure, frequent syringe swaps, more than one stock batch, no steady product); ``ok``."""
+    out: list[dict[str, Any]] = []
+
+    def add(key: str, value: float, limit: float, unit: str, status: str, note: str) -> None:
+        out.append({"key": key, "value": value, "limit": limit, "unit": unit, "status": status, "note": note})
+
+    margin, limit = r["pressure_margin_bar"], r["pressure_limit_bar"]
+    if margin < 0:
+        add("pressure_margin_bar", margin, 0.0, "bar", "refused", f"pressure above the {limit:g} bar syringe rating")
+    elif margin < PRESSURE_WARNING_FRACTION * limit:
+        add("pressure_margin_bar", margin, PRESSURE_WARNING_FRACTION * limit, "bar", "warning",
+            f"less than {100 * PRESSURE_WARNING_FRACTION:.0f} % of the {limit:g} bar rating left (clogging, viscosity)")
+    else:
+        add("pressure_margin_bar", margin, 0.0, "bar", "ok", f"well below the {limit:g} bar syringe rating")
+    bp = r["bubble_point_margin_bar"]
+    extrapolated = " (supercritical HNEt2: vapour pressure extrapolated)" if r["hnet2_supercritical"] else ""
+    if bp < 0:  # a warning, not refused: the platform runs it (the paper did), but gas may come out of solution
+        add("bubble_point_margin_bar", bp, 0.0, "bar", "warning",
+            f"dissolved HNEt2 can boil in {r['bubble_point_section']} (gas slugs shorten τ); add ≥ {-bp:.1f} bar "
+            f"back pressure or lower the temperature{extrapolated}")
+    elif bp < BUBBLE_POINT_WARNING_BAR or extrapolated:
+        add("bubble_point_margin_bar", bp, BUBBLE_POINT_WARNING_BAR, "bar", "warning",
+            f"close to the HNEt2 bubble point{extrapolated}")
+    else:
+        add("bubble_point_margin_bar", bp, 0.0, "bar", "ok", "liquid: above the HNEt2 bubble point")
+    lasts, refill = r["syringe_duration_min"], r["syringe_refill_min"]
+    if lasts <= refill:
+        add("syringe_duration_min", lasts, refill, "min", "refused",
+            f"the syringe empties faster than its partner refills ({refill:.1f} min): the flow stops")
+    elif lasts < SYRINGE_WARNING_MIN:
+        add("syringe_duration_min", lasts, SYRINGE_WARNING_MIN, "min", "warning",
+            f"{r['syringe_swaps']} syringe swaps in {r['duration_min']:g} min, each a flow disturbance")
+    else:
+        add("syringe_duration_min", lasts, SYRINGE_WARNING_MIN, "min", "ok", f"{r['syringe_swaps']} swaps")
+    stock, batch = r["stock_ml"], r["stock_batch_ml"]
+    add("stock_ml", stock, batch, "mL", "warning" if stock > batch else "ok",
+        f"needs {stock / batch:.1f} batches of the stock ({batch:.1f} mL each)" if stock > batch
+        else f"{100 * stock / batch:.0f} % of one {batch:.1f} mL batch")
+    wash, run = r["washout_particle_min"], r["duration_min"]
+    add("washout_particle_min", wash, run, "min", "warning" if wash >= run else "ok",
+        "the run is shorter than the flush: no steady-state product" if wash >= run
+        else f"steady product after {wash:.0f} of {run:g} min")
     return out
 
 
@@ -154,23 +222,34 @@ def plan(
     if json_out:
         print_json(r)
         return
+    from rich.text import Text
+
+    status_of = {e["key"]: e for e in r["limits"]}
+    colour = {"ok": "green", "warning": "yellow", "refused": "bold red"}
+
+    def status(key: str) -> Text:
+        e = status_of.get(key)
+        return Text("") if e is None else Text(e["status"], style=colour[e["status"]])
+
     table = Table(title=f"flowqd plan: {r['train']} at {flow_ml_min:g} mL/min")
     table.add_column("quantity")
     table.add_column("value", justify="right")
+    table.add_column("status")
     for name, tau in r["residence_time_min"].items():
         table.add_row(f"residence time {name} (min)", f"{tau:.2f}")
     for name in r["reynolds"]:
         table.add_row(f"Re / De {name}", f"{r['reynolds'][name]:.3g} / {r['dean'][name]:.3g}")
     for name, dp in r["pressure_drop_bar"].items():
         table.add_row(f"ΔP {name} (bar)", f"{dp:.3g}")
-    table.add_row("syringe limit / margin (bar)", f"{r['pressure_limit_bar']:g} / {r['pressure_margin_bar']:.3g}")
+    table.add_row("syringe limit / margin (bar)", f"{r['pressure_limit_bar']:g} / {r['pressure_margin_bar']:.3g}",
+                  status("pressure_margin_bar"))
     table.add_row("washout 99 %, fluid / particles (min)",
-                  f"{r['washout_min']:.1f} / {r['washout_particle_min']:.1f}")
+                  f"{r['washout_min']:.1f} / {r['washout_particle_min']:.1f}", status("washout_particle_min"))
     rp = r["rtd_particle"]
     table.add_row("particle RTD regime (θ)", f"{rp['regime']} ({rp['theta']:.2f})")
-    table.add_row(f"stock consumed in {r['duration_min']:g} min (mL)", f"{r['stock_ml']:.3g}")
+    table.add_row(f"stock consumed in {r['duration_min']:g} min (mL)", f"{r['stock_ml']:.3g}", status("stock_ml"))
     table.add_row(f"{r['syringe_ml']:g} mL syringe lasts (min) / swaps",
-                  f"{r['syringe_duration_min']:.1f} / {r['syringe_swaps']}")
+                  f"{r['syringe_duration_min']:.1f} / {r['syringe_swaps']}", status("syringe_duration_min"))
     if "ddt_ml" in r:
         table.add_row("DDT consumed (mL) / swaps", f"{r['ddt_ml']:.3g} / {r['ddt_syringe_swaps']}")
     table.add_row("In fed (mmol/h)", f"{r['in_feed_mmol_h']:.3g}")
@@ -178,8 +257,12 @@ def plan(
     table.add_row("heating power core (W)", f"{r['heating_power_w']:.2g}")
     sc = " (supercritical, extrapolated)" if r["hnet2_supercritical"] else ""
     table.add_row(f"HNEt2 bubble-point margin at x={r['hnet2_mole_fraction']:g} (bar)",
-                  f"{r['bubble_point_margin_bar']:.3g}{sc}")
+                  f"{r['bubble_point_margin_bar']:.3g}{sc}", status("bubble_point_margin_bar"))
     console.print(table)
+    for e in r["limits"]:
+        if e["status"] != "ok":
+            style = colour[e["status"]]
+            console.print(Text(f"{e['status']}: {e['key']} = {e['value']:.3g} {e['unit']}: {e['note']}", style=style))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from flowqd.cli._common import console, err_console, fail, print_table
+from flowqd.cli._common import console, err_console, fail, print_json, print_table
 from flowqd.errors import FlowqdError
 
 __all__ = ["register"]
@@ -52,8 +52,10 @@ class StopRequest:
 class LiveDisplay:
     """Rich live panel (TTY) or one line per event (pipes); refreshed at most ``hz`` times per real second."""
 
-    def __init__(self, *, quiet: bool = False, hz: float = 4.0) -> None:
+    def __init__(self, *, quiet: bool = False, hz: float = 4.0, total_s: float | None = None) -> None:
         self.quiet = quiet
+        self.total_s = total_s  # the pre-flight estimate of the whole campaign, process seconds
+        self._start: tuple[float, float] | None = None  # (process time, real time) of the first update
         self.period = 1.0 / hz
         self._last = 0.0
         self._live: Any = None
@@ -73,9 +75,32 @@ class LiveDisplay:
         if self._live is not None:
             self._live.__exit__(None, None, None)
 
+    def eta(self, p: Any) -> tuple[float, float | None] | None:
+        """``(fraction done, real seconds left or None)`` of the campaign from the pre-flight estimate; the real
+        time left scales the process time left by the process/real speed seen so far (simulated or real)."""
+        if not self.total_s or self.total_s <= 0:
+            return None
+        now = time.monotonic()
+        if self._start is None:
+            self._start = (p.t_s, now)
+        done_s = max(p.t_s - self._start[0], 0.0)
+        frac = min(done_s / self.total_s, 1.0) if p.phase != "done" else 1.0
+        real = now - self._start[1]
+        if done_s <= 0 or real <= 0:
+            return frac, None
+        return frac, max(self.total_s - done_s, 0.0) * real / done_s
+
+    @staticmethod
+    def _clock(seconds: float | None) -> str:
+        if seconds is None or not math.isfinite(seconds):
+            return "–:––:––"
+        s = round(seconds)
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
     def __call__(self, p: Any) -> None:
         if self.quiet:
             return
+        eta = self.eta(p)
         key = (p.condition_index, p.phase)
         last = p.last_analysis or {}
         if not self.tty:
@@ -83,6 +108,8 @@ class LiveDisplay:
                 self._last_phase = key
                 cond = "-" if p.condition_index is None else f"{p.condition_index + 1}/{p.n_conditions}"
                 line = f"[t={p.t_s / 60:7.1f} min] condition {cond} {p.label}: {p.phase}"
+                if eta is not None and p.phase not in ("done", "tripped"):
+                    line += f" ({100 * eta[0]:.0f} % of the estimate, ETA {self._clock(eta[1])})"
                 console.print(escape(line), highlight=False)
             if last.get("seq") is not None and last.get("seq") != self._last_seq:
                 self._last_seq = last.get("seq")
@@ -127,6 +154,16 @@ class LiveDisplay:
         t.add_row("temperatures", Text(", ".join(f"{k} {v:.1f} °C" for k, v in p.temperatures_c.items()) or "–"))
         t.add_row("pressure", f"{_fmt(p.pressure_bar, '.3f')} bar")
         t.add_row("flows", Text(", ".join(f"{k} {v:.3f} mL/min" for k, v in p.flows_ml_min.items()) or "–"))
+        eta = self.eta(p)
+        if eta is not None:
+            from rich.progress_bar import ProgressBar
+
+            left_min = (1.0 - eta[0]) * (self.total_s or 0.0) / 60.0
+            bar = Table.grid(padding=(0, 1))
+            bar.add_row(ProgressBar(total=1.0, completed=eta[0], width=30),
+                        Text(f"{100 * eta[0]:.0f} %  ETA {self._clock(eta[1])} (≈ {left_min:.0f} min of process "
+                             "time left, pre-flight estimate)"))
+            t.add_row("campaign", bar)
         t.add_row("spectra", str(p.spectra))
         if p.last_analysis:
             t.add_row("last spectrum", Text(self._analysis_text(p.last_analysis)))
@@ -198,16 +235,11 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     from flowqd.devices.registry import ROLES
     from flowqd.errors import ConfigError, InterlockTrip
     from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
-    from flowqd.platform.preflight import preflight
 
     _check_speed(speed)
-    if resume is None:  # a bad file is refused before the database is even opened: nothing is written
-        assert campaign_text is not None
-        checked = platform_from_text(platform_text, platform_source)
-        preflight(campaign_from_text(campaign_text, campaign_source), checked).raise_if_failed()
-    store = _open_store(db)
+    store = _open_store(db) if resume is not None else None
     run_id: int | None = None
-    if resume is not None:
+    if store is not None:
         run_id = store.resolve_run(resume)
         stored = store.get_run(run_id)
         if campaign_text is not None and campaign_text != stored.campaign_toml:
@@ -223,6 +255,12 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
         platform = platform.model_copy(update={"sim": platform.sim.model_copy(update={"twin": twin})})
         platform._source, platform._text = platform_source, platform_text
     campaign = campaign_from_text(campaign_text, campaign_source)
+    if store is None:
+        # a campaign the platform refuses writes nothing: no database file is created before pre-flight passes
+        from flowqd.platform.preflight import preflight
+
+        preflight(campaign, platform).raise_if_failed()
+        store = _open_store(db)
     all_sim = all(getattr(platform.devices, r) is None or getattr(platform.devices, r).driver == "sim" for r in ROLES)
     if all_sim:
         clock: Any = SimClock(speedup=speed if speed > 0 else math.inf)
@@ -234,7 +272,12 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     _check_stop_file(stop_file)
     stop = StopRequest(stop_file)
     devices = build_devices(platform, clock)
-    with LiveDisplay(quiet=quiet) as display:
+    from flowqd.platform.preflight import preflight
+
+    done = set(store.completed_conditions(run_id)) if run_id is not None else set()
+    estimate = preflight(campaign, platform).plans
+    with LiveDisplay(quiet=quiet, total_s=60.0 * sum(c.duration_min for c in estimate if c.index not in done)) \
+            as display:
         engine = RunEngine(platform, devices, clock, store, stop_flag=stop, on_progress=display)
         old = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
         stop.install_signal_handlers()
@@ -266,16 +309,22 @@ def _print_results(store: Any, run_id: int) -> None:
         ("status", lambda r: str(r.get("status", ""))),
     ]
     _print_table(f"run {run_id}: results per condition", core, rows)
+    yields: list[tuple[str, Any]] = [
+        ("yield\n(%)", lambda r: _fmt(r.get("conversion"), ".1f", 100.0)),
+        ("production\n(mg/h)", lambda r: _fmt(r.get("production_rate_mg_h"), ".1f")),
+    ]
     if any(r.get(k) is not None for r in rows for k in ("pl_peak_nm", "plqy", "cie_x")):
         pl: list[tuple[str, Any]] = [
-            *ident,
+            *ident, *yields,
             ("PL peak\n(nm)", lambda r: _fmt(r.get("pl_peak_nm"), ".1f")),
             ("PL FWHM\n(nm)", lambda r: _fmt(r.get("pl_fwhm_nm"), ".1f")),
             ("PLQY\n(%)", lambda r: _fmt(r.get("plqy"), ".1f", 100.0)),
             ("CIE 1931\nx", lambda r: _fmt(r.get("cie_x"), ".3f")),
             ("CIE 1931\ny", lambda r: _fmt(r.get("cie_y"), ".3f")),
         ]
-        _print_table(f"run {run_id}: photoluminescence", pl, rows)
+        _print_table(f"run {run_id}: yield, production and photoluminescence", pl, rows)
+    elif any(r.get("conversion") is not None or r.get("production_rate_mg_h") is not None for r in rows):
+        _print_table(f"run {run_id}: yield and production (Hens method)", [*ident, *yields], rows)
 
 
 def _print_table(title: str, cols: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
@@ -296,6 +345,9 @@ def run(
         "--resume", help="Resume run RUN_ID at its first incomplete condition.")] = None,
     stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the results as JSON (no live display): run id, status, one object per condition.")]
+    = False,
 ) -> None:
     """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
     if campaign is None and resume is None:
@@ -306,10 +358,15 @@ def run(
     else:
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
-                                     resume=resume, stop_file=stop_file, quiet=quiet)
+                                     resume=resume, stop_file=stop_file, quiet=quiet or json_out)
     with store:
-        _print_results(store, run_id)
+        if json_out:
+            print_json({"run_id": run_id, "status": status, "db": db, "conditions": store.results_table(run_id)})
+        else:
+            _print_results(store, run_id)
     if status == "tripped":
+        if json_out:
+            raise typer.Exit(3)
         console.print(f"run {run_id} [red]tripped[/]; fix the cause, then "
                       f"`flowqd run --resume {run_id} --db {escape(store.url)}`")
         raise typer.Exit(3)
@@ -345,6 +402,8 @@ def demo(
     = "default",
     stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the results as JSON (no live display): run id, status, report, conditions.")] = False,
 ) -> None:
     """The paper's temperature series (180-250 °C at 0.1 mL/min) on the simulated platform, then the report."""
     if twin not in ("default", "surrogate"):
@@ -353,12 +412,18 @@ def demo(
     campaign_text, campaign_source = _packaged(PACKAGED_DEMO_CAMPAIGN)
     platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, campaign_source, platform_text, platform_source, speed=speed,
-                                     db=db, resume=None, stop_file=stop_file, quiet=quiet, twin=twin)
+                                     db=db, resume=None, stop_file=stop_file, quiet=quiet or json_out, twin=twin)
     from flowqd.report.html import write_report
 
     with store:
-        _print_results(store, run_id)
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
+        if json_out:
+            print_json({"run_id": run_id, "status": status, "db": db, "report": str(path),
+                        "seconds": time.monotonic() - t0, "conditions": store.results_table(run_id)})
+            if status != "completed":
+                raise typer.Exit(3)
+            return
+        _print_results(store, run_id)
     console.print(escape(f"report: {path}"))
     console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {store.url}"))
     if status != "completed":

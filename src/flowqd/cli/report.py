@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from flowqd.cli._common import console, print_table
+from flowqd.cli._common import console, print_json, print_table
 from flowqd.cli.platform import DEFAULT_DB_URL
 from flowqd.errors import FlowqdError
 
@@ -41,6 +41,7 @@ def report(
         "--out", "-o", help="Output folder (HTML + PNG figures); default: report/ next to a SQLite database "
         "(flowqd-data/report, as `flowqd demo`), else flowqd-data/report.")] = None,
     open_: bool = typer.Option(False, "--open", help="Open the report in a web browser."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: the run id and the report's files."),
 ) -> None:
     """Write a self-contained HTML report of a run (results table, Fig. 3/4-style figures, traces, events)."""
     from flowqd.cli.platform import default_report_dir
@@ -49,7 +50,11 @@ def report(
     with _open(db) as store:
         run_id = store.resolve_run(run)
         path = write_report(store, run_id, out if out is not None else default_report_dir(db))
-    console.print(f"report written: [bold]{escape(str(path))}[/]", highlight=False)
+    if json_out:
+        print_json({"run_id": run_id, "report": str(path),
+                    "figures": sorted(str(p) for p in path.parent.glob(f"run{run_id}_*.png"))})
+    else:
+        console.print(f"report written: [bold]{escape(str(path))}[/]", highlight=False)
     if open_:
         import webbrowser
 
@@ -58,12 +63,19 @@ def report(
 
 def runs(
     db: str = typer.Option(_DEFAULT_DB, "--db", envvar="FLOWQD_DB", help=_DB_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (one object per run, stable keys)."),
 ) -> None:
     """List the runs in the database (newest first)."""
 
     with _open(db) as store:
         rows = store.list_runs()
         counts = store.run_counts()
+    if json_out:
+        from flowqd.store.export import run_metadata
+
+        print_json([{**{k: v for k, v in run_metadata(r).items() if not k.endswith("_toml")},
+                     "n_conditions": counts[r.id][0], "n_spectra": counts[r.id][1]} for r in rows])
+        return
     if not rows:
         console.print(escape(f"no runs in {store.url}"))
         return
@@ -83,6 +95,7 @@ def export(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default: flowqd-export/run<ID>-<format>).")
     ] = None,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: the run id and the files written."),
 ) -> None:
     """Export a run as CSV tables, Parquet tables or one JCAMP-DX file per spectrum."""
     fmt = fmt.lower()
@@ -96,6 +109,9 @@ def export(
         writer = {"csv": exporters.export_run_csv, "parquet": exporters.export_run_parquet,
                   "jcamp": exporters.export_spectra_jcamp}[fmt]
         paths = writer(store, run_id, target)
+    if json_out:
+        print_json({"run_id": run_id, "format": fmt, "out": str(target), "files": [str(p) for p in paths]})
+        return
     console.print(f"{len(paths)} file(s) written to [bold]{escape(str(target))}[/]", highlight=False)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -43,11 +45,11 @@ def simulate(
     from flowqd.errors import RangeError
     from flowqd.twin import Conditions, Twin
 
-    twin = Twin.default()
     if grid:
-        _grid(twin, _floats(temperatures, "--temperatures"), _floats(flows, "--flows"), units, json_out,
+        _grid(Twin.default, _floats(temperatures, "--temperatures"), _floats(flows, "--flows"), units, json_out,
               Path(plot_dir) if plot_dir else None)
         return
+    twin = Twin.default()
     if temperature_c is None or flow_ml_min is None:
         raise RangeError("give --temperature-c and --flow-ml-min (or --grid)")
     cond = Conditions(temperature_c, flow_ml_min, core_units=units, shell=shell,
@@ -106,25 +108,31 @@ def _print_prediction(pred: object) -> None:
     console.print(table)
 
 
-def _grid(twin: object, temps: list[float], flows: list[float], units: int, json_out: bool,
+def _grid(make_twin: Callable[[], Any], temps: list[float], flows: list[float], units: int, json_out: bool,
           plot_dir: Path | None) -> None:
-    from rich.progress import Progress
-
+    """The grid: a progress bar with ETA on stderr from the first second (loading the twin, each temperature's
+    batched solve, the plots), then the table or JSON on stdout."""
+    from flowqd.cli._common import progress_bar
     from flowqd.twin import Conditions
 
     conds = [Conditions(t, q, core_units=units) for t in temps for q in flows]
-    with Progress(console=console, transient=True, disable=json_out) as progress:
-        task = progress.add_task("simulating grid", total=len(temps))
+    with progress_bar() as progress:
+        task = progress.add_task("loading the twin", total=len(temps) + 1 + (plot_dir is not None))
+        twin = make_twin()
+        progress.advance(task)
         parts = []
         for t in temps:  # one batched solve per set point keeps the bar honest; flows share the trajectory
-            parts.append(twin.predict_batch([c for c in conds if c.core_temperature_c == t]))  # type: ignore
+            progress.update(task, description=f"simulating {t:g} °C × {len(flows)} flows")
+            parts.append(twin.predict_batch([c for c in conds if c.core_temperature_c == t]))
+            progress.advance(task)
+        if plot_dir is not None:
+            from flowqd.report.twin_plots import plot_grid
+
+            progress.update(task, description="plotting")
+            plot_dir.mkdir(parents=True, exist_ok=True)
+            plot_grid(parts, plot_dir)
             progress.advance(task)
     records = [r for p in parts for r in p.to_records()]
-    if plot_dir is not None:
-        from flowqd.report.twin_plots import plot_grid
-
-        plot_dir.mkdir(parents=True, exist_ok=True)
-        plot_grid(parts, plot_dir)
     if json_out:
         print_json(records)
         return

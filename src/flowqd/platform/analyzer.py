@@ -52,7 +52,8 @@ class SpectrumAnalyzer:
     def __init__(self, material: str = "InP", path_mm: float = 1.0, *, psd: bool = True,
                  pl_excitation_band_nm: tuple[float, float] | None = None,
                  pl_emission_band_nm: tuple[float, float] | None = None,
-                 plqy_method: str = "two-measurement", pl_smooth_window_nm: float | None = None) -> None:
+                 plqy_method: str = "two-measurement", pl_smooth_window_nm: float | None = None,
+                 dilution: float = 1.0, stock_indium_mol_l: float | None = None) -> None:
         self.material = material
         self.path_mm = float(path_mm)
         self.psd = bool(psd)
@@ -62,6 +63,18 @@ class SpectrumAnalyzer:
             float(pl_emission_band_nm[0]), float(pl_emission_band_nm[1]))
         self.plqy_method = plqy_method
         self.pl_smooth_window_nm = pl_smooth_window_nm
+        self.dilution = float(dilution)
+        self.stock_indium_mol_l = stock_indium_mol_l
+        self.in_feed_mol_l: float | None = None
+        self.outlet_flow_ml_min: float | None = None
+
+    def for_condition(self, *, core_flow_ml_min: float, outlet_flow_ml_min: float) -> None:
+        """Set the flows of the condition being measured (called by the engine at each condition's start): the
+        In fed per outlet volume (stock In × core flow / outlet flow, the DDT stream dilutes it) and the outlet flow
+        give the yield and production rate of every absorbance spectrum that follows (Hens method)."""
+        self.outlet_flow_ml_min = float(outlet_flow_ml_min)
+        self.in_feed_mol_l = (None if self.stock_indium_mol_l is None
+                              else self.stock_indium_mol_l * core_flow_ml_min / outlet_flow_ml_min)
 
     @classmethod
     def for_platform(cls, platform: Any, *, psd: bool = True) -> SpectrumAnalyzer:
@@ -72,7 +85,8 @@ class SpectrumAnalyzer:
                    pl_excitation_band_nm=pl.excitation_band() if sphere else None,
                    pl_emission_band_nm=tuple(pl.emission_band_nm) if sphere else None,
                    plqy_method=pl.plqy_method if sphere else "two-measurement",
-                   pl_smooth_window_nm=pl.smooth_window_nm if pl is not None else None)
+                   pl_smooth_window_nm=pl.smooth_window_nm if pl is not None else None,
+                   dilution=platform.devices.uvvis.dilution, stock_indium_mol_l=platform.control.stock_indium_mol_l())
 
     def __call__(self, reading: SpectrumReading) -> tuple[str, dict[str, Any]]:
         """Analyse one reading; a spectrum that cannot be analysed gives ``{"error": message}``."""
@@ -147,10 +161,30 @@ class SpectrumAnalyzer:
         if self.psd:
             from flowqd.analysis.absorbance import analyze_absorbance
 
-            res = analyze_absorbance(reading.spectrum, material=self.material, path_mm=self.path_mm)
-            return "absorbance", _as_dict(res)
+            res = analyze_absorbance(reading.spectrum, material=self.material, path_mm=self.path_mm,
+                                     dilution=self.dilution)
+            return "absorbance", {**_as_dict(res), **self._yield(res.concentration_mol_l, res.concentration_mg_ml)}
         from flowqd.analysis.exciton import find_exciton
 
         ex = find_exciton(reading.spectrum)
         return "exciton", {"peak_wavelength_nm": float(ex.wavelength_nm), "peak_energy_ev": float(ex.energy_ev),
                            "peak_absorbance": float(ex.absorbance), "peak_method": ex.method}
+
+    def _yield(self, c_mol_l: float, c_mg_ml: float) -> dict[str, Any]:
+        """Yield (= In conversion, InP being In-limited) and production rate of the condition set by
+        :meth:`for_condition`; an implausible value is reported as ``yield_error``, the rest of the analysis kept."""
+        from flowqd.analysis.concentration import chemical_yield, production_rate_mg_h
+
+        out: dict[str, Any] = {}
+        if not np.isfinite(c_mol_l):
+            return out
+        if self.outlet_flow_ml_min is not None:
+            out["production_mg_h"] = float(production_rate_mg_h(c_mg_ml, self.outlet_flow_ml_min))
+            out["outlet_flow_ml_min"] = self.outlet_flow_ml_min
+        if self.in_feed_mol_l is not None:
+            out["in_feed_mol_l"] = self.in_feed_mol_l
+            try:
+                out["yield"] = float(chemical_yield(c_mol_l, self.in_feed_mol_l))
+            except FlowqdError as exc:
+                out["yield_error"] = " ".join(str(exc).split())
+        return out

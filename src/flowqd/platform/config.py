@@ -162,6 +162,8 @@ class SpectrometerConfig(DeviceConfig):
     integration_ms: float = Field(100.0, gt=0, le=60_000)
     averages: int = Field(10, ge=1, le=10_000)
     full_well_counts: float = Field(65535.0, gt=0, le=1e9)
+    dilution: float = Field(1.0, ge=1, le=10_000, description="dilution of the outlet before the flow cell (inline "
+                            "solvent make-up); the concentration analysis multiplies it back")
     # PL in an integrating-sphere flow cell, PLQY by the two-measurement method (blank = stock/solvent, sample):
     excitation_nm: float | None = Field(None, ge=150, le=3000, description="excitation wavelength; PL mode only")
     excitation_fwhm_nm: float = Field(8.0, gt=0, le=200, description="FWHM of the excitation band (LED + filter)")
@@ -244,6 +246,9 @@ class ControlConfig(BaseModel):
     drift_window: int = Field(3, ge=2, le=50)
     max_extra_spectra: int = Field(5, ge=0, le=100)
     material: str = Field("InP", min_length=1, max_length=100)
+    feed_indium_mol_l: float | None = Field(
+        None, gt=0, le=10, description="In concentration of the stock, mol/L, for the inline yield (Hens method); "
+        "default: the paper's recipe (examples/recipe-wang-segets-2023.toml, 0.0877 M)")
 
     @model_validator(mode="after")
     def _periods(self) -> ControlConfig:
@@ -254,6 +259,14 @@ class ControlConfig(BaseModel):
             raise ValueError(f"stabilise_timeout_s {self.stabilise_timeout_s:g} must exceed temperature_hold_s "
                              f"{self.temperature_hold_s:g}")
         return self
+
+    def stock_indium_mol_l(self) -> float:
+        """In concentration of the stock fed by the core pump, mol/L (``feed_indium_mol_l`` or the paper's recipe)."""
+        if self.feed_indium_mol_l is not None:
+            return float(self.feed_indium_mol_l)
+        from flowqd.reactor.recipe import paper_stock
+
+        return paper_stock().concentration_m("indium")
 
 
 class InterlockConfig(BaseModel):
@@ -402,6 +415,23 @@ class ConditionConfig(BaseModel):
         if self.shell and (self.shell_temperature_c is None or self.ddt_flow_ml_min is None):
             raise ValueError("a shell condition needs shell_temperature_c and ddt_flow_ml_min")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_label(cls, data: Any) -> Any:
+        """Sweep points and unlabelled conditions get their set points as label: ``"200 °C · 0.1 mL/min"``."""
+        if not isinstance(data, dict) or data.get("label"):
+            return data
+        try:
+            label = f"{float(data['core_temperature_c']):g} °C · {float(data['core_flow_ml_min']):g} mL/min"
+            if int(data.get("core_units", 1)) != 1:
+                label += f" · {int(data['core_units'])} units"
+            if data.get("shell") is True:
+                label += (f" + shell {float(data['shell_temperature_c']):g} °C · "
+                          f"DDT {float(data['ddt_flow_ml_min']):g} mL/min")
+        except (KeyError, TypeError, ValueError):
+            return data  # a missing or bad set point is reported by the field validation
+        return {**data, "label": label}
 
     def setpoints(self) -> dict[str, Any]:
         """Set points as the recorder's ``start_condition`` keywords."""

@@ -20,9 +20,9 @@ code runs the simulated platform (``SimClock``) and hardware (``RealClock``).
 
 **Resume** (``run(campaign, resume_run_id=...)``): completed conditions are skipped; the first incomplete
 condition starts again at its set points (re-stabilise, re-flush — the reactor state after a crash is unknown);
-its stored spectra are kept, new ones get the next ``seq`` (``record_spectrum`` is idempotent on ``seq``), and at
-least ``min(drift_window, n_spectra)`` fresh spectra are acquired to re-judge steady state. No spectrum is lost
-or duplicated.
+its stored spectra are kept but marked superseded (``supersede_spectra``: not averaged, not judged), new ones get
+the next ``seq`` (``record_spectrum`` is idempotent on ``seq``), and ``n_spectra`` fresh spectra are acquired to
+judge steady state again. No spectrum is lost or duplicated.
 
 **One engine per run**: when the recorder offers leases (:meth:`flowqd.store.Store.lease`), the engine holds the
 run's lease from its start (or, on resume, before it changes anything) and renews it from the control loop; a second
@@ -321,17 +321,25 @@ class RunEngine:
         wash_min = self.process.washout_time_min(op, self.ctl.washout_fraction)
         self._condition_index, self._label = i, c.label or f"condition {i}"
         self._condition_id = rec.start_condition(self.run_id, i, **c.setpoints(), residence_time_s=tau_min * 60.0)
-        existing = rec.completed_spectra_count(self.run_id, i, "absorbance")
-        self._spectra_this_condition = existing
+        for_condition = getattr(self.analyzer, "for_condition", None)  # yield and production need the flows
+        if for_condition is not None:
+            for_condition(core_flow_ml_min=c.core_flow_ml_min, outlet_flow_ml_min=op.total_flow_ml_min)
+        # Spectra from before an interruption are kept but marked superseded: the reactor state in between is
+        # unknown, so the resumed condition is judged and averaged on fresh spectra only.
+        existing = rec.completed_spectra_count(self.run_id, i)
+        if existing:
+            rec.supersede_spectra(self.run_id, i, "taken before the run was interrupted; not averaged")
+        self._spectra_this_condition = 0
         self._event("condition.started", f"{self._label}: {self._describe(c)}; τ = {tau_min:.1f} min, flush "
-                    f"{wash_min:.1f} min" + (f"; {existing} spectra kept from before the resume" if existing else ""),
-                    details={"index": i, "existing_spectra": existing, **c.setpoints()})
+                    f"{wash_min:.1f} min" + (f"; {existing} spectra from before the interruption kept, marked "
+                                             "superseded, not averaged" if existing else ""),
+                    details={"index": i, "superseded_spectra": existing, **c.setpoints()})
         self._phase_change("setpoints")
         self._apply_setpoints(c)
         self._stabilise(c)
         self._phase_change("flushing", wash_min * 60.0)
         self._wait(wash_min * 60.0)
-        outcome = self._acquire(i, c, existing)
+        outcome = self._acquire(i, c, 0)
         if c.collect_volume_ml > 0:
             collect_s = c.collect_volume_ml / op.total_flow_ml_min * 60.0
             self._phase_change("collecting", collect_s)

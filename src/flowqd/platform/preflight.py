@@ -18,6 +18,7 @@ All failures are reported together, each naming the file, key and value.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from flowqd.devices.process import OperatingPoint, ProcessModel
@@ -144,13 +145,32 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
     need_stock = stock_total + 2 * dev.core_pump.syringe_volume_ml
     if need_stock > dev.core_pump.reservoir_ml:
         report.problems.append(
-            f"{platform.source}: devices.core_pump.reservoir_ml = {dev.core_pump.reservoir_ml!r}: the campaign needs "
+            f"{_where(platform)}devices.core_pump.reservoir_ml = {dev.core_pump.reservoir_ml!r}: the campaign needs "
             f"about {need_stock:.1f} mL of stock ({stock_total:.1f} mL pumped over "
-            f"{sum(p.duration_min for p in report.plans):.0f} min + 2 syringe fillings)")
+            f"{sum(p.duration_min for p in report.plans):.0f} min + 2 syringe fillings); "
+            + _set_key(platform, "devices.core_pump.reservoir_ml", need_stock))
     if ddt_total > 0 and dev.shell_pump is not None:
         need_ddt = ddt_total + 2 * dev.shell_pump.syringe_volume_ml
         if need_ddt > dev.shell_pump.reservoir_ml:
             report.problems.append(
-                f"{platform.source}: devices.shell_pump.reservoir_ml = {dev.shell_pump.reservoir_ml!r}: the campaign "
-                f"needs about {need_ddt:.1f} mL of DDT")
+                f"{_where(platform)}devices.shell_pump.reservoir_ml = {dev.shell_pump.reservoir_ml!r}: the campaign "
+                f"needs about {need_ddt:.1f} mL of DDT; " + _set_key(platform, "devices.shell_pump.reservoir_ml",
+                                                                      need_ddt))
     return report
+
+
+def _packaged(platform: PlatformConfig) -> bool:
+    """The platform came with flowqd (its file lies inside the installed package: not the user's to edit)."""
+    return platform.source.startswith("<flowqd>")
+
+
+def _where(platform: PlatformConfig) -> str:
+    return "the built-in platform: " if _packaged(platform) else f"{platform.source}: "
+
+
+def _set_key(platform: PlatformConfig, key: str, need: float) -> str:
+    """How to fix a reservoir shortfall: which platform-file key to set, and to what."""
+    if _packaged(platform):
+        return (f"fill more and say so: copy examples/platform-wang-segets-2023.toml, set {key} = "
+                f"{math.ceil(need)} (or more) and pass it with --platform FILE")
+    return f"fill at least {math.ceil(need)} mL and set {key} = {math.ceil(need)} in {platform.source}"

@@ -114,6 +114,10 @@ class RunRecorder(Protocol):
         """Mark the run finished (``completed``, ``tripped`` or ``failed``)."""
         ...
 
+    def supersede_spectra(self, run_id: int, condition_index: int, reason: str) -> int:
+        """Mark the stored spectra of condition ``condition_index`` superseded (kept, not averaged); return how many."""
+        ...
+
 
 @dataclass
 class _Run:
@@ -207,6 +211,14 @@ class MemoryRecorder:
     def finish_run(self, run_id: int, status: str = "completed") -> None:
         """Finish the run."""
         self.get_run(run_id).status = status
+
+    def supersede_spectra(self, run_id: int, condition_index: int, reason: str) -> int:
+        """Mark a condition's stored spectra superseded."""
+        cids = {cid for cid, c in self.conditions.items() if c["run_id"] == run_id and c["index"] == condition_index}
+        marked = [s for (r, _), s in self.spectra.items() if r == run_id and s["condition_id"] in cids]
+        for s in marked:
+            s["superseded"] = reason
+        return len(marked)
 
     # -- helpers for tests -----------------------------------------------------------------------------------
     def condition_peaks_nm(self, run_id: int, condition_index: int) -> list[float]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from flowqd._time import for_people
 from flowqd.store import Store
 from flowqd.store.models import Condition, Event, Run
 
@@ -39,9 +40,9 @@ class Figure:
 
 
 def condition_label(c: Condition | Mapping[str, Any]) -> str:
-    """Short label of a condition: ``"#0 200 °C, 0.1 mL/min"`` (+ shell)."""
+    """Short label of a condition: ``"#0 200 °C · 0.1 mL/min"`` (+ shell)."""
     get = c.get if isinstance(c, Mapping) else lambda k: getattr(c, k)
-    label = f"#{get('index')} {get('core_temperature_c'):g} °C, {get('core_flow_ml_min'):g} mL/min"
+    label = f"#{get('index')} {get('core_temperature_c'):g} °C · {get('core_flow_ml_min'):g} mL/min"
     if get("shell"):
         label += " + shell"
     return label
@@ -85,6 +86,28 @@ def find_psd(payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None
     return np.asarray(d, float), np.asarray(q, float)
 
 
+def _sweep_axes(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str, str | None] | None:
+    """(x key, x label, group key or None) of Fig. 3c: the varied set point on x; in a temperature × flow sweep,
+    one line per flow (grouped by the other varied factor) instead of one line in condition order."""
+    axis = _varied_axis(rows)
+    if axis is None:
+        return None
+    key, label = axis
+    core = [r for r in rows if not r["shell"]] or list(rows)
+    other = "core_flow_ml_min" if key == "core_temperature_c" else "core_temperature_c"
+    varied = len({r.get(other) for r in core if r.get(other) is not None}) > 1
+    return key, label, other if varied else None
+
+
+def _group_text(key: str, value: Any) -> str:
+    return f"{value:g} mL/min" if key == "core_flow_ml_min" else f"{value:g} °C"
+
+
+def _rms(values: Sequence[Any]) -> float | None:
+    vals = [float(v) for v in values if v is not None and np.isfinite(float(v))]
+    return float(np.sqrt(np.mean(np.square(vals)))) if vals else None
+
+
 def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """Which set point the campaign varies: (row key, axis label)."""
     core = [r for r in rows if not r["shell"]] or list(rows)
@@ -98,17 +121,38 @@ def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
+def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[Any]]) -> dict[int, list[str]]:
+    """PSD warnings per condition id (:func:`flowqd.analysis.psd_checks.psd_warnings`, stored with each absorbance
+    analysis), each with the number of the condition's spectra that raised it: ``"… (2/3 spectra)"``."""
+    counts: dict[int, dict[str, int]] = {}
+    totals: dict[int, int] = {}
+    for s in spectra:
+        if s.kind != "absorbance" or s.condition_id is None:
+            continue
+        totals[s.condition_id] = totals.get(s.condition_id, 0) + 1
+        found: set[str] = set()
+        for a in analyses.get(s.id, []):
+            psd = a.payload.get("psd") if isinstance(a.payload, Mapping) else None
+            if isinstance(psd, Mapping):
+                # the same artefact moves by a grid point between spectra: count it by its kind and place
+                found.update(str(w).split(":")[0] for w in psd.get("warnings") or ())
+        for w in found:
+            counts.setdefault(s.condition_id, {})[w] = counts.setdefault(s.condition_id, {}).get(w, 0) + 1
+    return {cid: [f"{w} ({n}/{totals[cid]} spectra)" for w, n in sorted(ws.items())] for cid, ws in counts.items()}
+
+
 def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], events: Sequence[Event],
-                 out_dir: Path) -> list[Figure]:
+                 out_dir: Path) -> tuple[list[Figure], dict[int, list[str]]]:
     """Draw the report figures of ``run`` (its ``results_table`` rows and events given) into ``out_dir`` (PNG files
-    named ``run<ID>_<key>.png``)."""
+    named ``run<ID>_<key>.png``); return them and the PSD warnings per condition id (:func:`psd_marks`)."""
     from flowqd.report import figures
 
     run_id = run.id
     row_of = {r["condition_id"]: r for r in rows}
     conds = store.conditions(run_id)
     label_of = {c.id: condition_label(c) for c in conds}
-    spectra = store.spectra(run_id)
+    # spectra taken before an interruption are kept in the store but are not part of the condition's result
+    spectra = [s for s in store.spectra(run_id) if not (s.meta or {}).get("superseded")]
     analyses: dict[int, list[Any]] = {}
     for a in store.analyses(run_id):
         analyses.setdefault(a.spectrum_id, []).append(a)
@@ -136,29 +180,47 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
         "the first excitonic peak; dotted lines: peak positions) — cf. Fig. 3a.",
         figures.plot_spectra(curves, png("fig3a_spectra"), peaks_nm=peaks))
 
-    # Fig. 3b: PSDs as stored by the analysis (no figure when none was stored: nothing is made up).
+    # Fig. 3b: PSDs as stored by the analysis (no figure when none was stored: nothing is made up); a condition
+    # whose PSD was flagged (mass at the grid edges, isolated spikes) is marked ⚠ in the legend.
+    marks = psd_marks(spectra, analyses)
     psds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for c in conds:
         for s in by_cond.get((c.id, "absorbance"), []):
             found = next((p for a in analyses.get(s.id, []) if (p := find_psd(a.payload)) is not None), None)
             if found is not None:
-                psds[label_of[c.id]] = found
+                psds[label_of[c.id] + (" ⚠" if marks.get(c.id) else "")] = found
                 break
     add("fig3b_psd", "Volume-weighted particle-size distributions q3(x) per condition, from the UV-vis PSD "
-        "inversion — cf. Fig. 3b.",
+        "inversion — cf. Fig. 3b." + (" ⚠: PSD flagged (mass at a grid edge or an isolated spike; see the "
+                                      "results table)." if any(marks.values()) else ""),
         figures.plot_psds(psds, png("fig3b_psd")))
 
-    # Fig. 3c: x1,3 and RSD against the varied set point.
-    axis = _varied_axis(rows)
-    if axis is not None:
-        key, label = axis
+    # Fig. 3c: x1,3 and RSD against the varied set point, one line per value of the other varied factor, with the
+    # PSD inversion's uncertainty as error bars; the exciton peak beside it.
+    axes = _sweep_axes(rows)
+    if axes is not None:
+        key, label, group = axes
         sel = ([r for r in rows if r.get(key) is not None and not r["shell"]]
                or [r for r in rows if r.get(key) is not None])
-        add("fig3c_size_rsd", f"Mean size x1,3 (left) and RSD (right) against {label.split(' (')[0].lower()} "
-            "— cf. Fig. 3c.",
-            figures.plot_size_rsd([r.get(key) for r in sel], [r["x13_nm"] for r in sel],
-                                  [None if r["rsd"] is None else 100 * r["rsd"] for r in sel],
-                                  png("fig3c_size_rsd"), xlabel=label))
+        u_x13, u_rsd = {}, {}
+        for c in conds:
+            payloads = [a.payload for s in by_cond.get((c.id, "absorbance"), []) for a in analyses.get(s.id, [])
+                        if isinstance(a.payload, Mapping)]
+            u_x13[c.id] = _rms([p.get("x13_uncertainty_nm") for p in payloads])
+            u_rsd[c.id] = _rms([p.get("rsd_uncertainty") for p in payloads])
+        what = label.split(" (")[0].lower()
+        add("fig3c_size_rsd", f"Mean size x1,3 (left, squares) and RSD (right, circles) against {what}"
+            + (f", one line per {'flow' if group == 'core_flow_ml_min' else 'temperature'}" if group else "")
+            + "; error bars ±1 u (noise-propagated uncertainty of the PSD inversion, RMS over the condition's "
+            "spectra). Right: first exciton peak — cf. Fig. 3c.",
+            figures.plot_size_rsd(
+                [r.get(key) for r in sel], [r["x13_nm"] for r in sel],
+                [None if r["rsd"] is None else 100 * r["rsd"] for r in sel], png("fig3c_size_rsd"), xlabel=label,
+                groups=None if group is None else [_group_text(group, r.get(group)) for r in sel],
+                x13_uncertainty_nm=[u_x13.get(r["condition_id"]) for r in sel],
+                rsd_uncertainty_percent=[None if (u := u_rsd.get(r["condition_id"])) is None else 100 * u
+                                         for r in sel],
+                peak_nm=[r.get("peak_nm") for r in sel]))
 
     # Fig. 4a: absorbance + PL of each condition with PL spectra (at most six).
     pl_conds = [c for c in conds if by_cond.get((c.id, "pl"))][:6]
@@ -175,11 +237,22 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
         keep = (mean[0] >= float(band[0])) & (mean[0] <= float(band[1]))
         return (mean[0][keep], mean[1][keep]) if keep.sum() > 1 else mean
 
+    def no_emission(c: Any) -> str | None:
+        """"no emission detected" (with the PLQY upper limit) when every PL analysis of the condition says so."""
+        payloads = [a.payload for sp in by_cond[(c.id, "pl")] for a in analyses.get(sp.id, [])
+                    if isinstance(a.payload, Mapping)]
+        if not payloads or any(p.get("emission_detected", True) for p in payloads):
+            return None
+        limits = [float(v) for p in payloads if (v := p.get("plqy_upper_limit")) is not None]
+        return "no emission detected" + (f"\n(PLQY < {100 * max(limits):.2g} %)" if limits else "")
+
     for c in pl_conds:
-        add(f"fig4a_abs_pl_{c.index}", f"Absorbance and PL of condition {label_of[c.id]} — cf. Fig. 4a.",
+        note = no_emission(c)
+        add(f"fig4a_abs_pl_{c.index}", f"Absorbance and PL of condition {label_of[c.id]} — cf. Fig. 4a."
+            + (" PL: no emission above the noise (the PL spectra hold noise only; not plotted)." if note else ""),
             figures.plot_absorbance_pl(_mean_curve(by_cond.get((c.id, "absorbance"), [])),
-                                       pl_curve(c), png(f"fig4a_abs_pl_{c.index}"),
-                                       title=label_of[c.id]))
+                                       None if note else pl_curve(c), png(f"fig4a_abs_pl_{c.index}"),
+                                       title=label_of[c.id], pl_note=note))
 
     # Fig. 4b: CIE 1931.
     points = [(label_of[r["condition_id"]], r["cie_x"], r["cie_y"]) for r in rows
@@ -199,7 +272,7 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
     trips = [t for e in events if is_trip(e) and (t := _event_time_s(e, run)) is not None]
     add("traces", "Set points (dashed) and sensor readings against time; red lines: interlock trips.",
         figures.plot_traces(traces, png("traces"), trips_s=trips))
-    return out
+    return out, marks
 
 
 # ---------------------------------------------------------------------------------------------- HTML rendering
@@ -217,7 +290,7 @@ tr.trip td{background:#fde2e2;color:#8a0000;font-weight:600}
 figure{display:inline-block;margin:.6em;vertical-align:top;max-width:520px}figure img{max-width:100%}
 figure.wide{max-width:100%}figcaption{font-size:.8em;color:#555}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-size:.9em}
-.muted{color:#777}
+.muted{color:#777}.warn{color:#9a5b00}td.warn{background:#fff3d6;font-weight:600}
 """
 
 _RESULT_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
@@ -230,11 +303,12 @@ _RESULT_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
     ("ddt_flow_ml_min", "DDT flow (mL/min)", "{:g}", 1.0),
     ("n_absorbance", "n UV-vis", "{:d}", 1.0),
     ("n_pl", "n PL", "{:d}", 1.0),
+    ("n_superseded", "superseded", "{:d}", 1.0),
     ("peak_nm", "Peak (nm)", "{:.1f}", 1.0),
     ("x13_nm", "x1,3 (nm)", "{:.2f}", 1.0),
     ("sigma_nm", "σ (nm)", "{:.2f}", 1.0),
     ("rsd", "RSD (%)", "{:.1f}", 100.0),
-    ("conversion", "Conversion (%)", "{:.1f}", 100.0),
+    ("conversion", "Conversion = yield (%)", "{:.1f}", 100.0),
     ("production_rate_mg_h", "Production (mg/h)", "{:.1f}", 1.0),
     ("pl_peak_nm", "PL peak (nm)", "{:.1f}", 1.0),
     ("pl_fwhm_nm", "PL FWHM (nm)", "{:.1f}", 1.0),
@@ -262,12 +336,23 @@ def _esc(value: Any) -> str:
 
 
 def _dt(value: datetime | None) -> str:
-    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return for_people(value)
 
 
-def _results_html(rows: Sequence[Mapping[str, Any]]) -> str:
+def _psd_warnings_html(rows: Sequence[Mapping[str, Any]], marks: Mapping[int, Sequence[str]]) -> str:
+    items = [f"<li>#{r['index']}: {_esc('; '.join(marks[r['condition_id']]))}</li>" for r in rows
+             if marks.get(r["condition_id"])]
+    if not items:
+        return ""
+    return ("<p class='warn'><b>⚠ PSD warnings</b> — these distributions hold artefacts of the inversion (mass "
+            "at the size-grid edges, isolated spikes); read x1,3, σ and RSD of these conditions with care:</p>"
+            f"<ul class='warn'>{''.join(items)}</ul>")
+
+
+def _results_html(rows: Sequence[Mapping[str, Any]], marks: Mapping[int, Sequence[str]] | None = None) -> str:
     if not rows:
         return "<p class='muted'>No conditions recorded.</p>"
+    marks = marks or {}
     def shown(key: str) -> bool:
         if key == "core_units":
             return any(r.get(key, 1) != 1 for r in rows)
@@ -275,9 +360,15 @@ def _results_html(rows: Sequence[Mapping[str, Any]]) -> str:
 
     cols = [c for c in _RESULT_COLUMNS if shown(c[0])]
     head = "<tr><th>#</th><th class='l'>Status</th>" + "".join(f"<th>{_esc(h)}</th>" for _, h, _, _ in cols)
+    if marks:
+        head += "<th class='l'>PSD</th>"
     body = []
     for r in rows:
         cells = "".join(f"<td>{_esc(format_cell(r.get(k), f, s))}</td>" for k, _, f, s in cols)
+        if marks:
+            warn = marks.get(r["condition_id"])
+            cells += (f"<td class='l warn' title='{_esc('; '.join(warn))}'>⚠ {len(warn)} warning(s)</td>" if warn
+                      else "<td class='l'>ok</td>")
         body.append(f"<tr><td>{r['index']}</td><td class='l'>{_esc(r['status'])}"
                     f"{' (shell)' if r['shell'] else ''}</td>{cells}</tr>")
     return f"<table class='results'>{head}</tr>{''.join(body)}</table>"
@@ -301,7 +392,7 @@ def _events_html(events: Sequence[Event], run: Run) -> str:
 
 def _figure_html(fig: Figure) -> str:
     data = base64.b64encode(fig.path.read_bytes()).decode("ascii")
-    wide = " class='wide'" if fig.key == "traces" else ""
+    wide = " class='wide'" if fig.key in ("traces", "fig3c_size_rsd") else ""
     return (f"<figure{wide} id='{_esc(fig.key)}'><img alt='{_esc(fig.caption)}' src='data:image/png;base64,{data}'>"
             f"<figcaption>{_esc(fig.caption)}</figcaption></figure>")
 
@@ -350,7 +441,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = store.results_table(run_id)
     events = store.events(run_id)
-    figs = make_figures(store, run, rows, events, out)
+    figs, marks = make_figures(store, run, rows, events, out)
     groups = (
         ("Spectra and particle sizes (cf. Fig. 3)", [f for f in figs if f.key.startswith("fig3")]),
         ("Optical properties (cf. Fig. 4)", [f for f in figs if f.key.startswith("fig4")]),
@@ -364,9 +455,14 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
         f"<title>flowqd run {run.id}: {_esc(run.name)}</title><style>{_CSS}</style></head><body>"
         f"<h1>flowqd run {run.id}: {_esc(run.name)}</h1>"
         + _header_html(run)
-        + "<h2>Results per condition</h2>" + _results_html(rows)
+        + "<h2>Results per condition</h2>" + _results_html(rows, marks)
         + "<p class='muted'>Means over the condition's spectra. RSD = σ / x1,3 (volume-balanced mean size, paper "
-          "eq. 3). PL values from PL spectra of the same condition.</p>"
+          "eq. 3). Conversion = chemical yield (InP formed per In fed; InP is In-limited) and production rate from "
+          "the absorbance at 413 nm (Hens &amp; Moreels, J. Mater. Chem. 2012, 22, 10406), with the In feed of the "
+          "recipe and the outlet flow of the condition. PL values from PL spectra of the same condition."
+          + (" Spectra taken before an interruption are kept in the database but not averaged (column "
+             "&ldquo;superseded&rdquo;)." if any(r.get("n_superseded") for r in rows) else "") + "</p>"
+        + _psd_warnings_html(rows, marks)
         + sections
         + "<h2>Events</h2>" + _events_html(events, run)
         + f"<p class='muted'>Generated by flowqd {_esc(__version__)} from {_esc(store.url)}.</p>"

@@ -77,22 +77,31 @@ def plot_grid(parts: Sequence[Any], out_dir: str | Path) -> list[Path]:
         fig.savefig(out_dir / name, dpi=110)
         plt.close(fig)
         paths.append(out_dir / name)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for q in flows:
-        sel = [p for p in preds if p.conditions.core_flow_ml_min == q]
-        t = [p.conditions.core_temperature_c for p in sel]
-        ax1.plot(t, [p.x13_nm for p in sel], "o-", label=f"x1,3 {q:g} mL/min")
-        ax1.plot(t, [10 * p.rsd for p in sel], "s--", alpha=0.6, label=f"10·RSD {q:g}")
-    ax1.set_xlabel("temperature (°C)")
-    ax1.set_ylabel("x1,3 (nm) / 10·RSD")
-    ax1.legend(fontsize=6)
-    for t in temps:
-        sel = [p for p in preds if p.conditions.core_temperature_c == t]
-        tau = [p.residence_time_min for p in sel]
-        ax2.plot(tau, [p.x13_nm for p in sel], "o-", label=f"x1,3 {t:g} °C")
-        ax2.plot(tau, [10 * p.rsd for p in sel], "s--", alpha=0.6, label=f"10·RSD {t:g} °C")
-    ax2.set_xlabel("mean residence time τ (min)")
-    ax2.legend(fontsize=6)
+    # x1,3 (left axis, squares, solid) and RSD in % (its own right axis, circles, dashed), one colour per flow
+    # (left panel, against T) or per temperature (right panel, against τ): the same colour for both quantities.
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, groups, key, xlab in ((ax1, flows, "flow", "temperature (°C)"), (ax2, temps, "temp", "mean residence "
+                                                                                          "time τ (min)")):
+        rsd_ax = ax.twinx()
+        for j, g in enumerate(groups):
+            color = cmap(j / max(len(groups) - 1, 1) * 0.85)
+            if key == "flow":
+                sel = sorted((p for p in preds if p.conditions.core_flow_ml_min == g),
+                             key=lambda p: p.conditions.core_temperature_c)
+                x = [p.conditions.core_temperature_c for p in sel]
+                tag = f"{g:g} mL/min"
+            else:
+                sel = sorted((p for p in preds if p.conditions.core_temperature_c == g),
+                             key=lambda p: p.residence_time_min)
+                x = [p.residence_time_min for p in sel]
+                tag = f"{g:g} °C"
+            ax.plot(x, [p.x13_nm for p in sel], "s-", color=color, label=f"x1,3 {tag}")
+            rsd_ax.plot(x, [100 * p.rsd for p in sel], "o--", color=color, mfc="white", label=f"RSD {tag}")
+        ax.set_xlabel(xlab)
+        ax.set_ylabel("x1,3 (nm)  [■, solid]")
+        rsd_ax.set_ylabel("RSD (%)  [○, dashed]")
+        handles = ax.get_legend_handles_labels()[0] + rsd_ax.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=6, ncol=2, loc="upper left")
     fig.tight_layout()
     fig.savefig(out_dir / "x13_rsd.png", dpi=110)
     plt.close(fig)

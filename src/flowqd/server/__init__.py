@@ -43,6 +43,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, create_model
 
 from flowqd._json import jsonable
+from flowqd._time import for_people
 from flowqd.errors import FlowqdError
 from flowqd.store import Store
 from flowqd.store.export import run_metadata
@@ -220,7 +221,7 @@ def _overview_html(store: Store, runs: list[dict[str, Any]]) -> str:
             for row in rows)
         blocks.append(
             f"<h2>run {r['id']}: {escape(r['name'])} <span class='{escape(r['status'])}'>{escape(r['status'])}</span>"
-            f"</h2><p>started {escape(str(r['started_at']))} UTC · {r['n_conditions']} conditions · "
+            f"</h2><p>started {escape(for_people(r['started_at']))} · {r['n_conditions']} conditions · "
             f"{r['n_spectra']} spectra · <a href='/runs/{r['id']}/report'>report</a> · "
             f"<a href='/api/runs/{r['id']}/results'>JSON</a></p>"
             "<table><tr><th>#</th><th>label</th><th>T core (°C)</th><th>flow (mL/min)</th><th>peak (nm)</th>"

@@ -64,7 +64,7 @@ SCALAR_ALIASES: dict[str, tuple[str, ...]] = {
     "x13_nm": ("x13_nm", "x_13_nm", "x1_3_nm", "mean_diameter_nm"),
     "sigma_nm": ("sigma_nm", "std_nm", "sigma_diameter_nm"),
     "rsd": ("rsd",),
-    "conversion": ("conversion", "chemical_yield", "yield_fraction"),
+    "conversion": ("conversion", "chemical_yield", "yield_fraction", "yield"),
     "production_rate_mg_h": ("production_rate_mg_h", "production_mg_h"),
     "plqy": ("plqy", "quantum_yield"),
     "cie_x": ("cie_x",),
@@ -622,6 +622,16 @@ class Store:
                 q = q.where(Spectrum.kind == kind)
             return int(s.scalar(q) or 0)
 
+    def supersede_spectra(self, run_id: int, condition_index: int, reason: str) -> int:
+        """Mark the stored spectra of condition ``condition_index`` superseded (``meta["superseded"] = reason``):
+        kept, shown as such, left out of the condition's means (:meth:`results_table`). Returns how many."""
+        with self._session() as s:
+            specs = list(s.scalars(select(Spectrum).join(Condition, Spectrum.condition_id == Condition.id)
+                                   .where(Spectrum.run_id == run_id, Condition.index == condition_index)))
+            for spec in specs:
+                spec.meta = {**(spec.meta or {}), "superseded": reason}
+            return len(specs)
+
     def completed_conditions(self, run_id: int) -> list[int]:
         """Indices of the run's conditions whose status is ``completed`` (for resume)."""
         with self._session() as s:
@@ -676,11 +686,12 @@ class Store:
         ``residence_time_min`` is ``residence_time_s / 60``. Absorbance results give ``peak_nm``, ``x13_nm``,
         ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
         ``production_rate_mg_h``; PL results give ``pl_peak_nm``, ``pl_fwhm_nm``, ``plqy``, ``cie_x``, ``cie_y``.
-        Missing values are ``None``.
+        Missing values are ``None``. Spectra marked superseded (taken before an interruption, see
+        :meth:`supersede_spectra`) are counted in ``n_superseded`` and left out of everything else.
         """
         conds = self.conditions(run_id)
         with self._session() as s:
-            spec_rows = s.execute(select(Spectrum.id, Spectrum.condition_id, Spectrum.kind)
+            spec_rows = s.execute(select(Spectrum.id, Spectrum.condition_id, Spectrum.kind, Spectrum.meta)
                                   .where(Spectrum.run_id == run_id)).all()
             res_rows = s.execute(
                 select(AnalysisResult.spectrum_id, *(getattr(AnalysisResult, c) for c in SCALAR_COLUMNS))
@@ -695,7 +706,11 @@ class Store:
                 if merged[name] is None and value is not None:
                     merged[name] = value
         by_cond: dict[int | None, dict[str, list[int]]] = {}
-        for sid, cid, kind in spec_rows:
+        superseded: dict[int | None, int] = {}
+        for sid, cid, kind, meta in spec_rows:
+            if isinstance(meta, dict) and meta.get("superseded"):  # before an interruption: kept, not averaged
+                superseded[cid] = superseded.get(cid, 0) + 1
+                continue
             by_cond.setdefault(cid, {}).setdefault(kind, []).append(sid)
         table = []
         for c in conds:
@@ -709,7 +724,7 @@ class Store:
                 "ddt_flow_ml_min": c.ddt_flow_ml_min, "residence_time_s": c.residence_time_s,
                 "residence_time_min": None if c.residence_time_s is None else c.residence_time_s / 60.0,
                 "n_spectra_planned": c.n_spectra, "n_absorbance": len(kinds.get("absorbance", [])),
-                "n_pl": len(kinds.get("pl", [])),
+                "n_pl": len(kinds.get("pl", [])), "n_superseded": superseded.get(c.id, 0),
             }
             for out, src in (("peak_nm", "peak_wavelength_nm"), ("x13_nm", "x13_nm"), ("sigma_nm", "sigma_nm"),
                              ("rsd", "rsd"), ("conversion", "conversion"),

@@ -83,7 +83,10 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     process = ProcessModel(train)
     plant = SimPlant(clock=clock, process=process, twin=twin, make_conditions=make_conditions,
                      ambient_c=sim_cfg.ambient_c, seed=sim_cfg.seed, pressure_noise_bar=sim_cfg.pressure_noise_bar,
-                     twin_path_mm=float(getattr(twin, "path_mm", 1.0)))
+                     # the twin's absorbance is that of its outlet diluted `twin.dilution`x; the flow cell sees the
+                     # outlet diluted as the platform file says (devices.uvvis.dilution)
+                     twin_path_mm=float(getattr(twin, "path_mm", 1.0)) * dev.uvvis.dilution
+                     / float(getattr(twin, "dilution", dev.uvvis.dilution)))
     plant.core_units = len(train.section(process.core_box).units_in_use)  # type: ignore[union-attr]
     if process.shell_box is not None:
         plant.shell_units = len(train.section(process.shell_box).units_in_use)  # type: ignore[union-attr]
