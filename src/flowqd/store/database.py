@@ -87,7 +87,7 @@ def mask_url(url: str | URL) -> str:
 _CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("disk is full", "no space left", "could not extend file", "diskfull", "disk full"), "disk full"),
     (("readonly database", "read-only", "read only", "permission denied"), "read-only (no write permission)"),
-    (("unable to open database file",), "cannot open the database file (folder missing or read-only?)"),
+    (("unable to open database file",), "cannot open the file (folder missing or read-only?)"),
     (("disk i/o error",), "disk I/O error"),
     (("connection", "could not connect", "server closed", "terminating"), "database server unreachable"),
 )
@@ -113,6 +113,8 @@ def storage_error(exc: BaseException, url: str | URL) -> StorageError:
         cause = next((c for keys, c in _CAUSES if any(k in low for k in keys)), "storage error")
     # a driver message may quote the URL or a connection string: never let a password through
     detail = mask_url(detail) if "://" in detail else detail
+    if cause.startswith(("cannot open", "database server unreachable")):
+        return StorageError(f"cannot open the database: {mask_url(url)}: {cause} ({detail[:200]})")
     return StorageError(f"database {mask_url(url)}: {cause} ({detail[:200]})")
 
 

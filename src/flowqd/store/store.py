@@ -14,6 +14,7 @@ Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import socket
@@ -176,7 +177,8 @@ class Store:
             try:
                 self._reserve.write_bytes(b"\0" * RESERVE_BYTES)
             except OSError:  # no room (or read-only): nothing to release later
-                self._reserve.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    self._reserve.unlink(missing_ok=True)
 
     def release_reserve(self) -> bool:
         """Delete the ballast file (see the module docstring); True if there was one to free."""
