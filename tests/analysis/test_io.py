@@ -122,11 +122,11 @@ class TestReaders:
         assert s.wavelength_nm[0] == pytest.approx(1239.841984 / 3.0) and s.values[0] == 9.0
         assert np.all(np.diff(s.wavelength_nm) > 0)
 
-    def test_reverse_descending_only_when_declared(self, tmp_path: Path) -> None:
+    def test_descending_axis_reversed_unless_refused(self, tmp_path: Path) -> None:
         p = _write(tmp_path, "desc.csv", _csv(GOOD[::-1]))
         with pytest.raises(SpectrumError, match=r"desc\.csv: wavelength decreases"):
-            read_spectrum(p)
-        s = read_spectrum(p, reverse_descending=True)
+            read_spectrum(p, reverse_descending=False)
+        s = read_spectrum(p)
         assert s.wavelength_nm[0] == 400.0 and s.metadata["reversed_axis"]
 
     def test_read_spectra_and_example(self) -> None:

@@ -130,3 +130,13 @@ def dominant_wavelength_nm(xy: npt.ArrayLike) -> float:
     wl, *_ = colour.dominant_wavelength(xy_arr, np.asarray(WHITE_POINT_E), _cmfs())
     value = float(np.asarray(wl))
     return value if value > 0 else float("nan")
+
+
+def spectral_locus_xy() -> np.ndarray:
+    """CIE 1931 xy of the monochromatic colours 360-780 nm (the spectral locus), shape (N, 2); closing the polygon
+    with the line of purples gives the gamut of all real light."""
+    cmfs = _cmfs()
+    xyz = np.asarray(cmfs.values, dtype=float)
+    keep = (np.asarray(cmfs.wavelengths) >= 360) & (np.asarray(cmfs.wavelengths) <= 780) & (xyz.sum(axis=1) > 0)
+    xyz = xyz[keep]
+    return xyz[:, :2] / xyz.sum(axis=1, keepdims=True)

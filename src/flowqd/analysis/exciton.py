@@ -220,8 +220,8 @@ def find_exciton(
         if not np.any(ok):
             raise _none("neither a maximum nor a shoulder")
         jj = j[ok]
-        i = int(jj[np.argmin(d2[jj])])
         d2_noise = 5.0 * noise_level_estimate(d2[idx])
+        i = int(jj[np.argmin(d2[jj])])
         if d2[i] >= -d2_noise or i in (jj[0], jj[-1]):
             raise _none("neither a maximum nor a shoulder")
         w_pk = float(w_all[i])

@@ -37,6 +37,7 @@ import inspect
 import io as _io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -135,7 +136,9 @@ def _split(line: str, delimiter: str | None) -> list[str]:
 
 def _sniff_delimiter(lines: Sequence[str]) -> str | None:
     """Tab, then semicolon, then comma, else whitespace (``None``), from the first lines."""
-    sample = lines[:50]
+    # judge by the lines that start like a number (data rows), not by text in a preamble
+    numeric = [line for line in lines if re.match(r"\s*[+-]?[\d.]", line)]
+    sample = (numeric or list(lines))[:50]
     for delim in ("\t", ";", ","):
         if any(delim in line for line in sample):
             return delim
@@ -287,7 +290,7 @@ def _make_spectrum(
     unit: str | None,
     metadata: dict[str, Any],
     axis_label: str = "",
-    reverse_descending: bool = False,
+    reverse_descending: bool = True,
 ) -> Spectrum:
     if kind not in SPECTRUM_KINDS:
         raise SpectrumError(f"unknown spectrum kind {kind!r} (use one of {', '.join(SPECTRUM_KINDS)})", source=src)
@@ -317,13 +320,13 @@ def read_csv(
     y_column: int | str | None = None,
     delimiter: str | None = "auto",
     decimal: str = ".",
-    reverse_descending: bool = False,
+    reverse_descending: bool = True,
 ) -> Spectrum:
-    """Read a delimited text spectrum (CSV, TSV, semicolon- or whitespace-separated).
+    """Read one spectrum from a delimited text file (CSV, TSV, semicolon- or whitespace-separated).
 
-    Lines starting with ``#`` are comments (kept in ``metadata['comments']``). Leading rows without any numeric
-    cell and with letters are a preamble; the last of them is the header row that names the columns. Every
-    following row must be numeric and complete.
+    The file is read by :func:`read_table` (preamble and trailer blocks of vendor exports, a header row naming the
+    columns, one data block). A file with more than one value column needs ``y_column`` here; :func:`read_spectra`
+    reads every column.
 
     Parameters
     ----------
@@ -342,8 +345,9 @@ def read_csv(
     decimal : {".", ","}
         Decimal separator. A decimal comma must be declared.
     reverse_descending : bool
-        Declare that the file stores a strictly descending wavelength axis (a scan from red to blue) and that it
-        should be reversed. Without it a descending axis is an error.
+        A strictly descending wavelength axis (a scan from red to blue, as most scanning spectrophotometers write)
+        is reversed and ``metadata['reversed_axis']`` set; ``False`` makes it an error. An axis that is neither
+        ascending nor descending is always an error.
 
     Returns
     -------
@@ -356,10 +360,204 @@ def read_csv(
     """
     p = Path(path)
     src = str(p)
+    table = read_table(p, delimiter=delimiter, decimal=decimal)
+    if table.paired:
+        if y_column is None and len(table.labels) > 1:
+            raise SpectrumError(
+                f"{len(table.labels)} spectra in paired columns ({', '.join(table.labels)}); choose one with "
+                "y_column= (command line: --column) or read them all with read_spectra", source=src)
+        k = 0 if y_column is None else _column_index(y_column, list(table.labels), len(table.labels), src=src,
+                                                     role="spectrum")
+        return table.spectrum(k, kind=kind, unit=_table_unit(table, wavelength_unit),
+                              reverse_descending=reverse_descending)
+    n_cols = table.values.shape[1]
+    names = list(table.names)
+    xi = _column_index(x_column, names, n_cols, src=src, role="wavelength")
+    if y_column is None:
+        if n_cols != 2:
+            cols = ", ".join(names) if names else f"{n_cols} unnamed columns"
+            raise SpectrumError(
+                f"{n_cols} columns ({cols}); choose the value column with y_column= (command line: --column) "
+                "or read them all with read_spectra", source=src)
+        yi = 1 - xi
+    else:
+        yi = _column_index(y_column, names, n_cols, src=src, role="value")
+    return table.column_spectrum(xi, yi, kind=kind, unit=_table_unit(table, wavelength_unit),
+                                 reverse_descending=reverse_descending)
+
+
+#: Largest spectrum file read (bytes) and most points per spectrum: a spectrometer writes 10^3-10^4 points; a
+#: larger file is a wrong export (an image, a kinetics log), refused at once rather than parsed for minutes.
+MAX_FILE_BYTES: int = 16_000_000
+MAX_POINTS: int = 200_000
+
+_WAVELENGTH_LABEL = re.compile(r"wave|wellen|nm\b|lambda|λ", re.IGNORECASE)
+_VALUE_HINTS: tuple[tuple[str, str], ...] = (
+    (r"%\s*t\b|\bt\s*%|transmit", "transmittance"),
+    (r"\babs|absorb|\bod\b|optical density", "absorbance"),
+    (r"excitation|\bex\b", "excitation"),
+    (r"emission|\bpl\b|fluoresc|photolum|counts|\bcps\b|intensity|\bint\b", "intensity"),
+)
+
+
+def kind_hint(text: str) -> str | None:
+    """What a header or units text says the values are: absorbance, transmittance, intensity, excitation or None.
+
+    >>> kind_hint("%T"), kind_hint("Abs."), kind_hint("Emission (CPS)"), kind_hint("20 s")
+    ('transmittance', 'absorbance', 'intensity', None)
+    """
+    for pattern, kind in _VALUE_HINTS:
+        if re.search(pattern, text, flags=re.IGNORECASE):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A numeric table read from a text export by :func:`read_table`.
+
+    Attributes
+    ----------
+    source : str
+        The file.
+    names : tuple of str
+        Column names from the header row (empty when there is none).
+    labels : tuple of str
+        One label per spectrum: the value-column names (one x column) or the sample names of paired columns.
+    values : ndarray, shape (rows, columns)
+        The data block.
+    paired : bool
+        Columns come in (wavelength, value) pairs, one pair per sample (Agilent Cary CSV).
+    preamble, trailer : tuple of str
+        The text before the header row and after the data block.
+    metadata : dict
+        ``key: value`` or ``key,value`` pairs of the preamble (JASCO ``XUNITS``, ``YUNITS``…), the format name.
+    first_line : int
+        Line number of the first data row.
+    """
+
+    source: str
+    names: tuple[str, ...]
+    labels: tuple[str, ...]
+    values: np.ndarray
+    paired: bool
+    preamble: tuple[str, ...]
+    trailer: tuple[str, ...]
+    metadata: Mapping[str, Any]
+    first_line: int
+
+    @property
+    def n_spectra(self) -> int:
+        return len(self.labels)
+
+    def _base_metadata(self) -> dict[str, Any]:
+        md: dict[str, Any] = dict(self.metadata)
+        if self.preamble:
+            md["preamble"] = self.preamble
+        if self.trailer:
+            md["trailer"] = self.trailer[:50]
+        return md
+
+    def column_spectrum(self, xi: int, yi: int, *, kind: str, unit: str | None, reverse_descending: bool = True,
+                        label: str | None = None) -> Spectrum:
+        """The spectrum of value column ``yi`` against column ``xi``."""
+        md = self._base_metadata()
+        src = self.source if label is None else f"{self.source} [{label}]"
+        if self.names:
+            md["columns"] = (self.names[xi], self.names[yi])
+        if label is not None:
+            md["label"] = label
+        spectrum = _make_spectrum(self.values[:, xi], self.values[:, yi], kind=kind, src=src, unit=unit,
+                                  metadata=md, axis_label=self.names[xi] if self.names else "",
+                                  reverse_descending=reverse_descending)
+        if self.names:
+            _check_kind_hint(self.names[yi], kind, src=src)
+        _check_kind_hint(str(self.metadata.get("YUNITS", "")), kind, src=src)
+        return spectrum
+
+    def spectrum(self, k: int, *, kind: str, unit: str | None, reverse_descending: bool = True,
+                 labelled: bool = False) -> Spectrum:
+        """Spectrum number ``k`` (0-based) of the table: value column ``k + 1``, or pair ``k``."""
+        label = self.labels[k] if labelled else None
+        if self.paired:
+            x, y = self.values[:, 2 * k], self.values[:, 2 * k + 1]
+            keep = np.isfinite(x) & np.isfinite(y)  # a shorter sample leaves empty cells at the end of its pair
+            md = self._base_metadata()
+            md["label"] = self.labels[k]
+            src = self.source if label is None else f"{self.source} [{label}]"
+            return _make_spectrum(x[keep], y[keep], kind=kind, src=src, unit=unit, metadata=md,
+                                  axis_label=self.names[2 * k] if self.names else "",
+                                  reverse_descending=reverse_descending)
+        return self.column_spectrum(0, k + 1, kind=kind, unit=unit, reverse_descending=reverse_descending,
+                                    label=label)
+
+
+_KIND_ADVICE = {
+    "absorbance": "an absorbance spectrum (flowqd analyze absorbance)",
+    "transmittance": "a transmittance spectrum (%T; convert to absorbance A = -log10(T))",
+    "intensity": "an emission/intensity spectrum (flowqd analyze pl)",
+    "excitation": "a PL excitation spectrum (neither absorbance nor emission)",
+}
+
+
+def _check_kind_hint(text: str, kind: str, *, src: str) -> None:
+    """A header that names another kind of spectrum than asked for is an error naming the likely kind."""
+    hint = kind_hint(text) if text.strip() else None
+    if hint is None or hint == kind:
+        return
+    raise SpectrumError(f"the values are labelled {text.strip()!r}: this looks like {_KIND_ADVICE[hint]}, "
+                        f"not {kind} (wrong command or wrong file?)", source=src)
+
+
+def _strip_quotes(cells: list[str]) -> list[str]:
+    return [c[1:-1].strip() if len(c) >= 2 and c[0] == c[-1] and c[0] in "\"'" else c for c in cells]
+
+
+def _is_numeric_row(cells: Sequence[str], decimal: str) -> bool:
+    return len(cells) >= 2 and all(_is_number(c, decimal) for c in cells)
+
+
+def _starts_numeric(cells: Sequence[str], decimal: str) -> bool:
+    return bool(cells) and _is_number(cells[0], decimal)
+
+
+def read_table(path: PathType, *, delimiter: str | None = "auto", decimal: str = ".") -> Table:
+    """Read the numeric table of a text export: preamble, header row, data block, trailer.
+
+    Rules (they cover plain CSV/TSV and the text exports of JASCO, Agilent Cary, Shimadzu UVProbe, PerkinElmer
+    UV WinLab and Thermo/Ocean software):
+
+    - ``#`` lines are comments; cells may be quoted; rows whose cells are all empty are skipped.
+    - The data block starts at the first row with at least two cells whose first cell is a number. Rows before
+      it are the preamble; ``key,value`` / ``key: value`` preamble rows go to ``metadata`` (JASCO ``XUNITS``…),
+      and the last preamble row with one name per column is the header.
+    - Inside the block every row must be complete and numeric (else the error names the line and cell). The
+      block ends at the first row whose first cell is text or empty: from there on everything is the trailer
+      (JASCO ``[Detailed Information]``, Cary method blocks, notes typed into a spreadsheet).
+    - A header of repeated wavelength names at every other column (``Wavelength (nm),Abs,Wavelength (nm),Abs``)
+      means (x, y) pairs, one per sample, named by the row above (Cary CSV); empty cells at the end of a pair are
+      allowed (samples of different lengths).
+
+    Files larger than :data:`MAX_FILE_BYTES` or with more than :data:`MAX_POINTS` rows are refused at once.
+    """
+    p = Path(path)
+    src = str(p)
+    with contextlib.suppress(OSError):
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpectrumError(
+                f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit for a spectrum file "
+                f"(at most {MAX_POINTS} points per spectrum); export only the spectra and range you need",
+                source=src)
     text = _read_text(p)
+    if decimal not in (".", ","):
+        raise SpectrumError(f"decimal must be '.' or ',' (got {decimal!r})", source=src)
+    all_lines = text.splitlines()
+    if len(all_lines) > MAX_POINTS + 10_000:  # refused before any cell is parsed
+        raise SpectrumError(f"{len(all_lines)} lines, over the limit of {MAX_POINTS} points per spectrum", source=src)
     comments: list[str] = []
     lines: list[tuple[int, str]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(all_lines, start=1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -370,27 +568,79 @@ def read_csv(
     if not lines:
         raise SpectrumError("no data rows (only comments)", source=src)
     delim = _sniff_delimiter([t for _, t in lines]) if delimiter == "auto" else delimiter
-    preamble, names, table = _parse_table(lines, src=src, delimiter=delim, decimal=decimal)
-    n_cols = table.shape[1]
-    xi = _column_index(x_column, names, n_cols, src=src, role="wavelength")
-    if y_column is None:
-        if n_cols != 2:
-            cols = ", ".join(names) if names else f"{n_cols} unnamed columns"
-            raise SpectrumError(f"{n_cols} columns ({cols}); choose the value column with y_column=", source=src)
-        yi = 1 - xi
-    else:
-        yi = _column_index(y_column, names, n_cols, src=src, role="value")
+    if decimal == "," and delim == ",":
+        raise SpectrumError("decimal=',' needs a delimiter other than ',' (tab, ';' or whitespace)", source=src)
+    rows: list[tuple[int, list[str]]] = []
+    for n, t in lines:
+        cells = _strip_quotes(_split(t, delim))
+        if any(c for c in cells):
+            rows.append((n, cells))
+    start = next((i for i, (_, c) in enumerate(rows) if len(c) >= 2 and _starts_numeric(c, decimal)), None)
+    if start is None:
+        for n, c in rows:  # a decimal comma that was not declared: say so
+            if c and decimal == "." and re.fullmatch(r"[+-]?\d+,\d+", c[0].strip()):
+                _parse_cell(c[0], decimal=decimal, src=src, line_no=n, col=1)
+        if any(_starts_numeric(c, decimal) for _, c in rows):
+            first = next(n for n, c in rows if _starts_numeric(c, decimal))
+            raise SpectrumError(
+                f"line {first}: only one column (wrong delimiter, or a spectrum without a wavelength axis?)",
+                source=src)
+        raise SpectrumError("no numeric data rows", source=src)
+    pre = rows[:start]
+    # the data block: up to the first row that starts with text (or an empty cell): the trailer
+    stop = next((i for i in range(start, len(rows)) if not _starts_numeric(rows[i][1], decimal)), len(rows))
+    block = rows[start:stop]
+    trailer = tuple(" ".join(c for c in cells if c) for _, cells in rows[stop:])
+    if len(block) > MAX_POINTS:
+        raise SpectrumError(f"{len(block)} data rows, over the limit of {MAX_POINTS} points per spectrum",
+                            source=src)
     metadata: dict[str, Any] = {"format": "csv"}
     if comments:
         metadata["comments"] = tuple(comments)
-    if preamble:
-        metadata["preamble"] = tuple(preamble)
-    if names:
-        metadata["columns"] = (names[xi], names[yi])
-    return _make_spectrum(
-        table[:, xi], table[:, yi], kind=kind, src=src, unit=_canonical_unit(wavelength_unit, src=src),
-        metadata=metadata, axis_label=names[xi] if names else "", reverse_descending=reverse_descending,
+    for _, cells in pre:
+        if len(cells) >= 2 and cells[0] and not _is_number(cells[0], decimal) and len([c for c in cells if c]) == 2:
+            metadata.setdefault(cells[0].strip().rstrip(":"), cells[1].strip())
+        elif len(cells) == 1 and ":" in cells[0]:
+            key, _, value = cells[0].partition(":")
+            if key.strip():
+                metadata.setdefault(key.strip(), value.strip())
+    n_cols = max(len(c) for _, c in block[: min(len(block), 20)])
+    header_i = next(
+        (i for i in range(len(pre) - 1, -1, -1)
+         if len(pre[i][1]) >= n_cols - 1 and len(pre[i][1]) >= 2
+         and sum(bool(re.search(r"[^\W\d_]", c)) for c in pre[i][1]) >= 1
+         and sum(1 for c in pre[i][1] if c) >= min(2, n_cols)),
+        None,
     )
+    names: list[str] = []
+    if header_i is not None:
+        names = list(pre[header_i][1][:n_cols])
+        names += [f"column {k + 1}" for k in range(len(names), n_cols)]
+        names = [nm or f"column {k + 1}" for k, nm in enumerate(names)]
+    paired = (n_cols >= 4 and n_cols % 2 == 0 and bool(names)
+              and all(_WAVELENGTH_LABEL.search(names[k]) for k in range(0, n_cols, 2)))
+    values = np.full((len(block), n_cols), np.nan)
+    for r, (line_no, cells) in enumerate(block):
+        if len(cells) > n_cols:
+            raise SpectrumError(f"line {line_no}: {len(cells)} cells, expected {n_cols}", source=src)
+        if len(cells) < n_cols and not paired:
+            raise SpectrumError(f"line {line_no}: truncated row, {len(cells)} of {n_cols} cells", source=src)
+        for c, cell in enumerate(cells):
+            if paired and not cell.strip():
+                continue
+            values[r, c] = _parse_cell(cell, decimal=decimal, src=src, line_no=line_no, col=c + 1)
+    if paired:
+        above = pre[header_i - 1][1] if header_i else []
+        labels = tuple(
+            (above[2 * k].strip() if 2 * k < len(above) and above[2 * k].strip() else f"sample {k + 1}")
+            for k in range(n_cols // 2))
+        metadata["format"] = "paired-csv"
+    else:
+        labels = tuple(names[1:]) if names else tuple(f"column {k + 1}" for k in range(1, n_cols))
+    preamble = tuple(" ".join(c for c in cells if c) for _, cells in pre[: header_i if header_i is not None
+                                                                         else len(pre)])
+    return Table(source=src, names=tuple(names), labels=labels, values=values, paired=paired,
+                 preamble=preamble, trailer=trailer, metadata=metadata, first_line=block[0][0])
 
 
 def _header_key_values(lines: Iterable[str]) -> dict[str, str]:
@@ -409,7 +659,7 @@ def read_oceanview(
     kind: str = "absorbance",
     wavelength_unit: str | None = None,
     decimal: str = ".",
-    reverse_descending: bool = False,
+    reverse_descending: bool = True,
 ) -> Spectrum:
     """Read an Ocean Insight OceanView (or SpectraSuite) text export.
 
@@ -460,7 +710,7 @@ def read_avantes(
     wavelength_unit: str | None = None,
     y_column: str | None = None,
     decimal: str = ".",
-    reverse_descending: bool = False,
+    reverse_descending: bool = True,
 ) -> Spectrum:
     """Read an Avantes AvaSoft "ASCII" export (semicolon-separated, ``Wave;Sample;Dark;Reference;…`` header).
 
@@ -541,7 +791,7 @@ def read_jcamp(
     *,
     kind: str = "absorbance",
     wavelength_unit: str | None = None,
-    reverse_descending: bool = False,
+    reverse_descending: bool = True,
 ) -> Spectrum:
     """Read a single-block JCAMP-DX file with the ``jcamp`` package.
 
@@ -728,9 +978,72 @@ def read_spectrum(
         raise exc.with_source(str(p)) from None
 
 
-def read_spectra(paths: Iterable[PathType], **kwargs: Any) -> list[Spectrum]:
-    """Read several files with :func:`read_spectrum`; the first bad file raises (naming it), nothing is partial."""
-    return [read_spectrum(p, **kwargs) for p in paths]
+def read_spectra(
+    paths: PathType | Iterable[PathType],
+    *,
+    kind: str = "absorbance",
+    wavelength_unit: str | None = None,
+    format: str = "auto",
+    column: int | str | None = None,
+    **kwargs: Any,
+) -> list[Spectrum]:
+    """Read every spectrum of one file or of several files: one :class:`Spectrum` per value column.
+
+    A delimited file with one wavelength column and several value columns (a time series exported by lab
+    software), or with (wavelength, value) pairs per sample (Agilent Cary), gives one spectrum per column; each
+    carries its column label in ``metadata['label']`` and in ``source`` (``"file [label]"``). ``column`` (a label,
+    a unique label prefix, or a 0-based spectrum index) picks one. Other formats hold one spectrum per file.
+    The first bad file or column raises (naming it); nothing is partial.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "series.csv"
+    >>> rows = "".join(f"{600 - 10 * i},{0.01 * i},{0.02 * i}\\n" for i in range(10))
+    >>> _ = f.write_text("Wavelength (nm),30 s,60 s\\n" + rows)
+    >>> [s.metadata["label"] for s in read_spectra(f)], float(read_spectra(f, column="60 s")[0].values[0])
+    (['30 s', '60 s'], 0.18)
+    """
+    if isinstance(paths, str | PathLike):
+        paths = [paths]
+    out: list[Spectrum] = []
+    for path in paths:
+        p = Path(path)
+        fmt = _detect_format(p) if format == "auto" else format
+        if fmt != "csv" or "y_column" in kwargs:
+            if column is not None and fmt != "csv":
+                raise SpectrumError(f"--column needs a table with several spectra; a {fmt} file holds one",
+                                    source=str(p))
+            y = kwargs.pop("y_column", None)
+            extra = {"y_column": y} if y is not None else {}
+            out.append(read_spectrum(p, kind=kind, wavelength_unit=wavelength_unit, format=fmt, **kwargs, **extra))
+            continue
+        unknown = set(kwargs) - {"delimiter", "decimal", "reverse_descending"}
+        if unknown:
+            raise SpectrumError(f"the csv reader takes no option {', '.join(sorted(unknown))}", source=str(p))
+        try:
+            table = read_table(p, delimiter=kwargs.get("delimiter", "auto"), decimal=kwargs.get("decimal", "."))
+            unit = _table_unit(table, wavelength_unit)
+            rev = bool(kwargs.get("reverse_descending", True))
+            picks = range(table.n_spectra)
+            if column is not None:
+                picks = [_column_index(column, list(table.labels), table.n_spectra, src=str(p), role="spectrum")]
+            many = table.n_spectra > 1
+            out.extend(table.spectrum(k, kind=kind, unit=unit, reverse_descending=rev, labelled=many)
+                       for k in picks)
+        except FlowqdError as exc:
+            raise exc.with_source(str(p)) from None
+    return out
+
+
+def _table_unit(table: Table, wavelength_unit: str | None) -> str | None:
+    """The declared x unit: the caller's, or a vendor header's ``XUNITS`` (JASCO); contradictions are errors."""
+    asked = _canonical_unit(wavelength_unit, src=table.source)
+    xunits = str(table.metadata.get("XUNITS", "")).strip().upper()
+    file_unit = _JCAMP_XUNITS.get(xunits) if xunits else None
+    if asked is not None and file_unit is not None and asked != file_unit:
+        raise SpectrumError(f"XUNITS={xunits} contradicts wavelength unit {wavelength_unit!r}", source=table.source)
+    return asked or file_unit
 
 
 # ---------------------------------------------------------------------------------------------------------------

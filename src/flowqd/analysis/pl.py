@@ -32,6 +32,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +114,28 @@ class PLResult:
     baseline_offset: float = 0.0
     source: str = ""
 
+
+    def summary(self) -> str:
+        """Readable lines: peak, FWHM, colour."""
+        return (f"{self.source or 'PL spectrum'}\n  peak  {self.peak_wavelength_nm:.1f} nm\n"
+                f"  FWHM  {self.fwhm_nm:.1f} nm ({self.fwhm_mev:.0f} meV)\n"
+                f"  CIE   x {self.cie_x:.4f}, y {self.cie_y:.4f} (dominant {self.dominant_wavelength_nm:.0f} nm)")
+
+    def plot(self, ax: Any = None, spectrum: Spectrum | None = None) -> Any:
+        """Half-maximum band on ``ax`` (a new figure when None), with ``spectrum`` if given; returns the axes."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots()
+        if spectrum is not None:
+            ax.plot(spectrum.wavelength_nm, spectrum.values, lw=1, color="0.3", label="PL")
+        ax.axvline(self.peak_wavelength_nm, color="C1", ls=":", label=f"peak {self.peak_wavelength_nm:.1f} nm")
+        ax.hlines(self.peak_height / 2, self.half_max_left_nm, self.half_max_right_nm, color="C0",
+                  label=f"FWHM {self.fwhm_nm:.1f} nm")
+        ax.set_xlabel("wavelength (nm)")
+        ax.set_ylabel("intensity")
+        ax.legend(fontsize="small")
+        return ax
 
 def _refined_peak(wl: np.ndarray, y: np.ndarray, i: int) -> tuple[float, float]:
     """Vertex of the parabola through samples i-1, i, i+1 (non-uniform spacing allowed)."""
@@ -210,9 +233,13 @@ def analyze_pl(
     if baseline_window_nm is not None:
         photons, fit = correct_baseline(photons, baseline_window_nm, method="constant")
         offset = fit.coefficients[0]
+    from flowqd.analysis.quality import check_chromaticity, check_emission
+
+    check_emission(photons)
     shape = photons if smooth_window_nm is None else smooth(photons, smooth_window_nm, polyorder=3)
     peak_nm, height, left, right = half_maximum_crossings(shape)
     x, y = chromaticity_xy(photons, quantity="photon")
+    check_chromaticity(x, y, source=spectrum.source or None)
     return PLResult(
         peak_wavelength_nm=peak_nm,
         fwhm_nm=right - left,

@@ -360,7 +360,13 @@ def plqy_from_spectra(
     emi = (float(emission_band_nm[0]), float(emission_band_nm[1]))
     if max(exc[0], emi[0]) < min(exc[1], emi[1]):
         raise SpectrumError(f"excitation band {exc} and emission band {emi} overlap")
-    return PLQY_METHODS[method](
+    from flowqd.analysis.quality import check_emission_band
+
+    result = PLQY_METHODS[method](
         blank=_photons(blank, quantity), sample=_photons(sample, quantity),
         empty=None if empty is None else _photons(empty, quantity), exc=exc, emi=emi, poisson=poisson,
     )
+    # a PLQY needs an emission band: a flat or noise-only sample must not give a number
+    check_emission_band(sample, blank if method == "two-measurement" else (empty if empty is not None else blank),
+                        emi)
+    return result

@@ -97,6 +97,8 @@ _LOG_LAMBDA_GRID = np.linspace(-9.0, 0.0, 46)
 #: (≤ 6 % change of λ), and a fixed set of λ values lets the batched solvers use a precomputed stack of H⁻¹.
 _LAMBDA_STEP_DEC = 0.05
 _N_LAMBDA_FINE = 181
+#: Above this many size classes a single spectrum is not worth the H⁻¹ stack (see :func:`_method_pdas`).
+_MAX_CLASSES_SINGLE_STACK = 200
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -111,7 +113,10 @@ class PSDKernel:
     exciton_width_ev : float
         Gaussian width w (standard deviation) of the 1S band of one size class, eV.
     exciton_strength : float
-        Peak height f_X of the 1S band relative to μ_i(E_1S).
+        Peak height f_X of the 1S band relative to μ_i(E_1S), for a 3 nm dot.
+    exciton_strength_size_exponent : float
+        f_X(x) = f_X·(x / 3 nm)^p: the 1S oscillator strength per volume need not be size-independent (CdSe:
+        ε_1S ∝ d^2.65, Yu et al. 2003, i.e. per volume ∝ d^-0.35 before inhomogeneous broadening). Default 0.
     onset_offset_ev, onset_width_ev : float
         Continuum onset Δ_c above E_1S and its erf width Γ_c, eV.
     diameter_min_nm, diameter_max_nm, diameter_step_nm : float
@@ -131,6 +136,7 @@ class PSDKernel:
     diameter_step_nm: float
     fit_above_peak_ev: float = 0.6
     onset_margin_ev: float = 0.3
+    exciton_strength_size_exponent: float = 0.0
 
     @classmethod
     def from_material(cls, material: Material) -> PSDKernel:
@@ -139,7 +145,8 @@ class PSDKernel:
         if not table:
             raise ConfigError(f"material {material.name} has no [psd_kernel] table", source=material.source or None)
         try:
-            grid = table["diameter_grid_nm"]
+            # a sizing curve may bring its own size grid (another size convention spans other diameters)
+            grid = material.sizing.diameter_grid_nm or table["diameter_grid_nm"]
             k = cls(
                 exciton_width_ev=float(table["exciton_width_ev"]),
                 exciton_strength=float(table["exciton_strength"]),
@@ -150,6 +157,7 @@ class PSDKernel:
                 diameter_step_nm=float(grid[2]),
                 fit_above_peak_ev=float(table.get("fit_above_peak_ev", 0.6)),
                 onset_margin_ev=float(table.get("onset_margin_ev", 0.3)),
+                exciton_strength_size_exponent=float(table.get("exciton_strength_size_exponent", 0.0)),
             )
         except KeyError as exc:
             raise ConfigError(f"[psd_kernel] misses key {exc.args[0]!r}", source=material.source or None) from exc
@@ -227,14 +235,33 @@ def kernel_matrix(
     if np.any(e <= 0) or not np.all(np.isfinite(e)):
         raise RangeError("photon energies must be positive and finite")
     e1 = mat.gap_ev(d)  # raises RangeError outside the valid diameter range
-    mu_e = mat.intrinsic_absorption_cm(HC_EV_NM / e, solvent)
+    mu_e = _continuum_mu(mat, e, solvent)
     mu_1 = mat.intrinsic_absorption_cm(HC_EV_NM / e1, solvent)
     from scipy.special import erf
 
     u = e[:, None] - e1[None, :]
     onset = 0.5 * (1.0 + erf((u - prm.onset_offset_ev) / prm.onset_width_ev))
     band = np.exp(-0.5 * (u / prm.exciton_width_ev) ** 2)
-    return mu_e[:, None] * onset + prm.exciton_strength * mu_1[None, :] * band
+    strength = prm.exciton_strength * (d / 3.0) ** prm.exciton_strength_size_exponent
+    return mu_e[:, None] * onset + (strength * mu_1)[None, :] * band
+
+
+def _continuum_mu(mat: Material, e: np.ndarray, solvent: str | float) -> np.ndarray:
+    """μ_i at photon energies ``e``; below both the n,k table and the bulk gap it is 0 (no interband absorption
+    there), so spectra that reach past the table's red end (CdSe: 827 nm) are accepted."""
+    opt = mat.optical
+    if opt is None:
+        return mat.intrinsic_absorption_cm(HC_EV_NM / e, solvent)  # its own error
+    e_min = float(opt.energy_ev[0])
+    below = e < e_min
+    if not np.any(below):
+        return mat.intrinsic_absorption_cm(HC_EV_NM / e, solvent)
+    if np.any(e[below] >= mat.bulk_gap_ev):
+        raise RangeError(f"photon energies below the {mat.name} optical-constant table ({e_min:.3f} eV) but above "
+                         f"its bulk gap ({mat.bulk_gap_ev:g} eV)")
+    out = np.zeros_like(e)
+    out[~below] = mat.intrinsic_absorption_cm(HC_EV_NM / e[~below], solvent)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -950,7 +977,8 @@ class PSDResult:
     x13_nm, sigma_nm, rsd : float
         Eqs 1-3 of Wang & Segets 2023 (RSD as a fraction).
     x13_uncertainty_nm, rsd_uncertainty : float
-        One standard deviation from noise propagation (linearised on the free set of the solution).
+        One standard uncertainty: noise propagated through the solution (linearised on its free set) combined
+        with model error (:func:`_with_model_error`: the sizing curve's own uncertainty and the kernel's misfit).
     energy_ev, absorbance, fitted, residual : ndarray
         The fit window: data, model and data − model.
     fit_residual_rms : float
@@ -963,6 +991,9 @@ class PSDResult:
     exciton_wavelength_nm, exciton_method : float, str
         The first exciton found on the way (:func:`~flowqd.analysis.exciton.find_exciton`; NaN and ``"none"``
         for a featureless spectrum).
+    offset : float
+        The free constant offset of the fit, absorbance units (a baseline the correction left, or the whole
+        baseline when none was measured).
     """
 
     diameter_nm: np.ndarray
@@ -983,6 +1014,7 @@ class PSDResult:
     method: str
     exciton_wavelength_nm: float = float("nan")
     exciton_method: str = "none"
+    offset: float = 0.0
 
     @property
     def wavelength_nm(self) -> np.ndarray:
@@ -1030,6 +1062,34 @@ def _linearised_uncertainty(
     return u_x13, u_rsd
 
 
+#: Model error of the kernel shape: relative standard uncertainty of x13 and of the RSD (absolute, as a fraction)
+#: per unit relative misfit of the fit (residual RMS / absorbance at the exciton), with a floor. Calibrated by the
+#: coverage test on spectra from a generator independent of the kernel (tests/analysis/test_coverage.py).
+_MODEL_X13_REL = (0.012, 0.6)
+_MODEL_RSD_ABS = (0.015, 0.8)
+
+
+def _with_model_error(mat: Material, x13: float, u_x13: float, u_rsd: float, *, fit_residual_rel: float
+                      ) -> tuple[float, float]:
+    """Combine the noise uncertainty with model error (in quadrature).
+
+    - Sizing curve: its standard uncertainty in energy (``uncertainty_ev``, the literature's scatter about it)
+      through the curve's slope, δx = δE / |dE/dx| at x13.
+    - Kernel shape: a floor plus a term growing with the relative misfit of the fit (a spectrum the kernel
+      cannot follow is sized less surely), :data:`_MODEL_X13_REL`, :data:`_MODEL_RSD_ABS`.
+    """
+    if not np.isfinite(u_x13):
+        return u_x13, u_rsd
+    curve = mat.sizing
+    lo, hi = curve.valid_diameter_nm
+    x = float(np.clip(x13, lo + 1e-3, hi - 1e-3))
+    slope = abs(float(curve.dgap_ddiameter_ev_per_nm(x)))
+    u_curve = curve.uncertainty_ev / slope if slope > 0 else 0.0
+    u_shape = x13 * (_MODEL_X13_REL[0] + _MODEL_X13_REL[1] * fit_residual_rel)
+    u_rsd_model = _MODEL_RSD_ABS[0] + _MODEL_RSD_ABS[1] * fit_residual_rel
+    return (float(np.sqrt(u_x13**2 + u_curve**2 + u_shape**2)), float(np.sqrt(u_rsd**2 + u_rsd_model**2)))
+
+
 def prune_islands(kernel: np.ndarray, x: np.ndarray, absorbance: np.ndarray, noise: float,
                   threshold_sigma: float = 5.0) -> np.ndarray:
     """Remove separate modes of the solution that the data do not support.
@@ -1072,6 +1132,11 @@ def _method_nnls_gcv(problem: RegularizedProblem, a: np.ndarray, lam: float | No
 
 
 def _method_pdas(problem: RegularizedProblem, a: np.ndarray, lam: float | None) -> tuple[np.ndarray, float]:
+    if "np-consts" not in problem.device_cache and problem.n_classes > _MAX_CLASSES_SINGLE_STACK:
+        # one spectrum on a large grid without the batch solver's 181-λ H⁻¹ stack (every spectrum of a growth series
+        # has its own fit window): building the stack costs ~1 s and ~100 MB for ~250 classes (CdSe), the reduced
+        # NNLS on the same problem ~2 ms and reaches the same minimiser. Deterministic: it depends on the grid only.
+        return _method_nnls_gcv(problem, a, lam)
     x, lam_used = _batch_solve(problem, a[None, :], None if lam is None else np.array([lam]), "numpy")
     return x[0], float(lam_used[0])
 
@@ -1148,6 +1213,7 @@ def invert_psd(
     search_nm: tuple[float, float] = (420.0, 750.0),
     min_points: int = 30,
     prune_sigma: float = 5.0,
+    require_onset: bool = True,
 ) -> PSDResult:
     """Volume-weighted PSD (q3) of a QD dispersion from its absorbance spectrum.
 
@@ -1176,6 +1242,10 @@ def invert_psd(
         Fewer points than this in the fit window is an error.
     prune_sigma : float
         Detection threshold of :func:`prune_islands` (0 disables it).
+    require_onset : bool
+        Refuse a spectrum that does not reach the absorption onset or whose red end still absorbs (the baseline
+        must have been measured). ``False`` when the baseline is left to the fit's free offset (a spectrum with
+        no absorption-free region, e.g. 350-600 nm for 3 nm CdSe).
 
     Returns
     -------
@@ -1207,7 +1277,7 @@ def invert_psd(
         if not err.absorbing:
             raise
         exc = None  # featureless (very broad) spectrum: fit it all, no onset-margin check
-    if exc is not None and e_red > exc.energy_ev - prm.onset_margin_ev:
+    if require_onset and exc is not None and e_red > exc.energy_ev - prm.onset_margin_ev:
         raise SpectrumError(
             f"spectrum does not reach the absorption onset: it ends at {HC_EV_NM / e_red:.0f} nm, needs to extend "
             f"to at least {HC_EV_NM / (exc.energy_ev - prm.onset_margin_ev):.0f} nm ({prm.onset_margin_ev:g} eV "
@@ -1217,7 +1287,7 @@ def invert_psd(
     ref_a = abs(exc.absorbance) if exc is not None else float(np.max(np.abs(a_all)))
     n_tail = max(5, a_all.size // 40)
     tail = float(np.mean(a_all[-n_tail:]))
-    if abs(tail) > max(0.05 * ref_a, 5 * noise):
+    if require_onset and abs(tail) > max(0.05 * ref_a, 5 * noise):
         raise SpectrumError(
             f"spectrum does not reach the absorption onset: absorbance {tail:.3g} at {spec.wavelength_nm[-1]:.0f} nm "
             f"is {abs(tail) / ref_a:.0%} of the exciton (baseline not corrected? give a baseline window)",
@@ -1265,6 +1335,7 @@ def invert_psd(
         u_x13 = u_rsd = float("nan")
     else:
         u_x13, u_rsd = _linearised_uncertainty(problem, x_s, lam, rms / a_scale)
+        u_x13, u_rsd = _with_model_error(mat, float(x13), u_x13, u_rsd, fit_residual_rel=rms / max(ref_a, 1e-12))
     phi_l = float(LN10 * p_s.sum() * a_scale / problem.kernel_scale_cm)
     return PSDResult(
         diameter_nm=grid, q3=q3, q0=q0, x13_nm=float(x13), sigma_nm=float(sig), rsd=float(rsd),
@@ -1272,6 +1343,7 @@ def invert_psd(
         residual=resid, fit_residual_rms=rms, lambda_reg=float(lam), volume_fraction_path_cm=phi_l,
         method=method, exciton_wavelength_nm=exc.wavelength_nm if exc is not None else float("nan"),
         exciton_method=exc.method if exc is not None else "none",
+        offset=float((offset * a_scale)[0]) if np.ndim(offset) and offset.size else 0.0,
     )
 
 

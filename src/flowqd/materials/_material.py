@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from flowqd.errors import ConfigError, FlowqdError
 from flowqd.materials.absorption import intrinsic_absorption_coefficient_cm
-from flowqd.materials.bandgap import SizingCurve, fit_bandgap
+from flowqd.materials.bandgap import BANDGAP_FORMS, SizingCurve, fit_bandgap
 from flowqd.materials.optical_constants import OpticalConstants, read_nk_csv
 from flowqd.units import AVOGADRO, HC_EV_NM
 
@@ -65,6 +65,37 @@ class Material:
     kernel: Mapping[str, Any] = field(default_factory=dict)
     shell: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    #: every sizing curve the material file offers, by name (the default one included)
+    sizing_curves: Mapping[str, SizingCurve] = field(default_factory=dict)
+    #: material-specific analysis defaults (the ``[analysis]`` TOML table: λ*, exciton search window…)
+    analysis: Mapping[str, Any] = field(default_factory=dict)
+    _variants: dict[str, Material] = field(default_factory=dict, repr=False, compare=False)
+
+    # --- sizing curves -------------------------------------------------------------------------------------
+    def with_sizing_curve(self, name: str | None) -> Material:
+        """The same material with another of its sizing curves (``None``: this one). Cached, so the PSD problem
+        cache (keyed on the Material) is reused.
+
+        >>> inp = get_material("InP")
+        >>> inp.sizing.name, inp.with_sizing_curve("almeida-2023").sizing.name
+        ('wang-segets-2023', 'almeida-2023')
+        >>> round(float(inp.with_sizing_curve("almeida-2023").diameter_from_wavelength_nm(590.0)), 2)
+        2.28
+        """
+        if name is None or name == self.sizing.name:
+            return self
+        if name not in self.sizing_curves:
+            raise FlowqdError(
+                f"material {self.name} has no sizing curve {name!r}; known: {', '.join(self.sizing_curves)}")
+        if name not in self._variants:
+            from dataclasses import replace
+
+            self._variants[name] = replace(self, sizing=self.sizing_curves[name], _variants={})
+        return self._variants[name]
+
+    def default(self, key: str, fallback: Any) -> Any:
+        """A material-specific analysis default from the ``[analysis]`` table, else ``fallback``."""
+        return self.analysis.get(key, fallback)
 
     # --- size <-> energy -------------------------------------------------------------------------------
     def gap_ev(self, diameter_nm: npt.ArrayLike) -> np.ndarray:
@@ -139,6 +170,31 @@ def _read_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(diam), np.asarray(energy)
 
 
+def _load_curve(table: Mapping[str, Any], base: Path, bulk: float, default_name: str) -> SizingCurve:
+    """One sizing curve from its TOML table: fitted to a points table, or published coefficients."""
+    from dataclasses import replace
+
+    form = str(table.get("form", "hyperbolic"))
+    valid = tuple(float(v) for v in table.get("valid_diameter_nm", (1.0, 10.0)))
+    if "points" in table:
+        d, e = _read_points(base / table["points"])
+        curve = fit_bandgap(d, e, bulk, form=form, fit_c=bool(table.get("fit_c", False)), valid_diameter_nm=valid)
+    else:
+        if form not in BANDGAP_FORMS:
+            raise ConfigError(f"unknown sizing-curve form {form!r}; known: {', '.join(BANDGAP_FORMS)}")
+        curve = SizingCurve(form, bulk, tuple(float(c) for c in table["coefficients"]), valid)  # type: ignore[arg-type]
+    grid = table.get("diameter_grid_nm")
+    curve = replace(curve, name=str(table.get("name", default_name)), citation=str(table.get("citation", "")),
+                    diameter_grid_nm=tuple(float(g) for g in grid) if grid else None,  # type: ignore[arg-type]
+                    uncertainty_ev=float(table.get("uncertainty_ev", 0.0)))
+    lo, hi = curve.valid_diameter_nm
+    dd = np.linspace(lo, hi, 400)
+    ee = curve.gap_ev(dd)
+    if not np.all(np.isfinite(ee)) or np.any(np.diff(ee) >= 0):
+        raise ConfigError(f"sizing curve {curve.name!r} is not strictly decreasing over {lo:g}-{hi:g} nm")
+    return curve
+
+
 def load_material(path: str | Path) -> Material:
     """Load a material from its TOML file (tables are resolved relative to it)."""
     path = Path(path)
@@ -151,12 +207,10 @@ def load_material(path: str | Path) -> Material:
     base = path.parent
     try:
         bulk = float(spec["bulk_gap_ev"])
-        bg = spec["bandgap"]
-        d, e = _read_points(base / bg["points"])
-        sizing = fit_bandgap(
-            d, e, bulk, form=bg.get("form", "hyperbolic"), fit_c=bool(bg.get("fit_c", False)),
-            valid_diameter_nm=tuple(bg.get("valid_diameter_nm", (1.0, 10.0))),
-        )
+        sizing = _load_curve(spec["bandgap"], base, bulk, "default")
+        curves = {sizing.name: sizing}
+        for cname, table in dict(spec.get("sizing_curves", {})).items():
+            curves[cname] = _load_curve(table, base, bulk, cname)
         optical = None
         if spec.get("optical_constants"):
             tables = []
@@ -177,6 +231,8 @@ def load_material(path: str | Path) -> Material:
             kernel=MappingProxyType(dict(spec.get("psd_kernel", {}))),
             shell=MappingProxyType(dict(spec.get("shell", {}))),
             source=str(path),
+            sizing_curves=MappingProxyType(curves),
+            analysis=MappingProxyType(dict(spec.get("analysis", {}))),
         )
     except KeyError as exc:
         raise ConfigError(f"missing key {exc.args[0]!r}", source=str(path)) from exc

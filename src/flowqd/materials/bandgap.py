@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from flowqd.errors import FlowqdError, RangeError
+from flowqd.units import HC_EV_NM
 
 __all__ = ["BANDGAP_FORMS", "SizingCurve", "fit_bandgap"]
 
@@ -40,9 +42,54 @@ def _hyperbolic_inverse(e: np.ndarray, bulk_gap_ev: float, a: float, b: float, c
     return -2.0 * q / (b + np.sqrt(b * b - 4.0 * a * q))
 
 
+def _sphere_volume_nm3(d: np.ndarray) -> np.ndarray:
+    return np.pi / 6.0 * d**3
+
+
+def _power_volume(d: np.ndarray, bulk_gap_ev: float, e0_ev: float, a_ev: float, p: float) -> np.ndarray:
+    # E = E0 + A V^p with V the volume (nm^3) of the equivalent sphere of diameter d (Almeida et al. 2023 form)
+    return e0_ev + a_ev * _sphere_volume_nm3(d) ** p
+
+
+def _power_volume_inverse(e: np.ndarray, bulk_gap_ev: float, e0_ev: float, a_ev: float, p: float) -> np.ndarray:
+    v = ((e - e0_ev) / a_ev) ** (1.0 / p)
+    return (6.0 * v / np.pi) ** (1.0 / 3.0)
+
+
+#: Wavelength grid (nm) on which a published d(λ) polynomial is tabulated to invert it (0.01 nm steps).
+_POLY_GRID_NM = (380.0, 700.0, 32001)
+
+
+@lru_cache(maxsize=8)
+def _poly_table(coefficients: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    lam = np.linspace(*_POLY_GRID_NM)
+    d = np.polyval(coefficients, lam)
+    if np.any(np.diff(d) <= 0):
+        raise RangeError("the d(λ) polynomial is not monotone over 380-700 nm; it cannot be a sizing curve")
+    return d, lam
+
+
+def _wavelength_polynomial(d: np.ndarray, bulk_gap_ev: float, *coefficients: float) -> np.ndarray:
+    # E(d) by interpolating the monotone table of the published d(λ) polynomial (error < 1e-4 nm)
+    dd, lam = _poly_table(tuple(coefficients))
+    return HC_EV_NM / np.interp(d, dd, lam)
+
+
+def _wavelength_polynomial_inverse(e: np.ndarray, bulk_gap_ev: float, *coefficients: float) -> np.ndarray:
+    # the published curve itself: d = sum c_k λ^k, λ in nm (Yu et al. 2003 for CdSe)
+    return np.polyval(coefficients, HC_EV_NM / e)
+
+
 #: Registered functional forms: name -> (E(d), d(E)) taking (x, bulk_gap_ev, *coefficients).
+#:
+#: - ``"hyperbolic"``: E = E_bulk + 1/(a d² + b d + c), coefficients fitted to a table of points.
+#: - ``"power-volume"``: E = E0 + A·V^p with V = π d³/6 in nm³ (coefficients ``(E0, A, p)`` as published).
+#: - ``"wavelength-polynomial"``: the published d(λ) = Σ c_k λ^k (λ in nm, highest power first), inverted on a
+#:   0.01 nm table.
 BANDGAP_FORMS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]] = {
     "hyperbolic": (_hyperbolic, _hyperbolic_inverse),
+    "power-volume": (_power_volume, _power_volume_inverse),
+    "wavelength-polynomial": (_wavelength_polynomial, _wavelength_polynomial_inverse),
 }
 
 
@@ -62,6 +109,15 @@ class SizingCurve:
         Diameters outside this window raise :class:`~flowqd.errors.RangeError`.
     rms_residual_ev : float
         Root-mean-square residual of the fit to its points, eV.
+    name : str
+        Short name of the curve (``"wang-segets-2023"``); results state it.
+    citation : str
+        Where the curve comes from.
+    diameter_grid_nm : tuple of float, optional
+        ``(min, max, step)`` of the PSD size grid for this curve (default: the material's ``[psd_kernel]`` grid).
+    uncertainty_ev : float
+        Standard uncertainty of E_1S at a given size from the curve itself (scatter of the literature around it,
+        size calibration), eV; the PSD adds it to the x13 uncertainty.
     """
 
     form: str
@@ -69,6 +125,10 @@ class SizingCurve:
     coefficients: tuple[float, ...]
     valid_diameter_nm: tuple[float, float]
     rms_residual_ev: float = 0.0
+    name: str = "default"
+    citation: str = ""
+    diameter_grid_nm: tuple[float, float, float] | None = None
+    uncertainty_ev: float = 0.0
 
     def _check_diameter(self, d: np.ndarray) -> None:
         lo, hi = self.valid_diameter_nm
