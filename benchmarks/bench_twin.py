@@ -85,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         t_set, t_in = c.core_temperature_c, upwind.inlet_temperature_c
         rhs = mol_rhs(prm.kinetics, grid, lambda s, t_set=t_set, tau_h=tau_h, t_in=t_in: 273.15 + t_set
                       - (t_set - t_in) * np.exp(-s / tau_h), prm.feed_in_mol_m3)
-        y0 = np.zeros(grid.n_cells + 4)
+        y0 = np.zeros(grid.n_cells + 5)
         y0[0] = prm.feed_in_mol_m3
         t0 = time.perf_counter()
         sol = solve_ivp(rhs, (0.0, t_eval[-1]), y0, method="BDF", t_eval=t_eval, rtol=1e-6, atol=1e-10)
         w = _weights(rtd, t_eval)
-        number = w @ sol.y[4:].T
+        number = w @ sol.y[5:].T
         t_scipy += time.perf_counter() - t0
         x_ref = psd_statistics(grid.diameters_nm, number)[1][0]
         dx.append((abs(x_ref - up_np.x13_nm[i]), c.core_temperature_c, c.core_flow_ml_min))

@@ -61,3 +61,30 @@ def test_simulate_grid_json_and_plots(capsys, tmp_path):
     data = json.loads(capsys.readouterr().out)
     assert len(data) == 4
     assert (tmp_path / "x13_rsd.png").exists() and (tmp_path / "spectra.png").exists()
+
+
+def test_simulate_json_reports_90_percent_intervals_for_the_flow_series(capsys, tmp_path):
+    """v3: posterior predictive intervals (``*_interval``) for peak, x1,3, RSD, conversion and production."""
+    png = tmp_path / "pred.png"
+    assert main(["simulate", "--temperature-c", "200", "--flow-ml-min", "0.3", "--json", "--plot", str(png)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for name in ("peak_wavelength_nm", "x13_nm", "rsd", "conversion", "production_mg_h"):
+        lo, hi = data[f"{name}_interval"]
+        assert lo <= data[name] <= hi and lo < hi, name
+    assert png.stat().st_size > 0
+
+
+def test_plan_with_parameters_adds_the_twin_prediction(capsys):
+    from importlib import resources
+
+    path = resources.files("flowqd.twin") / "data" / "parameters-v2.json"
+    assert main(["plan", "--temperature-c", "180", "--flow-ml-min", "0.1", "--parameters", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["twin_prediction"]["x13_nm"] == pytest.approx(2.65, abs=0.05)  # the v2 file (provenance) still loads
+
+
+def test_simulate_unknown_parameter_file_is_one_red_line(capsys, tmp_path):
+    code = main(["simulate", "--temperature-c", "200", "--flow-ml-min", "0.1", "--parameters",
+                 str(tmp_path / "missing.json")])
+    assert code == 2
+    assert "parameter file not found" in capsys.readouterr().err

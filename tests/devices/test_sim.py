@@ -107,3 +107,55 @@ def test_sim_clock_is_virtual_and_can_be_throttled():
     assert 0.09 < time.monotonic() - t < 0.5
     with pytest.raises(Exception, match="negative"):
         c2.sleep(-1.0)
+
+
+def test_stagnant_plug_is_simulated_from_its_residence_time_not_rejected():
+    # issue 14: a plug left standing in the hot box (pump stopped) has a residence time far beyond the twin's
+    # flow range; it is predicted at the range's longest residence time and counted, never a RangeError
+    clock, d = _devices()
+    plant = d.backend
+    d.hb1.set_setpoint_c(200.0)
+    d.core_pump.set_flow_ml_min(0.1)
+    d.uvvis.take_dark()
+    d.uvvis.take_reference()
+    while clock.now() < 4 * 3600:
+        clock.sleep(1.0)
+        d.core_pump.service()
+    (point, w), = plant.outlet_products()
+    assert point.core_flow_ml_min == 0.1 and w == pytest.approx(1.0)  # hand-over dips: still the set point
+    assert plant.extrapolated_plugs == 0
+    d.core_pump.stop()
+    d.core_pump.set_flow_ml_min(0.03)  # a slow restart after a 3 h stop: the plug inside stood still
+    clock.sleep(3 * 3600.0)
+    d.core_pump.stop()
+    clock.sleep(3 * 3600.0)
+    d.core_pump.set_flow_ml_min(0.1)
+    for _ in range(3600):
+        clock.sleep(1.0)
+        d.core_pump.service()
+    reading = d.uvvis.acquire()
+    assert np.all(np.isfinite(reading.counts))
+    flows = sorted(p.core_flow_ml_min for p, _ in plant.outlet_products())
+    assert flows[0] == 0.03 and plant.extrapolated_plugs > 0  # the stood plug: longest residence the twin has
+    assert flows[-1] == 0.1
+
+
+def test_predictions_are_cached_per_point_and_batched():
+    from flowqd.devices.process import OperatingPoint
+    from flowqd.devices.sim import PredictionCache
+
+    calls = []
+
+    class BatchTwin(SurrogateTwin):
+        def predict_batch(self, conds, *, bands=True):
+            calls.append((len(conds), bands))
+            return [self.predict(c) for c in conds]
+
+    cache = PredictionCache(BatchTwin(), OperatingPoint)
+    points = [OperatingPoint(t, q) for t in (180.0, 220.0) for q in (0.05, 0.1, 0.2)]
+    assert cache.prefetch(points + points[:2]) == 6
+    assert calls == [(6, False)]  # one call, no uncertainty bands
+    assert cache.get(points[3]).peak_wavelength_nm == pytest.approx(SurrogateTwin().peak_nm(points[3]))
+    assert cache.prefetch(points) == 0 and cache.hits == 1 and cache.misses == 0
+    cache.get(OperatingPoint(200.0, 0.1))
+    assert calls[-1] == (1, False) and cache.misses == 1 and len(cache) == 7

@@ -48,9 +48,11 @@ def test_core_shell_campaign_reports_pl_plqy_and_cie_like_the_twin(twin, tmp_pat
     store, rows = _run("campaign-core-shell.toml", twin, tmp_path / "cs.sqlite")
     (row,) = rows
     pred = _predict(twin, row)
-    assert row["n_pl"] == 3
+    # 3 planned; the engine adds spectra while the exciton peak still drifts (> 1 nm over 3), up to 5 more
+    assert 3 <= row["n_pl"] <= 8
     assert row["plqy"] == pytest.approx(pred.plqy, abs=0.03)
-    assert row["pl_peak_nm"] == pytest.approx(pred.pl_peak_nm, abs=3.0)
+    # ±5 nm: the analysed peak of a noisy ~95 nm wide band (twin v3) vs the twin's noiseless parabolic peak
+    assert row["pl_peak_nm"] == pytest.approx(pred.pl_peak_nm, abs=5.0)
     assert row["pl_fwhm_nm"] == pytest.approx(pred.pl_fwhm_nm, abs=5.0)
     assert row["cie_x"] is not None and row["cie_y"] is not None
     assert 0.0 < row["cie_x"] < 0.8 and 0.0 < row["cie_y"] < 0.9
@@ -58,17 +60,20 @@ def test_core_shell_campaign_reports_pl_plqy_and_cie_like_the_twin(twin, tmp_pat
     pl = [s for s in store.spectra(1) if s.kind == "pl"]
     assert all(s.reference_npy is not None for s in pl)
     payloads = [a.payload for a in store.analyses(1) if a.payload.get("plqy_method")]
-    assert len(payloads) == 3 and {p["plqy_method"] for p in payloads} == {"two-measurement"}
+    assert len(payloads) == row["n_pl"] and {p["plqy_method"] for p in payloads} == {"two-measurement"}
     assert all(0.0 < p["absorptance"] < 1.0 for p in payloads)
 
 
 def test_demo_campaign_agrees_with_the_twin(twin, tmp_path):
-    """Mean stored exciton peak within ±2 nm and x1,3 within ±0.05 nm of the twin, per condition."""
+    """Mean stored exciton peak within ±3 nm and x1,3 within ±0.05 nm of the twin, per condition.
+
+    (±3 nm: twin v3's PSDs carry a shoulder of fresh cluster-born nuclei, so the exciton found on a noisy measured
+    spectrum moves by up to ~2 nm against the noiseless prediction.)"""
     store, rows = _run("campaign-temperature-series.toml", twin, tmp_path / "demo.sqlite")
     assert len(rows) == 5
     for row in rows:
         pred = _predict(twin, row)
-        assert row["peak_nm"] == pytest.approx(pred.peak_wavelength_nm, abs=2.0), row["label"]
+        assert row["peak_nm"] == pytest.approx(pred.peak_wavelength_nm, abs=3.0), row["label"]
         assert row["x13_nm"] == pytest.approx(pred.x13_nm, abs=0.05), row["label"]
         # cores: the twin predicts no emission and the sphere sees none, so no PL peak / CIE is made up
         assert np.isnan(pred.plqy) and row["pl_peak_nm"] is None and row["cie_x"] is None

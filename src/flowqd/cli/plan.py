@@ -208,6 +208,9 @@ def plan(
     hnet2_mole_fraction: float = typer.Option(0.05, "--hnet2-mole-fraction",
                                               help="Dissolved HNEt2 mole fraction (≤ 0.26 worst case)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    parameters: str | None = typer.Option(None, "--parameters",
+                                          help="Twin parameter file (JSON, e.g. from `flowqd twin calibrate "
+                                               "--out`): add the twin's prediction with 90 % intervals."),
 ) -> None:
     """Plan one operating point: τ, Re, De, ΔP vs the 20 bar syringe, washout, consumption, margins."""
     from rich.table import Table
@@ -219,6 +222,14 @@ def plan(
                              recipe_path=Path(recipe_path) if recipe_path else None,
                              viscosity_multiplier=viscosity_multiplier,
                              back_pressure_bar=back_pressure_bar, hnet2_mole_fraction=hnet2_mole_fraction)
+    if parameters is not None:
+        from flowqd.cli.simulate import twin_from_file
+        from flowqd.twin import Conditions
+
+        cond = Conditions(temperature_c, flow_ml_min, core_units=units, shell=shell,
+                          shell_temperature_c=shell_temperature_c, ddt_flow_ml_min=ddt_flow_ml_min,
+                          shell_units=shell_units)
+        r["twin_prediction"] = twin_from_file(parameters).predict(cond).to_dict()
     if json_out:
         print_json(r)
         return
@@ -258,6 +269,15 @@ def plan(
     sc = " (supercritical, extrapolated)" if r["hnet2_supercritical"] else ""
     table.add_row(f"HNEt2 bubble-point margin at x={r['hnet2_mole_fraction']:g} (bar)",
                   f"{r['bubble_point_margin_bar']:.3g}{sc}", status("bubble_point_margin_bar"))
+    tp = r.get("twin_prediction")
+    if tp is not None:
+        for key, label, scale, unit in (("peak_wavelength_nm", "twin: first-exciton peak", 1, "nm"),
+                                        ("x13_nm", "twin: x1,3", 1, "nm"), ("rsd", "twin: RSD", 100, "%"),
+                                        ("conversion", "twin: conversion", 100, "%"),
+                                        ("production_mg_h", "twin: production", 1, "mg/h")):
+            lo, hi = tp.get(f"{key}_interval") or (None, None)
+            iv = "" if lo is None else f"  [90 %: {scale * lo:.3g}-{scale * hi:.3g}]"
+            table.add_row(f"{label} ({unit})", f"{scale * tp[key]:.3g}{iv}")
     console.print(table)
     for e in r["limits"]:
         if e["status"] != "ok":

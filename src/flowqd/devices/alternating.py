@@ -198,6 +198,31 @@ class AlternatingPump:
             partner.set_flow_ml_min(q)
             self._swap()
 
+    def quiet_until_s(self) -> float:
+        """Latest time up to which :meth:`service` has nothing to do (``now`` when it has something to do now).
+
+        Nothing to do: no hand-over in progress; the partner full or refilling; stopped with both syringes full,
+        or running with the active syringe above its trigger volume (the horizon is when it reaches it).
+        """
+        now = self._clock.now()
+        if self._phase != "idle":
+            return now
+        active = self._syringes[self._active]
+        partner = self._syringes[self._partner_name]
+        if not partner.is_refilling() and \
+                partner.volume_left_ml() < self.full_fraction * partner.syringe_volume_ml:
+            return now
+        if self._flow_set == 0.0:
+            full = (not active.is_refilling()
+                    and active.volume_left_ml() >= self.full_fraction * active.syringe_volume_ml)
+            return float("inf") if full else now
+        trigger = self.trigger_volume_ml() if self.overlap else 1e-6
+        q = max(active.flow_ml_min(), self._flow_set)  # an accelerating syringe empties no faster than this
+        left = active.volume_left_ml() - trigger
+        if q <= 0.0 or left <= 0.0:
+            return now
+        return now + left / q * 60.0
+
     def stop(self) -> None:
         """Stop both syringes (no refill is started)."""
         self._phase = "idle"

@@ -40,6 +40,8 @@ class Devices:
     """The platform's devices by role (optional roles may be ``None``).
 
     ``backend`` is the simulated plant when any device is simulated (fault injection in tests), else ``None``.
+    ``fast_forward`` is a :class:`~flowqd.devices.clock.FastForward` when *every* device is simulated (the engine
+    then moves the clock event to event), else ``None``.
     """
 
     core_pump: DualSyringePump
@@ -51,6 +53,7 @@ class Devices:
     hb2: TemperatureController | None = None
     pl: Spectrometer | None = None
     backend: Any = field(default=None, repr=False)
+    fast_forward: Any = field(default=None, repr=False)
 
     def heaters(self) -> dict[str, TemperatureController]:
         """Heaters by role."""
@@ -97,4 +100,6 @@ def build_devices(platform_config: Any, clock: Clock, twin: Any = None) -> Devic
         module_name, factory = DRIVERS[dev.driver].split(":")
         module = importlib.import_module(module_name)
         built[role] = getattr(module, factory)(role, dev, clock)
-    return Devices(**built, backend=backend)
+    all_sim = len(sim_roles) == len(roles)
+    return Devices(**built, backend=backend,
+                   fast_forward=getattr(backend, "fast_forward", None) if all_sim else None)

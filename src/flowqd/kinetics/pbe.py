@@ -107,6 +107,14 @@ class KineticParameters:
     k_g_ref_m_s, p, e_g_j_mol, alpha : attachment rate at r = 1 nm and ``t_ref_k``, size exponent, activation
         energy, Talapin transfer coefficient.
     diffusivity_m2_s : monomer diffusivity (Wilke–Chang estimate, notes §3.5).
+    cluster_share : share of the released In that first forms magic-size clusters (MSC; the two-step route of
+        Gary et al. 2015, parameter file v3: 1); 0 (v1/v2) sends it all to the free monomer.
+    k_n_ref_per_s, e_n_j_mol : first-order MSC → QD-nucleus conversion ("second nucleation event") and its
+        activation energy.
+    k_d_ref_per_s, e_d_j_mol : first-order MSC → monomer dissolution (feeds growth of existing dots) and its
+        activation energy.  The share of clusters that become dots is ``k_n/(k_n + k_d)`` at each T.
+    r_nucleus_nm, nucleus_rsd : radius of the QD nucleus one cluster conversion makes, and the relative sd of a
+        Gaussian spread of that radius (0: all at ``r_nucleus_nm``).
     """
 
     k1_ref_per_s: Any = 1.0 / 600.0
@@ -123,6 +131,13 @@ class KineticParameters:
     e_g_j_mol: Any = 60e3
     alpha: Any = 0.0
     diffusivity_m2_s: Any = 2e-9
+    cluster_share: Any = 0.0
+    k_n_ref_per_s: Any = 1e-2
+    e_n_j_mol: Any = 80e3
+    k_d_ref_per_s: Any = 1e-2
+    e_d_j_mol: Any = 110e3
+    r_nucleus_nm: Any = 1.0
+    nucleus_rsd: Any = 0.0
     t_ref_k: float = 473.15
 
     def replace(self, **changes: Any) -> KineticParameters:
@@ -294,6 +309,8 @@ def _kinetic_coefficients(T: Any, prm: dict[str, Any], consts: _Consts, t_ref_k:
     k1 = precursor_rate_constant_per_s(T, prm["k1_ref_per_s"], prm["ea1_j_mol"], t_ref_k, xp=xp)
     k0 = precursor_rate_constant_per_s(T, prm["k0_ref_per_s"], prm["ea0_j_mol"], t_ref_k, xp=xp)
     k2 = precursor_rate_constant_per_s(T, prm["k2_ref_per_s"], prm["ea1_j_mol"], t_ref_k, xp=xp)
+    k_n = precursor_rate_constant_per_s(T, prm["k_n_ref_per_s"], prm["e_n_j_mol"], t_ref_k, xp=xp)
+    k_d = precursor_rate_constant_per_s(T, prm["k_d_ref_per_s"], prm["e_d_j_mol"], t_ref_k, xp=xp)
     c_eq = solubility_mol_m3(T, prm["c_eq_ref_mol_m3"], prm["dh_s_j_mol"], t_ref_k, xp=xp)
     r_c = capillary_length_nm(T, prm["gamma_j_m2"])
     barrier = nucleation_barrier_kt(T, prm["gamma_j_m2"], r_c)
@@ -303,7 +320,8 @@ def _kinetic_coefficients(T: Any, prm: dict[str, Any], consts: _Consts, t_ref_k:
         p=prm["p"][col], e_g_j_mol=prm["e_g_j_mol"][col], alpha=prm["alpha"][col],
         diffusivity_m2_s=prm["diffusivity_m2_s"][col], molar_volume_m3_mol=INP_MOLAR_VOLUME_M3_MOL, t_ref_k=t_ref_k,
         xp=xp)
-    return {"k0": k0, "k1": k1, "k2": k2, "c_eq": c_eq, "r_c": r_c, "barrier": barrier, "a_f": a_f * consts.wall,
+    return {"k0": k0, "k1": k1, "k2": k2, "k_n": k_n, "k_d": k_d, "c_eq": c_eq, "r_c": r_c, "barrier": barrier,
+            "a_f": a_f * consts.wall,
             "cs_f": cs_f}
 
 
@@ -399,16 +417,48 @@ def _implicit_particles(c: Any, number: Any, dt: Any, kc: dict[str, Any], prm: d
     return xp.maximum(x_f + x_b - beta, 0.0), g
 
 
-def _step(state: tuple[Any, Any, Any, Any, Any], T: Any, dt: Any, prm: dict[str, Any], consts: _Consts,
-          t_ref_k: float, fct: bool = True) -> tuple[Any, Any, Any, Any, Any]:
-    """Advance ``(c_P, c_I, c_J, c_M, N)`` of all rows by one step ``dt`` at end-of-step temperature ``T`` (K)."""
+def _cluster_nuclei(out_n: Any, prm: dict[str, Any], consts: _Consts) -> Any:
+    """Nuclei made from ``out_n`` mol/m³ of InP units in clusters, placed at ``r_nucleus_nm`` (per cell, mol/m³).
+
+    The In is split between the two cells bracketing ``r_n`` (linear in r) and each share is turned into particles
+    with that cell's own units per particle, so the In placed equals ``out_n`` exactly.
+    """
     xp = consts.xp
-    c_p, c_i, c_j, c_m, number = state
+    r_n = xp.clip(prm["r_nucleus_nm"], consts.centers[0], consts.centers[-2])
+    k = xp.clip(xp.searchsorted(consts.centers, r_n) - 1, 0, consts.n - 2)
+    c_lo = consts.centers[k]
+    frac_hi = (r_n - c_lo) / (consts.centers[k + 1] - c_lo)
+    idx = xp.arange(consts.n)[None, :]
+    share = (xp.where(idx == k[:, None], 1.0 - frac_hi[:, None], 0.0)
+             + xp.where(idx == k[:, None] + 1, frac_hi[:, None], 0.0))
+    # a spread of nucleus sizes (relative sd ``nucleus_rsd`` > 0): Gaussian In shares over the cells
+    rel = prm["nucleus_rsd"][:, None]
+    spread = rel > 0
+    z = (consts.centers[None, :] - r_n[:, None]) / xp.where(spread, rel * r_n[:, None], 1.0)
+    gauss = xp.exp(-0.5 * z * z) * consts.widths[None, :]
+    gauss = gauss / xp.maximum(xp.sum(gauss, axis=-1, keepdims=True), 1e-300)
+    share = xp.where(spread, gauss, share)
+    return out_n[:, None] * share / consts.units
+
+
+def _step(state: tuple[Any, ...], T: Any, dt: Any, prm: dict[str, Any], consts: _Consts,
+          t_ref_k: float, fct: bool = True) -> tuple[Any, ...]:
+    """Advance ``(c_P, c_I, c_J, c_C, c_M, N)`` of all rows by one step ``dt`` at end-of-step temperature ``T``."""
+    xp = consts.xp
+    c_p, c_i, c_j, c_c, c_m, number = state
     kc = _kinetic_coefficients(T, prm, consts, t_ref_k)
     # 1. precursor chain P → I → J → M: P → I → (out of I) exact for rate constants frozen over the step, J with a
     #    uniform inflow (exact release for k2 → ∞, the two-step chain)
     c_p_new, c_i_new = precursor_chain_step(c_p, c_i, kc["k0"], kc["k1"], dt, xp=xp)
-    c_j_new, supply = intermediate_release_step(c_j, (c_p + c_i) - (c_p_new + c_i_new), kc["k2"], dt, xp=xp)
+    c_j_new, released = intermediate_release_step(c_j, (c_p + c_i) - (c_p_new + c_i_new), kc["k2"], dt, xp=xp)
+    # 1b. magic-size clusters (v3): a share of the released In forms clusters C, which convert first order either
+    #     into QD nuclei at r_n (k_n) or back into monomer (k_d); same uniform-inflow step as J
+    share = prm["cluster_share"]
+    k_cd = kc["k_n"] + kc["k_d"]
+    c_c_new, out_c = intermediate_release_step(c_c, share * released, k_cd, dt, xp=xp)
+    frac_n = kc["k_n"] / k_cd
+    supply = (1.0 - share) * released + (1.0 - frac_n) * out_c
+    number = number + _cluster_nuclei(frac_n * out_c, prm, consts)
     # 2. monomer, implicit (safeguarded Newton on a monotone scalar function per row)
     zeros = xp.zeros((number.shape[0], 1))
     dens_l = xp.concatenate([zeros, number], axis=-1) * consts.inv_w_left
@@ -459,7 +509,7 @@ def _step(state: tuple[Any, Any, Any, Any, Any], T: Any, dt: Any, prm: dict[str,
     theta = xp.where(short, avail / xp.where(short, dm, 1.0), 1.0)
     number_new = number + theta[:, None] * (number_new - number)
     c_m_new = xp.maximum(avail - theta * dm, 0.0)
-    return c_p_new, c_i_new, c_j_new, c_m_new, number_new
+    return c_p_new, c_i_new, c_j_new, c_c_new, c_m_new, number_new
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -534,7 +584,7 @@ def _run_numpy(temps: np.ndarray, times: np.ndarray, params: KineticParameters, 
     consts = _Consts(grid, np)
     prm = params.as_rows(temps.shape[0], np)
     n_rows = temps.shape[0]
-    c_p, c_i, c_j = feed.copy(), np.zeros(n_rows), np.zeros(n_rows)
+    c_p, c_i, c_j, c_c = feed.copy(), np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_rows)
     c_m, number = np.zeros(n_rows), np.zeros((n_rows, consts.n))
     acc_n = w[:, :1] * number[rows]
     acc_p = w[:, 0] * c_p[rows]
@@ -544,19 +594,19 @@ def _run_numpy(temps: np.ndarray, times: np.ndarray, params: KineticParameters, 
     last = int(active.max()) if active.size else 0
     n_steps = len(times) - 1 if record else max(last, 1)
     for k in range(n_steps):
-        c_p, c_i, c_j, c_m, number = _step((c_p, c_i, c_j, c_m, number), temps[:, k + 1],
-                                           times[k + 1] - times[k], prm, consts, params.t_ref_k, fct)
+        c_p, c_i, c_j, c_c, c_m, number = _step((c_p, c_i, c_j, c_c, c_m, number), temps[:, k + 1],
+                                                times[k + 1] - times[k], prm, consts, params.t_ref_k, fct)
         wk = w[:, k + 1]
         if np.any(wk):
             acc_n = acc_n + wk[:, None] * number[rows]
             acc_p = acc_p + wk * (c_p + c_i + c_j)[rows]
-            acc_m = acc_m + wk * c_m[rows]
+            acc_m = acc_m + wk * (c_m + c_c)[rows]
         if record:
             traj["number_mol_m3"].append(number)
             traj["precursor_mol_m3"].append(c_p + c_i + c_j)
-            traj["monomer_mol_m3"].append(c_m)
+            traj["monomer_mol_m3"].append(c_m + c_c)
     tr = {k: np.stack(v, axis=1) for k, v in traj.items()} if record else None
-    return acc_n, acc_p, acc_m, number, c_p + c_i + c_j, c_m, tr
+    return acc_n, acc_p, acc_m, number, c_p + c_i + c_j, c_m + c_c, tr
 
 
 def _run_jax(temps: np.ndarray, times: np.ndarray, params: KineticParameters, feed: np.ndarray, grid: SizeGrid,
@@ -589,22 +639,23 @@ def _jax_runner(edges_nm: tuple[float, ...], t_ref_k: float, record: bool, fct: 
     @jax.jit
     def run(feed: Any, temps_t: Any, dts: Any, w: Any, rows: Any, prm: dict[str, Any]) -> Any:
         n_rows = feed.shape[0]
-        state = (feed, jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros((n_rows, consts.n)))
-        acc = (w[:, :1] * state[4][rows], w[:, 0] * feed[rows], w[:, 0] * 0.0)
+        state = (feed, jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros(n_rows), jnp.zeros(n_rows),
+                 jnp.zeros((n_rows, consts.n)))
+        acc = (w[:, :1] * state[5][rows], w[:, 0] * feed[rows], w[:, 0] * 0.0)
 
         def body(carry: Any, xs: Any) -> Any:
             st, (an, ap, am) = carry
             T, dt, wk = xs
             st = _step(st, T, dt, prm, consts, t_ref_k, fct)
-            an = an + wk[:, None] * st[4][rows]
+            an = an + wk[:, None] * st[5][rows]
             ap = ap + wk * (st[0] + st[1] + st[2])[rows]
-            am = am + wk * st[3][rows]
-            ys = ({"number_mol_m3": st[4], "precursor_mol_m3": st[0] + st[1] + st[2], "monomer_mol_m3": st[3]}
-                  if record else None)
+            am = am + wk * (st[3] + st[4])[rows]
+            ys = ({"number_mol_m3": st[5], "precursor_mol_m3": st[0] + st[1] + st[2],
+                   "monomer_mol_m3": st[3] + st[4]} if record else None)
             return (st, (an, ap, am)), ys
 
         (st, (an, ap, am)), ys = jax.lax.scan(body, (state, acc), (temps_t, dts, w[:, 1:].T))
-        return an, ap, am, st[4], st[0] + st[1] + st[2], st[3], ys
+        return an, ap, am, st[5], st[0] + st[1] + st[2], st[3] + st[4], ys
 
     return run
 
@@ -613,7 +664,7 @@ def mol_rhs(params: KineticParameters, grid: SizeGrid, temperature_k: Callable[[
             feed_in_mol_m3: float = 87.7) -> Callable[[float, np.ndarray], np.ndarray]:
     """Method-of-lines right-hand side of the SAME semi-discrete model for one row (for ``scipy.integrate``).
 
-    State ``y = [c_P, c_I, c_J, c_M, N_0 … N_{n−1}]``; the FV fluxes, upwinding, nucleation placement and boundary
+    State ``y = [c_P, c_I, c_J, c_C, c_M, N_0 … N_{n−1}]``; the FV fluxes, upwinding, nucleation placement and boundary
     treatment are those of the batched step, only the time integration differs.  Used by the benchmark and the
     accuracy tests (reference: ``solve_ivp(method="BDF")``).
     """
@@ -623,7 +674,7 @@ def mol_rhs(params: KineticParameters, grid: SizeGrid, temperature_k: Callable[[
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
         T = np.array([temperature_k(t)])
         kc = _kinetic_coefficients(T, prm, consts, params.t_ref_k)
-        c_p, c_i, c_j, c_m, number = y[0], y[1], y[2], max(y[3], 0.0), y[4:][None, :]
+        c_p, c_i, c_j, c_c, c_m, number = y[0], y[1], y[2], y[3], max(y[4], 0.0), y[5:][None, :]
         c = np.array([c_m])
         zeros = np.zeros((1, 1))
         dens_l = np.concatenate([zeros, number], axis=-1) * consts.inv_w_left
@@ -636,11 +687,16 @@ def mol_rhs(params: KineticParameters, grid: SizeGrid, temperature_k: Callable[[
         src = np.zeros(consts.n)
         src[k] = rate[0] * (1.0 - frac_hi)
         src[k + 1] = rate[0] * frac_hi
-        dn = flux[0, :-1] - flux[0, 1:] + src
         activation = kc["k0"][0] * c_p
         transfer = kc["k1"][0] * c_i
-        supply = kc["k2"][0] * c_j
-        dm = supply - float(np.sum(dn * consts.units))
-        return np.concatenate([[-activation, activation - transfer, transfer - supply, dm], dn])
+        released = kc["k2"][0] * c_j
+        share = float(prm["cluster_share"][0])
+        to_nuclei = kc["k_n"][0] * c_c
+        to_monomer = kc["k_d"][0] * c_c
+        dn = flux[0, :-1] - flux[0, 1:] + src
+        dm = (1.0 - share) * released + to_monomer - float(np.sum(dn * consts.units))
+        dn = dn + _cluster_nuclei(np.array([to_nuclei]), prm, consts)[0]
+        dc = share * released - to_nuclei - to_monomer
+        return np.concatenate([[-activation, activation - transfer, transfer - released, dc, dm], dn])
 
     return rhs

@@ -18,6 +18,14 @@ Every control period [1 s] the engine services the alternating syringes, reads a
 ``trace_period_s`` and reports progress. The engine only calls ``clock.now()``/``clock.sleep()``, so the same
 code runs the simulated platform (``SimClock``) and hardware (``RealClock``).
 
+**Event-to-event clock** (``clock_mode="event"``, the default; effective only on a fully simulated platform, whose
+devices offer a :class:`~flowqd.devices.clock.FastForward`): while waiting (flush, spectrum interval, collection)
+the engine crosses each *quiet* interval — no pump needs servicing, every reading analytic — in one step up to
+the next event (end of the wait, hand-over, fault, end of the quiet state), still building the snapshot of every
+control period in it and passing each through the interlocks, recording the trace samples that fall in it, and
+tripping at the same period the tick-by-tick engine (``clock_mode="tick"``) would. At a finite ``SimClock`` speed a
+step is at most a quarter of a real second, so the stop flag is still polled several times a second.
+
 **Resume** (``run(campaign, resume_run_id=...)``): completed conditions are skipped; the first incomplete
 condition starts again at its set points (re-stabilise, re-flush — the reactor state after a crash is unknown);
 its stored spectra are kept but marked superseded (``supersede_spectra``: not averaged, not judged), new ones get
@@ -119,7 +127,10 @@ class RunEngine:
     def __init__(self, platform: PlatformConfig, devices: Devices, clock: Clock, recorder: RunRecorder, *,
                  analyzer: Analyzer | None = None, stop_flag: StopFlag | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 process: ProcessModel | None = None) -> None:
+                 process: ProcessModel | None = None, clock_mode: str = "event") -> None:
+        if clock_mode not in ("event", "tick"):
+            raise FlowqdError(f"clock_mode must be 'event' or 'tick', got {clock_mode!r}")
+        self.clock_mode = clock_mode
         self.platform = platform
         self.devices = devices
         self.clock = clock
@@ -182,6 +193,9 @@ class RunEngine:
                                   [ConditionOutcome(i, "completed", skipped=True) for i in sorted(done)])
         report = preflight(campaign, self.platform, process=self.process, skip_conditions=done)
         report.raise_if_failed()
+        expect = getattr(self.devices.backend, "expect", None)
+        if callable(expect):  # a simulated platform computes its twin's predictions for the campaign in one batch
+            expect([operating_point(c) for i, c in enumerate(campaign.conditions) if i not in done])
         self._n_conditions = len(campaign.conditions)
         if resume_run_id is None:
             self.run_id = rec.start_run(campaign.name, platform_toml=self.platform.text, campaign_toml=campaign.text)
@@ -361,10 +375,21 @@ class RunEngine:
         self._phase_change("stabilising")
         start = self.clock.now()
         stable_since: float | None = None
-        while True:
-            snap = self._tick()
+
+        def within(snap: Snapshot) -> bool:
+            return all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
+
+        while True:  # quiet periods in steps, each reading still checked: up to the first within the band,
+            # then through the hold up to the first outside it
+            end = start + self.ctl.stabilise_timeout_s
+            if stable_since is None:
+                snap = self._fast_forward(end, lambda s: not within(s))
+            else:
+                snap = self._fast_forward(min(stable_since + hold, end), within)
+            if snap is None:
+                snap = self._tick()
             t = self.clock.now()
-            ok = all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
+            ok = within(snap)
             if not ok:
                 stable_since = None
             elif stable_since is None:
@@ -463,8 +488,76 @@ class RunEngine:
         end = self.clock.now() + duration_s
         self._phase_end = end
         while self.clock.now() < end - 1e-9:
-            self._tick()
+            if self._fast_forward(end) is None:
+                self._tick()
         self._phase_end = None
+
+    def _fast_forward(self, end_s: float, check: Callable[[Snapshot], bool] | None = None) -> Snapshot | None:
+        """Cross the quiet control periods before ``end_s`` in one step (see the module docstring) and return the
+        last snapshot; ``None`` when there is nothing to cross (then the caller ticks). ``check``: stop after the
+        first snapshot it rejects (the caller then treats that snapshot as a tick's)."""
+        ff = self.devices.fast_forward
+        if ff is None or self.clock_mode != "event" or self.run_id is None:
+            return None
+        if self.stop_flag is not None and self.stop_flag() is not None:
+            return None
+        period = self.ctl.control_period_s
+        now = self.clock.now()
+        n_wait = int(np.ceil((end_s - now) / period - 1e-9))  # periods left in this wait; the last one ticks
+        speed = float(getattr(self.clock, "speedup", np.inf))
+        n_max = n_wait - 1 if not np.isfinite(speed) else min(n_wait - 1, int(0.25 * speed / period))
+        if n_max < 2:
+            return None
+        horizon = ff.quiet_until_s(now + n_max * period)
+        n = min(n_max, int(np.floor((horizon - now) / period - 1e-9)))
+        if n < 2:
+            return None
+        times = now + period * np.arange(1, n + 1)
+        r = ff.readings(times)
+        setpoints = {role: self._setpoints.get(role) for role in r.temperatures_c}
+        starved = {role: False for role in r.flows_ml_min}
+        traces: list[tuple[float, dict[str, float]]] = []
+        snap: Snapshot | None = None
+        for i, t in enumerate(times):
+            t = float(t)
+            temps = {role: float(v[i]) for role, v in r.temperatures_c.items()}
+            pressure = None if r.pressure_bar is None else float(r.pressure_bar[i])
+            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None)
+            self.last_snapshot = snap
+            trips = self.interlocks.evaluate(snap)
+            if trips:
+                self._write_traces(traces)
+                ff.jump(t)
+                self.clock.sleep(t - now)
+                self._trip(trips)
+            if t - self._last_trace_s >= self.ctl.trace_period_s - 1e-9:
+                self._last_trace_s = t
+                readings = {f"{role}.temperature_c": v for role, v in temps.items()}
+                readings.update({f"{role}.flow_ml_min": float(v[i]) for role, v in r.flows_ml_min.items()})
+                readings.update({f"{role}.volume_ml": float(v[i]) for role, v in r.volumes_ml.items()})
+                if pressure is not None:
+                    readings["pressure_bar"] = pressure
+                traces.append((t, readings))
+            if check is not None and not check(snap):
+                break
+        assert snap is not None
+        self._write_traces(traces)
+        ff.jump(snap.t_s)
+        self.clock.sleep(snap.t_s - now)
+        last = int(np.searchsorted(times, snap.t_s))
+        self._progress(self._phase, snap=snap, flows={role: float(v[last]) for role, v in r.flows_ml_min.items()})
+        return snap
+
+    def _write_traces(self, traces: list[tuple[float, dict[str, float]]]) -> None:
+        """Trace samples of a fast-forward step: one transaction where the recorder takes many rows."""
+        assert self.run_id is not None
+        many = getattr(self.recorder, "add_trace_points", None)
+        if callable(many):
+            many(self.run_id, [(t, ch, v) for t, readings in traces for ch, v in readings.items()])
+        else:
+            for t, readings in traces:
+                self.recorder.record_sample(self.run_id, t, readings)
+        traces.clear()
 
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""

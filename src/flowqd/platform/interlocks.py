@@ -30,8 +30,6 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from flowqd.platform.plausibility import PlausibilityLimits, SensorPlausibility
 
 __all__ = ["Interlocks", "Snapshot", "Trip"]
@@ -112,11 +110,13 @@ class Interlocks:
 
     @staticmethod
     def _slope_per_min(points: deque[tuple[float, float]]) -> float:
-        t = np.array([p[0] for p in points])
-        y = np.array([p[1] for p in points])
-        t = t - t.mean()
-        denom = float(np.dot(t, t))
-        return 0.0 if denom <= 0 else float(np.dot(t, y - y.mean()) / denom) * 60.0
+        # plain floats: a window holds a few dozen points and this runs for every reading (numpy costs 100 µs)
+        n = len(points)
+        t_mean = sum(p[0] for p in points) / n
+        y_mean = sum(p[1] for p in points) / n
+        denom = sum((p[0] - t_mean) ** 2 for p in points)
+        num = sum((p[0] - t_mean) * (p[1] - y_mean) for p in points)
+        return 0.0 if denom <= 0 else num / denom * 60.0
 
     def _push(self, hist: deque[tuple[float, float]], t: float, v: float) -> None:
         hist.append((t, v))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ def plot_prediction(pred: Any, path: str | Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(pred.absorbance_wavelength_nm, pred.absorbance, label="absorbance (1 mm)")
     ax1.axvline(pred.peak_wavelength_nm, ls=":", color="grey")
+    lo, hi = getattr(pred, "peak_wavelength_nm_interval", (float("nan"), float("nan")))
+    if math.isfinite(lo) and math.isfinite(hi):
+        ax1.axvspan(lo, hi, color="grey", alpha=0.2, label="peak, 90 % interval")
+        ax1.legend(loc="upper right", fontsize=8)
     if pred.conditions.shell:
         ax1b = ax1.twinx()
         ax1b.plot(pred.pl_wavelength_nm, pred.pl_intensity, color="tab:red", label="PL")
@@ -36,7 +41,16 @@ def plot_prediction(pred: Any, path: str | Path) -> Path:
     ax2.set_xlim(1.0, 6.0)
     ax2.set_xlabel("diameter x (nm)")
     ax2.set_ylabel("q3 (1/nm)")
-    ax2.set_title(f"x1,3 = {pred.x13_nm:.2f} nm, RSD = {100 * pred.rsd:.1f} %")
+    title = f"x1,3 = {pred.x13_nm:.2f} nm, RSD = {100 * pred.rsd:.1f} %"
+    xlo, xhi = getattr(pred, "x13_nm_interval", (float("nan"), float("nan")))
+    if math.isfinite(xlo) and math.isfinite(xhi):
+        ax2.axvspan(xlo, xhi, color="grey", alpha=0.2, label="x1,3, 90 % interval")
+        ax2.axvline(pred.x13_nm, ls=":", color="grey")
+        ax2.legend(loc="upper right", fontsize=8)
+        rlo, rhi = pred.rsd_interval
+        title = (f"x1,3 = {pred.x13_nm:.2f} nm [{xlo:.2f}-{xhi:.2f}], RSD = {100 * pred.rsd:.1f} % "
+                 f"[{100 * rlo:.1f}-{100 * rhi:.1f}]")
+    ax2.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)

@@ -1,6 +1,6 @@
 """The digital twin: conditions → hydraulics, outlet PSD, absorbance (and PL for shells) with uncertainty bands.
 
-``Twin.default().predict(Conditions(200, 0.1))`` runs the calibrated model (``twin/data/parameters-v2.json``):
+``Twin.default().predict(Conditions(200, 0.1))`` runs the calibrated model (``twin/data/parameters-v3.json``):
 
 1. reactor (``flowqd.reactor``): residence time, pressure drop, Re, De, the particle RTD of HB1;
 2. kinetics (``flowqd.kinetics``): batched PBE along the heat-up history, RTD-weighted outlet (segregated flow,
@@ -10,8 +10,10 @@
    peak is located on that spectrum with :func:`flowqd.analysis.exciton.find_exciton`;
 4. shell (optional): :mod:`flowqd.kinetics.shell` — thickness from the Zn balance, shifted 1S transitions (the
    spectrum uses InP classes of equal 1S energy), ensemble PL and PLQY;
-5. uncertainty: linearised propagation of the calibration covariance (finite-difference sensitivities run as
-   extra rows of the same batched solve); bands are value ± 1 standard deviation.
+5. uncertainty: parameter files v3 carry posterior samples of the kinetic parameters; the model runs on every
+   sample (extra rows of the same batched solve) and reports 90 % posterior predictive intervals (5-95 %
+   quantiles, the calibration's measurement noise added) as ``*_interval`` and mean ∓ 1 sd as ``*_band``.  v2
+   files (covariance only) keep the linearised propagation (finite-difference sensitivities).
 
 Conditions at one HB1 set point share one batch trajectory, so a batch over flows/units costs little more than
 one condition (``predict_batch``).
@@ -35,17 +37,29 @@ from flowqd.kinetics.shell import ShellParameters
 from flowqd.twin.conditions import Conditions
 from flowqd.twin.core import CoreOutlet, NumericsOptions, core_outlet
 
-__all__ = ["BatchPrediction", "Prediction", "Twin", "TwinParameters"]
+__all__ = ["BatchPrediction", "Prediction", "Twin", "TwinParameters", "theta_to_kinetics"]
 
 _INP_MOLAR_MASS = 145.79
 #: The packaged calibration ``Twin.default()`` loads (``parameters-v1.json`` stays in the package for provenance).
-DEFAULT_PARAMETER_FILE = "parameters-v2.json"
+DEFAULT_PARAMETER_FILE = "parameters-v3.json"
 #: Wavelength grid of predicted absorbance spectra (the paper's spectrometer covers 400-900 nm).
 DEFAULT_WAVELENGTH_NM = np.arange(400.0, 900.0 + 0.5, 1.0)
 SCALAR_FIELDS = ("residence_time_min", "pressure_drop_bar", "reynolds", "dean", "peak_wavelength_nm", "x13_nm",
                  "sigma_nm", "rsd", "conversion", "production_mg_h", "pl_peak_nm", "pl_fwhm_nm", "plqy",
                  "shell_thickness_nm")
 BAND_FIELDS = ("x13_nm", "peak_wavelength_nm", "rsd", "conversion")
+#: Quantities with a 90 % posterior predictive interval (``*_interval``; v3 parameter files).
+INTERVAL_FIELDS = ("peak_wavelength_nm", "x13_nm", "rsd", "conversion", "production_mg_h")
+_NAN2 = (float("nan"), float("nan"))
+
+
+def theta_to_kinetics(theta: npt.ArrayLike, names: Sequence[str], transforms: Sequence[str],
+                      base: KineticParameters) -> KineticParameters:
+    """Kinetic parameters from fit coordinates (``log`` = log10 of the SI value, ``kJ`` = value/1000, ``lin``)."""
+    changes: dict[str, Any] = {}
+    for value, name, kind in zip(np.asarray(theta, dtype=float), names, transforms, strict=True):
+        changes[name] = 10.0**value if kind == "log" else (value * 1e3 if kind == "kJ" else float(value))
+    return base.replace(**changes)
 
 
 @dataclass(frozen=True)
@@ -62,10 +76,20 @@ class TwinParameters:
     theta: np.ndarray | None = None
     covariance: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Posterior samples of ``theta`` (n_samples, n_fit) in the fit's transformed units (v3 files).
+    posterior: np.ndarray | None = None
+    #: Measurement noise sd per quantity used by the calibration likelihood (added to predictive intervals).
+    noise: dict[str, float] = field(default_factory=dict)
+
+    def sample_kinetics(self) -> list[KineticParameters]:
+        """One :class:`KineticParameters` per posterior sample (empty without a posterior)."""
+        if self.posterior is None:
+            return []
+        return [theta_to_kinetics(th, self.fit_names, self.fit_transforms, self.kinetics) for th in self.posterior]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TwinParameters:
-        """Read a parameter file (default: the packaged ``parameters-v2.json``)."""
+        """Read a parameter file (default: the packaged ``parameters-v3.json``; v1 and v2 files still load)."""
         if path is None:
             text = (resources.files("flowqd.twin") / "data" / DEFAULT_PARAMETER_FILE).read_text()
             src = DEFAULT_PARAMETER_FILE
@@ -81,13 +105,20 @@ class TwinParameters:
             shell = ShellParameters(**data.get("shell", {}))
             fit = data.get("fit", {})
             num = NumericsOptions(**data.get("numerics", {}))
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            cov = np.asarray(fit["covariance"], dtype=float) if "covariance" in fit else None
+            theta = np.asarray(fit["theta"], dtype=float) if "theta" in fit else None
+            post = fit.get("posterior", {})
+            samples = np.asarray(post["samples"], dtype=float) if "samples" in post else None
+            names = tuple(fit.get("parameters", ()))
+            if samples is not None and (samples.ndim != 2 or samples.shape[1] != len(names)):
+                raise TypeError(f"posterior samples must be (n, {len(names)})")
+            noise = {str(k): float(v) for k, v in post.get("noise", {}).items()}
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
             raise ConfigError(f"not a twin parameter file ({exc})", source=src) from None
-        cov = np.asarray(fit["covariance"], dtype=float) if "covariance" in fit else None
-        theta = np.asarray(fit["theta"], dtype=float) if "theta" in fit else None
         return cls(kin, shell, float(data.get("feed_in_mol_m3", 87.7)), float(data.get("zinc_mol_m3", 439.0)),
-                   num, tuple(fit.get("parameters", ())), tuple(fit.get("transforms", ())), theta, cov,
-                   {k: data[k] for k in ("version", "flowqd_version", "date", "source") if k in data})
+                   num, names, tuple(fit.get("transforms", ())), theta, cov,
+                   {k: data[k] for k in ("version", "flowqd_version", "date", "source") if k in data},
+                   samples, noise)
 
 
 @dataclass(frozen=True)
@@ -95,7 +126,8 @@ class Prediction:
     """Twin output for one condition (scalar names are the stable CLI JSON keys).
 
     Shell-only fields (``pl_peak_nm``, ``pl_fwhm_nm``, ``plqy``, ``shell_thickness_nm``) are NaN for cores.
-    Bands are ``(low, high)`` = value ∓ 1 σ from the calibration covariance (NaN when not computed).
+    Bands are ``(low, high)`` = value ∓ 1 σ (posterior samples, or the covariance of a v2 file); intervals are the
+    90 % posterior predictive intervals of v3 files (NaN when not computed, e.g. ``bands=False``).
     """
 
     conditions: Conditions
@@ -123,6 +155,11 @@ class Prediction:
     peak_wavelength_nm_band: tuple[float, float] = (float("nan"), float("nan"))
     rsd_band: tuple[float, float] = (float("nan"), float("nan"))
     conversion_band: tuple[float, float] = (float("nan"), float("nan"))
+    peak_wavelength_nm_interval: tuple[float, float] = _NAN2
+    x13_nm_interval: tuple[float, float] = _NAN2
+    rsd_interval: tuple[float, float] = _NAN2
+    conversion_interval: tuple[float, float] = _NAN2
+    production_mg_h_interval: tuple[float, float] = _NAN2
 
     def to_dict(self, *, arrays: bool = False) -> dict[str, Any]:
         """JSON-ready dict: conditions, scalar fields, bands (and arrays when ``arrays``)."""
@@ -132,6 +169,9 @@ class Prediction:
             out[name] = v if np.isfinite(v) else None
         for name in BAND_FIELDS:
             out[f"{name}_band"] = [float(x) if np.isfinite(x) else None for x in getattr(self, f"{name}_band")]
+        for name in INTERVAL_FIELDS:
+            out[f"{name}_interval"] = [float(x) if np.isfinite(x) else None
+                                       for x in getattr(self, f"{name}_interval")]
         if arrays:
             for name in ("psd_diameter_nm", "psd_q3", "absorbance_wavelength_nm", "absorbance",
                          "pl_wavelength_nm", "pl_intensity"):
@@ -152,6 +192,8 @@ class BatchPrediction:
     absorbance: np.ndarray
     pl_wavelength_nm: np.ndarray
     pl_intensity: np.ndarray
+    #: 90 % posterior predictive intervals, ``(n, 2)`` per :data:`INTERVAL_FIELDS` name (NaN when not computed).
+    intervals: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.conditions)
@@ -164,6 +206,7 @@ class BatchPrediction:
 
     def __getitem__(self, i: int) -> Prediction:
         bands = {f"{k}_band": (float(v[i, 0]), float(v[i, 1])) for k, v in self.bands.items()}
+        bands.update({f"{k}_interval": (float(v[i, 0]), float(v[i, 1])) for k, v in self.intervals.items()})
         return Prediction(self.conditions[i], **{k: float(v[i]) for k, v in self.scalars.items()},
                           psd_diameter_nm=self.psd_diameter_nm, psd_q3=self.psd_q3[i],
                           absorbance_wavelength_nm=self.absorbance_wavelength_nm, absorbance=self.absorbance[i],
@@ -215,7 +258,7 @@ class Twin:
 
     @classmethod
     def default(cls, **kwargs: Any) -> Twin:
-        """The twin with the packaged calibrated parameters (``twin/data/parameters-v2.json``)."""
+        """The twin with the packaged calibrated parameters (``twin/data/parameters-v3.json``)."""
         return cls(TwinParameters.load(), **kwargs)
 
     # ----------------------------------------------------------------------------------------------------------
@@ -244,14 +287,18 @@ class Twin:
             backend = "jax" if resolve_backend("auto") == "jax" and n_uniq >= 64 else "numpy"
         sets: list[KineticParameters] = [prm.kinetics]
         steps: np.ndarray | None = None
-        if bands and prm.covariance is not None and prm.theta is not None:
+        n_post = 0
+        if bands and prm.posterior is not None:
+            posterior = prm.sample_kinetics()
+            sets, n_post = [prm.kinetics, *posterior], len(posterior)
+        elif bands and prm.covariance is not None and prm.theta is not None:
             sets, steps = self._perturbed_sets()
         outs = core_outlet(conds, sets if len(sets) > 1 else sets[0], feed_in_mol_m3=prm.feed_in_mol_m3,
                            numerics=prm.numerics, backend=backend)
         outs = outs if isinstance(outs, list) else [outs]
         base = outs[0]
         hyd = self._hydraulics(conds)
-        optics = [self._optics(conds, o, wl, baseline) for o in (outs if steps is not None else outs[:1])]
+        optics = [self._optics(conds, o, wl, baseline) for o in (outs if len(outs) > 1 else outs[:1])]
         scal, absorb, pl_wl, pl_i = optics[0]
         scal.update(hyd)
         scal["x13_nm"] = base.x13_nm
@@ -261,6 +308,25 @@ class Twin:
         scal["production_mg_h"] = np.array([60.0 * c.core_flow_ml_min * prm.feed_in_mol_m3 * 1e-3 * x
                                             * _INP_MOLAR_MASS for c, x in zip(conds, base.conversion, strict=True)])
         band = {k: np.full((len(conds), 2), np.nan) for k in BAND_FIELDS}
+        intervals: dict[str, np.ndarray] = {}
+        if n_post:
+            flows = np.array([c.core_flow_ml_min for c in conds])
+            per_x = 60.0 * flows * prm.feed_in_mol_m3 * 1e-3 * _INP_MOLAR_MASS
+            draws = {"x13_nm": np.stack([o.x13_nm for o in outs[1:]]), "rsd": np.stack([o.rsd for o in outs[1:]]),
+                     "conversion": np.stack([o.conversion for o in outs[1:]]),
+                     "peak_wavelength_nm": np.stack([op[0]["peak_wavelength_nm"] for op in optics[1:]])}
+            rng = np.random.default_rng(20231)
+            noisy_all = {k: v + prm.noise.get(k, 0.0) * rng.standard_normal(v.shape) for k, v in draws.items()}
+            noisy_all["conversion"] = np.clip(noisy_all["conversion"], 0.0, 1.0)  # a measured yield stays in [0, 1]
+            noisy_all["production_mg_h"] = noisy_all["conversion"] * per_x[None, :]  # measured through X
+            draws["production_mg_h"] = draws["conversion"] * per_x[None, :]
+            for k, v in draws.items():
+                noisy = noisy_all[k]
+                intervals[k] = np.stack([np.nanquantile(noisy, 0.05, axis=0), np.nanquantile(noisy, 0.95, axis=0)],
+                                        axis=-1)
+                if k in band:
+                    mu, sd = np.nanmean(v, axis=0), np.nanstd(v, axis=0)
+                    band[k] = np.stack([mu - sd, mu + sd], axis=-1)
         if steps is not None:
             values = {"x13_nm": [o.x13_nm for o in outs], "rsd": [o.rsd for o in outs],
                       "conversion": [o.conversion for o in outs],
@@ -271,7 +337,8 @@ class Twin:
                 jac = np.stack([(vals[i + 1] - v0) / steps[i] for i in range(len(steps))], axis=-1)
                 sd = np.sqrt(np.maximum(np.einsum("ci,ij,cj->c", jac, cov, jac), 0.0))
                 band[k] = np.stack([v0 - sd, v0 + sd], axis=-1)
-        return BatchPrediction(tuple(conds), scal, band, base.diameter_nm, base.q3, wl, absorb, pl_wl, pl_i)
+        return BatchPrediction(tuple(conds), scal, band, base.diameter_nm, base.q3, wl, absorb, pl_wl, pl_i,
+                               intervals)
 
     def absorbance(self, conditions: Conditions, wavelength_nm: npt.ArrayLike) -> np.ndarray:
         """Predicted outlet absorbance (1 mm path, after ``dilution``) at ``wavelength_nm``."""
@@ -295,9 +362,7 @@ class Twin:
         steps = np.where(sd > 0, 0.1 * sd, 1e-3)
         sets = [prm.kinetics]
         for i, (name, kind) in enumerate(zip(prm.fit_names, prm.fit_transforms, strict=True)):
-            th = float(prm.theta[i] + steps[i])
-            val = 10.0**th if kind == "log" else (th * 1e3 if kind == "kJ" else th)
-            sets.append(prm.kinetics.replace(**{name: val}))
+            sets.append(theta_to_kinetics([prm.theta[i] + steps[i]], [name], [kind], prm.kinetics))
         return sets, steps
 
     def _hydraulics(self, conds: list[Conditions]) -> dict[str, np.ndarray]:

@@ -19,7 +19,9 @@ from flowqd.devices.sim.devices import (
     SimTemperatureController,
     SimValve,
 )
+from flowqd.devices.sim.forward import SimFastForward
 from flowqd.devices.sim.plant import HeaterParams, SimPlant, SyringeParams
+from flowqd.devices.sim.predictions import PredictionCache
 from flowqd.devices.sim.surrogate import SurrogateConditions, SurrogateTwin
 from flowqd.errors import ConfigError
 
@@ -29,6 +31,8 @@ SIM_DRIVE_MIN_FLOW_ML_MIN = 0.001
 __all__ = [
     "SIM_DRIVE_MIN_FLOW_ML_MIN",
     "HeaterParams",
+    "PredictionCache",
+    "SimFastForward",
     "SimPlant",
     "SimPressureSensor",
     "SimSpectrometer",
@@ -129,4 +133,9 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
                                         excitation_nm=sc.excitation_nm if sc.mode == "pl" else None,
                                         excitation_fwhm_nm=sc.excitation_fwhm_nm,
                                         sphere_excitation_counts=sc.sphere_excitation_counts)
+    heater_boxes = {role: box for role, box in (("hb1", process.core_box), ("hb2", process.shell_box))
+                    if role in out and box is not None}
+    plant.fast_forward = SimFastForward(
+        plant, {r: out[r] for r in ("core_pump", "shell_pump") if r in out}, heater_boxes,
+        dev.pressure.max_bar if "pressure" in out else None)
     return out, plant
