@@ -18,6 +18,13 @@ from flowqd.platform.plausibility import PlausibilityLimits, SensorPlausibility
 PERIOD_S = 1.0
 
 
+@pytest.fixture
+def rig(make):
+    """Tick by tick: the faults are injected into the device methods, which the event clock's fast-forward of the
+    simulation (analytic readings) does not call."""
+    return make(clock_mode="tick", pump_pressure_check=True)
+
+
 def _when(rig, phase, action, condition_index=0):
     """Call ``action(rig)`` once, the first time the engine reports ``phase`` of ``condition_index``; return the
     dict that receives the injection time ``t``."""
@@ -75,7 +82,7 @@ def test_stuck_pressure_transducer_trips(rig, quick_campaign):
 
 def test_stuck_low_transducer_during_a_clog_is_caught_by_the_pump_pressure(make, ptext, quick_campaign):
     # the audit's case: transducer stuck at 0.01 bar while a clog builds (true pressure reached 414 bar)
-    rig = make(ptext())
+    rig = make(ptext(), clock_mode="tick", pump_pressure_check=True)
     state = _when(rig, "stabilising", lambda r: (setattr(r.devices.pressure, "read_bar", lambda: 0.01),
                                               r.plant.inject_clog(30.0)))
     t = _tripped(rig, quick_campaign, "sensor_disagreement", "pressure")
@@ -173,7 +180,7 @@ def test_saturated_spectra_trip_after_the_configured_count(rig, quick_campaign):
 
 def test_stabilise_timeout_trips(make, ptext, quick_campaign):
     # 25 -> 180 C at 5 C/min takes 31 min: a 5 min time-out must trip
-    rig = make(ptext(**{"stabilise_timeout_s = 7200.0": "stabilise_timeout_s = 300.0"}))
+    rig = make(ptext(**{"stabilise_timeout_s = 7200.0": "stabilise_timeout_s = 300.0"}), clock_mode="tick")
     t = _tripped(rig, quick_campaign, "stabilise_timeout", None)
     assert 300.0 < t <= 300.0 + 2 * PERIOD_S
 

@@ -122,12 +122,16 @@ class RunEngine:
         Returns a reason string when an emergency stop is requested (checked every control period).
     on_progress : callable, optional
         Receives a :class:`Progress` every control period.
+    pump_pressure_check : bool, optional
+        Read each pump's own pressure every period as a redundant signal for the plausibility cross-check
+        (default: on for hardware, off for the simulated platform, see :mod:`flowqd.platform.plausibility`).
     """
 
     def __init__(self, platform: PlatformConfig, devices: Devices, clock: Clock, recorder: RunRecorder, *,
                  analyzer: Analyzer | None = None, stop_flag: StopFlag | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 process: ProcessModel | None = None, clock_mode: str = "event") -> None:
+                 process: ProcessModel | None = None, clock_mode: str = "event",
+                 pump_pressure_check: bool | None = None) -> None:
         if clock_mode not in ("event", "tick"):
             raise FlowqdError(f"clock_mode must be 'event' or 'tick', got {clock_mode!r}")
         self.clock_mode = clock_mode
@@ -157,6 +161,11 @@ class RunEngine:
         self._setpoints: dict[str, float | None] = {}
         self._flows: dict[str, float] = {}
         self._units = (1, 1)
+        # the pumps' own pressure as a redundant signal (plausibility): on by default on hardware; off by default on
+        # the simulated platform, whose pump pressure is the transducer's model again (no independent information)
+        # and whose event clock replays the tick's noise stream, which an extra reading per period would shift
+        self._pump_check = (getattr(devices, "fast_forward", None) is None) if pump_pressure_check is None \
+            else bool(pump_pressure_check)
         self._condition_id: int | None = None
         self._condition_index: int | None = None
         self._label = ""
@@ -522,7 +531,9 @@ class RunEngine:
             t = float(t)
             temps = {role: float(v[i]) for role, v in r.temperatures_c.items()}
             pressure = None if r.pressure_bar is None else float(r.pressure_bar[i])
-            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None)
+            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None,
+                            commanded_flows_ml_min=dict(self._flows),
+                            model_pressure_bar=self._model_pressure_bar(temps))
             self.last_snapshot = snap
             trips = self.interlocks.evaluate(snap)
             if trips:
@@ -588,7 +599,7 @@ class RunEngine:
             q = read(role, pump.flow_ml_min)
             v = read(role, pump.volume_left_ml)
             s = read(role, pump.starved)
-            pp = read(role, pump.pressure_bar) if self._flows.get(role, 0.0) > 0 else None
+            pp = read(role, pump.pressure_bar) if self._pump_check and self._flows.get(role, 0.0) > 0 else None
             if pp is not None:
                 pump_bar[role] = pp
             if q is not None:
