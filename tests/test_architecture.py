@@ -38,7 +38,7 @@ def test_every_command_group_registers() -> None:
 
     names = set(get_command(app).commands)  # type: ignore[attr-defined]
     assert {"analyze", "simulate", "twin", "plan", "run", "demo", "stop", "report", "runs", "export",
-            "materials", "serve"} <= names
+            "materials", "serve", "optimize", "suggest"} <= names
 
 
 def test_cli_default_database_is_the_stores() -> None:

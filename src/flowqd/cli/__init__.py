@@ -34,6 +34,7 @@ _GROUPS = (
     "flowqd.cli.report",
     "flowqd.cli.materials",
     "flowqd.cli.serve",
+    "flowqd.cli.optimize",
 )
 
 

@@ -211,9 +211,18 @@ def plan(
     parameters: str | None = typer.Option(None, "--parameters",
                                           help="Twin parameter file (JSON, e.g. from `flowqd twin calibrate "
                                                "--out`): add the twin's prediction with 90 % intervals."),
+    target_peak_nm: float | None = typer.Option(
+        None, "--target-peak-nm", help="Inverse query: the conditions whose twin first exciton is at this peak "
+        "at the lowest RSD (the map with --map)."),
+    target_tolerance_nm: float = typer.Option(2.0, "--target-tolerance-nm", help="Tolerance of --target-peak-nm."),
+    map_path: str | None = typer.Option(None, "--map", help="With --target-peak-nm: write the twin's map (PNG)."),
 ) -> None:
     """Plan one operating point: τ, Re, De, ΔP vs the 20 bar syringe, washout, consumption, margins."""
     from rich.table import Table
+
+    if target_peak_nm is not None:
+        _inverse(target_peak_nm, target_tolerance_nm, units, Path(map_path) if map_path else None, json_out)
+        return
 
     r = plan_operating_point(temperature_c=temperature_c, flow_ml_min=flow_ml_min, units=units, shell=shell,
                              ddt_flow_ml_min=ddt_flow_ml_min, shell_temperature_c=shell_temperature_c,
@@ -283,6 +292,28 @@ def plan(
         if e["status"] != "ok":
             style = colour[e["status"]]
             console.print(Text(f"{e['status']}: {e['key']} = {e['value']:.3g} {e['unit']}: {e['note']}", style=style))
+
+
+def _inverse(target_nm: float, tolerance_nm: float, units: int, map_path: Path | None, json_out: bool) -> None:
+    """``plan --target-peak-nm``: the twin's best conditions for a target first exciton (lowest RSD)."""
+    from flowqd.cli._common import check_output, print_table
+    from flowqd.optimize.inverse import inverse_query
+
+    check_output(map_path, "--map")
+    answer = inverse_query(target_nm, tolerance_nm=tolerance_nm, core_units=units)
+    if map_path is not None:
+        from flowqd.report.optimize_plots import plot_inverse_map
+
+        plot_inverse_map(answer, map_path)
+    if json_out:
+        print_json({**answer.to_dict(), "map": str(map_path) if map_path else None})
+        return
+    rows = [[f"{c['core_temperature_c']:.1f}", f"{c['core_flow_ml_min']:.3g}", f"{c['peak_nm']:.1f}",
+             f"{100 * c['rsd']:.1f}"] for c in answer.candidates]
+    print_table(f"twin: first exciton {target_nm:g} ± {tolerance_nm:g} nm, lowest RSD first",
+                ["T core\n(°C)", "flow\n(mL/min)", "peak\n(nm)", "RSD\n(%)"], rows, right=[0, 1, 2, 3], out=console)
+    if map_path is not None:
+        console.print(f"map: {map_path}")
 
 
 def register(app: typer.Typer) -> None:

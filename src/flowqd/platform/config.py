@@ -45,6 +45,7 @@ __all__ = [
     "DualSyringePumpConfig",
     "HeaterConfig",
     "InterlockConfig",
+    "NoDotsRegion",
     "PlatformConfig",
     "PressureSensorConfig",
     "SimConfig",
@@ -301,8 +302,41 @@ class InterlockConfig(BaseModel):
         return self
 
 
+class NoDotsRegion(BaseModel):
+    """``[[sim.no_dots]]``: a failure region of the simulated plant — set points inside every given range make no
+    dots (the outlet stays clear; the inline analysis finds no exciton)."""
+
+    model_config = _STRICT
+
+    core_temperature_c: tuple[float, float] | None = Field(None, strict=False)
+    core_flow_ml_min: tuple[float, float] | None = Field(None, strict=False)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> NoDotsRegion:
+        given = [(k, v) for k, v in (("core_temperature_c", self.core_temperature_c),
+                                     ("core_flow_ml_min", self.core_flow_ml_min)) if v is not None]
+        if not given:
+            raise ValueError("give core_temperature_c and/or core_flow_ml_min as [low, high]")
+        for k, (lo, hi) in given:
+            if not lo < hi:
+                raise ValueError(f"{k} = [{lo:g}, {hi:g}]: low must be below high")
+        return self
+
+    def contains(self, core_temperature_c: float, core_flow_ml_min: float) -> bool:
+        """Whether the set point lies in the region (bounds included)."""
+        t, q = self.core_temperature_c, self.core_flow_ml_min
+        return ((t is None or t[0] <= core_temperature_c <= t[1])
+                and (q is None or q[0] <= core_flow_ml_min <= q[1]))
+
+
 class SimConfig(BaseModel):
-    """Options of the simulated platform (``driver = "sim"`` devices)."""
+    """Options of the simulated platform (``driver = "sim"`` devices).
+
+    ``twin_parameters`` runs the simulated plant on a twin with *these* parameters (a file ``flowqd twin calibrate
+    --out`` writes; a relative path is relative to the platform file's folder, else to the working directory), so
+    the plant need not be the optimiser's twin. ``measurement_noise`` is relative Gaussian noise on every simulated
+    absorbance value (e.g. 0.02 = 2 %). ``[[sim.no_dots]]`` regions are the plant's failure model.
+    """
 
     model_config = _STRICT
 
@@ -310,6 +344,15 @@ class SimConfig(BaseModel):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     ambient_c: float = Field(25.0, ge=-20, le=50)
     pressure_noise_bar: float = Field(0.002, ge=0, le=1)
+    twin_parameters: str | None = Field(None, max_length=1000)
+    measurement_noise: float = Field(0.0, ge=0, le=0.5)
+    no_dots: tuple[NoDotsRegion, ...] = Field((), strict=False, max_length=100)
+
+    @model_validator(mode="after")
+    def _twin_file(self) -> SimConfig:
+        if self.twin_parameters is not None and self.twin != "default":
+            raise ValueError("twin_parameters needs twin = 'default' (the surrogate has no parameter file)")
+        return self
 
 
 class _FromToml(BaseModel):

@@ -7,6 +7,7 @@ for devices with ``driver = "sim"``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from flowqd.devices.alternating import AlternatingPump
@@ -46,15 +47,30 @@ __all__ = [
 ]
 
 
-def default_twin(kind: str = "default") -> tuple[Any, Any]:
-    """``(twin, make_conditions)`` for ``[sim] twin`` = ``"default"`` (the digital twin) or ``"surrogate"``."""
+def default_twin(kind: str = "default", parameters: str | Path | None = None) -> tuple[Any, Any]:
+    """``(twin, make_conditions)`` for ``[sim] twin`` = ``"default"`` (the digital twin, with the packaged or the
+    ``parameters`` file's parameters) or ``"surrogate"``."""
     if kind == "surrogate":
         return SurrogateTwin(), SurrogateConditions
     try:
-        from flowqd.twin import Conditions, Twin
+        from flowqd.twin import Conditions, Twin, TwinParameters
     except ImportError as exc:  # the twin package is optional at this layer
         raise ConfigError(f"[sim] twin = 'default' needs flowqd.twin ({exc}); use twin = 'surrogate'") from None
+    if parameters is not None:
+        return Twin(TwinParameters.load(parameters)), Conditions
     return Twin.default(), Conditions
+
+
+def _parameter_path(platform_config: Any) -> Path | None:
+    """``[sim] twin_parameters`` resolved: relative to the platform file's folder when that file exists."""
+    name = platform_config.sim.twin_parameters
+    if name is None:
+        return None
+    p = Path(name)
+    source = Path(str(getattr(platform_config, "source", "")))
+    if not p.is_absolute() and source.is_file() and (source.parent / p).exists():
+        return source.parent / p
+    return p
 
 
 def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
@@ -73,7 +89,7 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     """
     sim_cfg = platform_config.sim
     if twin is None:
-        twin, make_conditions = default_twin(sim_cfg.twin)
+        twin, make_conditions = default_twin(sim_cfg.twin, _parameter_path(platform_config))
     elif isinstance(twin, SurrogateTwin):
         make_conditions = SurrogateConditions
     else:
@@ -90,7 +106,10 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
                      # the twin's absorbance is that of its outlet diluted `twin.dilution`x; the flow cell sees the
                      # outlet diluted as the platform file says (devices.uvvis.dilution)
                      twin_path_mm=float(getattr(twin, "path_mm", 1.0)) * dev.uvvis.dilution
-                     / float(getattr(twin, "dilution", dev.uvvis.dilution)))
+                     / float(getattr(twin, "dilution", dev.uvvis.dilution)),
+                     measurement_noise=sim_cfg.measurement_noise,
+                     no_dots=(lambda t, q: any(r.contains(t, q) for r in sim_cfg.no_dots)) if sim_cfg.no_dots
+                     else None)
     plant.core_units = len(train.section(process.core_box).units_in_use)  # type: ignore[union-attr]
     if process.shell_box is not None:
         plant.shell_units = len(train.section(process.shell_box).units_in_use)  # type: ignore[union-attr]

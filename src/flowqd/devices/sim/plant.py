@@ -124,6 +124,23 @@ class _Segment:
     ddt_ml: float = 0.0
 
 
+@dataclass(frozen=True)
+class _ClearOutlet:
+    """What a ``no_dots`` failure region puts out: no absorbance, no PL."""
+
+    absorbance_wavelength_nm: np.ndarray
+    pl_wavelength_nm: np.ndarray
+    plqy: float = float("nan")
+
+    @property
+    def absorbance(self) -> np.ndarray:
+        return np.zeros_like(self.absorbance_wavelength_nm)
+
+    @property
+    def pl_intensity(self) -> np.ndarray:
+        return np.zeros_like(self.pl_wavelength_nm)
+
+
 @dataclass
 class FlowSample:
     """One sub-step of the delivered flows (kept when ``record_flows`` is on)."""
@@ -170,6 +187,10 @@ class SimPlant:
     flow_log: list[FlowSample] = field(default_factory=list)
     core_units: int = 1
     shell_units: int = 1
+    #: Relative Gaussian noise on every simulated absorbance value (``[sim] measurement_noise``).
+    measurement_noise: float = 0.0
+    #: Failure model: ``no_dots(core_temperature_c, core_flow_ml_min)`` → the outlet stays clear there.
+    no_dots: Callable[[float, float], bool] | None = None
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -757,8 +778,12 @@ class SimPlant:
                               op.shell_units)
 
     def prediction(self, op: OperatingPoint) -> Any:
-        """The twin's prediction at ``op`` (cached)."""
-        return self.predictions.get(op)
+        """The twin's prediction at ``op`` (cached); a clear outlet inside a ``no_dots`` failure region."""
+        pred = self.predictions.get(op)
+        if self.no_dots is not None and self.no_dots(op.core_temperature_c, op.core_flow_ml_min):
+            return _ClearOutlet(np.asarray(pred.absorbance_wavelength_nm, dtype=float),
+                                np.asarray(pred.pl_wavelength_nm, dtype=float))
+        return pred
 
     def outlet_absorbance(self, wavelength_nm: np.ndarray, path_mm: float) -> np.ndarray:
         """Absorbance of the flow-cell content on ``wavelength_nm`` for a ``path_mm`` cell."""
@@ -769,6 +794,8 @@ class SimPlant:
             a += w * np.interp(wavelength_nm, wl, np.asarray(pred.absorbance, dtype=float), left=np.nan,
                                right=np.nan)
         a = np.where(np.isfinite(a), a, 0.0)
+        if self.measurement_noise > 0:
+            a = a * (1.0 + self.measurement_noise * self.rng.normal(0.0, 1.0, a.shape))
         return a * path_mm / self.twin_path_mm
 
     def outlet_sphere(self, wavelength_nm: np.ndarray, excitation_nm: float,
