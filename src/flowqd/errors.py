@@ -11,8 +11,11 @@ __all__ = [
     "ConfigError",
     "FlowqdError",
     "InterlockTrip",
+    "LeaseHeld",
+    "LeaseLost",
     "RangeError",
     "SpectrumError",
+    "StorageError",
 ]
 
 
@@ -43,6 +46,18 @@ class RangeError(FlowqdError, ValueError):
 
 class ConfigError(FlowqdError, ValueError):
     """A platform, recipe or campaign file that does not validate."""
+
+
+class StorageError(FlowqdError, RuntimeError):
+    """The run database cannot be written or read: disk full, read-only file or folder, server gone."""
+
+
+class LeaseHeld(FlowqdError, RuntimeError):
+    """Another live engine holds the run's lease (one engine per run)."""
+
+
+class LeaseLost(FlowqdError, RuntimeError):
+    """This engine's lease of a run was taken over (it had gone stale): stop driving the run."""
 
 
 class InterlockTrip(FlowqdError, RuntimeError):

@@ -82,7 +82,7 @@ def _spectra_fingerprint(url: str) -> dict[int, tuple[int, str]]:
                 for s in store.spectra(1)}
 
 
-def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
+def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files, capsys):
     url = f"sqlite:///{files / 'runs.sqlite'}"
     cmd = [sys.executable, "-c", "import sys; from flowqd.cli import main; sys.exit(main())",
            *_args(files, "--speed", "1500")]
@@ -92,7 +92,7 @@ def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
         # the campaign takes, plus a random fraction of one poll period. (A random wall-clock delay alone can
         # outlast the accelerated run on a fast machine.)
         target = random.randint(1, 4)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: CI machines can be loaded
         while time.monotonic() < deadline:
             if (files / "runs.sqlite").exists():
                 try:
@@ -102,6 +102,12 @@ def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
                     pass
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.02)
+        # one engine per run: a second `--resume` of the running run is refused in one line and changes nothing
+        assert main(["run", "--resume", "1", "--db", url, "--speed", "0", "--quiet", "--stop-file",
+                     str(files / "STOP")]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1
+        assert "run 1 is being driven by another engine" in err and f":{proc.pid}:" in err
         time.sleep(random.uniform(0.0, 0.02))
         assert proc.poll() is None, "the run finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
@@ -113,6 +119,7 @@ def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
     assert before
     with Store(url) as store:
         assert store.get_run(1).status == "running"  # killed: nobody marked it
+    # the killed engine's lease is taken over at once (its process is gone), no waiting for it to go stale
     assert main(["run", "--resume", "1", "--db", url, "--speed", "0", "--quiet", "--stop-file",
                  str(files / "STOP")]) == 0
     after = _spectra_fingerprint(url)
@@ -123,7 +130,8 @@ def test_kill_9_then_resume_loses_and_duplicates_no_spectrum(files):
         assert store.completed_conditions(1) == [0, 1]
         for i in (0, 1):
             assert store.completed_spectra_count(1, i, "absorbance") >= 3
-        assert len(store.events(1, "run.resumed")) == 1
+        assert len(store.events(1, "run.resumed")) == 1  # the refused second engine recorded nothing
+        assert len(store.events(1, "run.completed")) == 1 and store.lease(1).holder() is None
 
 
 def test_results_tables_fit_80_columns_without_truncating(tmp_path, monkeypatch):
@@ -145,3 +153,4 @@ def test_results_tables_fit_80_columns_without_truncating(tmp_path, monkeypatch)
     for r in rows:
         assert f"{r['x13_nm']:.2f}" in text and str(r["status"]) in text
     assert "607.0" in text and "30.9" in text and "0.553" in text and "0.441" in text
+

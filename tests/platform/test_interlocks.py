@@ -143,5 +143,5 @@ def test_interlocks_unit_rise_needs_a_trend_not_noise():
     assert t - 60 <= 10
     # hot block below its set point + margin, or above it while cooling: no trip
     assert lock.evaluate(Snapshot(100.0, None, {"hb1": 210.0}, {"hb1": 200.0})) == []
-    assert [t.kind for t in lock.evaluate(Snapshot(101.0, None, {"hb1": 351.0}, {"hb1": 200.0}))] == \
+    assert [t.kind for t in lock.evaluate(Snapshot(400.0, None, {"hb1": 351.0}, {"hb1": 200.0}))] == \
         ["overtemperature"]

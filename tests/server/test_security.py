@@ -12,7 +12,7 @@ from tests.server.conftest import bearer
 from flowqd.server import LOOPBACK_HOSTS, create_app
 from flowqd.store import Store
 from flowqd.store.auth import ApiToken, TokenStore, parse_duration
-from flowqd.store.masking import mask_url
+from flowqd.store.database import mask_url
 
 #: POST routes that change nothing (a computation or the login flow) or that every role may call (emergency stop).
 NOT_STATE_CHANGING = {"/login", "/logout", "/api/simulate"}

@@ -158,3 +158,34 @@ def test_drop_all_leaves_an_empty_database(server: str) -> None:
         Base.metadata.drop_all(store.engine)
     with pytest.raises(Exception, match="not a flowqd database"):
         Store(url, create=False)
+
+
+def test_run_lease_on_postgres(server: str) -> None:
+    """The lease protocol (one engine per run) holds on PostgreSQL: refusals, take-overs, one winner per race."""
+    from tests.store.test_lease import lease_protocol
+
+    lease_protocol(_new_database(server))
+
+
+def test_password_never_shown(server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A password in the URL (trust auth ignores it) appears nowhere: CLI output, errors, /api/health, 404s, /."""
+    from flowqd.cli import main
+
+    url = _new_database(server).replace("://postgres@", "://postgres:s3cret-pw@")
+    with Store(url) as store:
+        populate_demo_run(store, shell=False, trip=False)
+        assert "s3cret" not in store.url and "***" in store.url
+    assert main(["runs", "--db", url]) == 0
+    assert main(["runs", "--db", url.rsplit("/", 1)[0] + "/no_such_db"]) == 2  # an error naming the URL
+    out = capsys.readouterr()
+    assert "s3cret" not in out.out + out.err and "***" in out.out + out.err
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from flowqd.server import create_app
+
+    with TestClient(create_app(url)) as client:
+        bodies = [client.get(p) for p in ("/api/health", "/", "/api/runs/999", "/api/runs/999/spectra")]
+    assert bodies[0].status_code == 200 and bodies[2].status_code == 404
+    assert all("s3cret" not in r.text for r in bodies)
+    assert "***" in bodies[0].text

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from flowqd.cli._common import console, err_console, fail, print_json, print_table
+from flowqd.errors import FlowqdError
 
 __all__ = ["register"]
 
@@ -208,6 +209,20 @@ def _open_store(db: str) -> Any:
     return Store(db)
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FlowqdError(f"{path}: not a UTF-8 text file (byte {exc.start}); TOML files are UTF-8") from None
+
+
+def _check_speed(speed: float) -> None:
+    """``--speed``: a finite number ≥ 0 (0 = as fast as possible)."""
+    if not math.isfinite(speed) or speed < 0:
+        raise FlowqdError(f"--speed {speed}: must be a finite number ≥ 0 (simulated seconds per real second; 0 = as "
+                          "fast as possible)")
+
+
 def _check_stop_file(stop_file: Path) -> None:
     if stop_file.exists():
         fail(f"emergency stop flag {stop_file} is set; clear it with `flowqd stop --clear` before running")
@@ -222,6 +237,7 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
     from flowqd.errors import ConfigError, InterlockTrip
     from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
 
+    _check_speed(speed)
     store = _open_store(db) if resume is not None else None
     run_id: int | None = None
     if store is not None:
@@ -341,9 +357,9 @@ def run(
     """Run a campaign on the platform with live progress; interlocks latch, resume with --resume RUN_ID."""
     if campaign is None and resume is None:
         fail("give a CAMPAIGN file, or --resume RUN_ID")
-    campaign_text = campaign.read_text() if campaign is not None else None
+    campaign_text = _read_text(campaign) if campaign is not None else None
     if platform is not None:
-        platform_text, platform_source = platform.read_text(), str(platform)
+        platform_text, platform_source = _read_text(platform), str(platform)
     else:
         platform_text, platform_source = _packaged(PACKAGED_PLATFORM)
     store, run_id, status = _execute(campaign_text, str(campaign), platform_text, platform_source, speed=speed, db=db,
@@ -358,9 +374,9 @@ def run(
         if json_out:
             raise typer.Exit(3)
         console.print(f"run {run_id} [red]tripped[/]; fix the cause, then "
-                      f"`flowqd run --resume {run_id} --db {escape(db)}`")
+                      f"`flowqd run --resume {run_id} --db {escape(store.url)}`")
         raise typer.Exit(3)
-    console.print(escape(f"run {run_id} {status}; database {db}"))
+    console.print(escape(f"run {run_id} {status}; database {store.url}"))
 
 
 def stop(
@@ -433,7 +449,7 @@ def demo(
             return
         _print_results(store, run_id)
     console.print(escape(f"report: {path}"))
-    console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {db}"))
+    console.print(escape(f"demo run {run_id} {status} in {time.monotonic() - t0:.1f} s; database {store.url}"))
     if status != "completed":
         raise typer.Exit(3)
 

@@ -77,14 +77,15 @@ def runs(
                      "n_conditions": counts[r.id][0], "n_spectra": counts[r.id][1]} for r in rows])
         return
     if not rows:
-        console.print(escape(f"no runs in {db}"))
+        console.print(escape(f"no runs in {store.url}"))
         return
-    colour = {"completed": "green", "running": "cyan", "paused": "yellow", "tripped": "red", "failed": "red"}
+    colour = {"completed": "green", "running": "cyan", "paused": "yellow", "tripped": "red", "failed": "red",
+              "interrupted": "yellow"}
     cells = [[str(r.id), r.name, Text(r.status, style=colour.get(r.status, "white")),
               r.started_at.strftime("%Y-%m-%d %H:%M"), str(counts[r.id][0]), str(counts[r.id][1]), r.uuid[:8]]
              for r in rows]
     print_table("flowqd runs", ["id", "name", "status", "started\n(UTC)", "condi-\ntions", "spectra", "uuid"],
-                cells, caption=db, right=(0, 4, 5), fold=(1,))
+                cells, caption=store.url, right=(0, 4, 5), fold=(1,))
 
 
 def export(

@@ -66,7 +66,7 @@ def serve(
         import uvicorn
 
         from flowqd.server import create_app
-        from flowqd.store.masking import mask_url
+        from flowqd.store.database import mask_url
     except ImportError as exc:
         raise FlowqdError(
             f"flowqd serve needs the server extra: pip install 'flowqd[server]' ({exc.name} missing)") from exc

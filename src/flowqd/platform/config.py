@@ -23,7 +23,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -33,6 +33,10 @@ from flowqd.reactor.config import TrainConfig
 from flowqd.reactor.geometry import ReactorTrain
 
 __all__ = [
+    "MAX_CONDITIONS",
+    "MAX_PIXELS",
+    "MAX_SCAN_MS",
+    "MAX_SWEEP_AXIS",
     "CampaignConfig",
     "ConditionConfig",
     "ControlConfig",
@@ -56,7 +60,18 @@ __all__ = [
     "platform_from_text",
 ]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+#: Every model: unknown keys are errors, values are type-strict (``true`` is not a flow, ``"350"`` is not a
+#: number; an integer is accepted for a float) and finite (``nan``/``inf`` are refused). Lists of the TOML file
+#: become tuples where a field is a tuple (``Field(strict=False)`` on those fields only).
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+#: Most conditions one campaign may hold (a ``[sweep]`` grid is counted before it is built).
+MAX_CONDITIONS = 5000
+#: Most values along one ``[sweep]`` axis.
+MAX_SWEEP_AXIS = 1000
+#: Most detector pixels of one spectrometer (the largest common array detectors have 16 384).
+MAX_PIXELS = 65_536
+#: Longest single acquisition, ``integration_ms × averages`` (10 min).
+MAX_SCAN_MS = 600_000.0
 _UNIT_SUFFIXES = ("_c", "_ml_min", "_bar", "_s", "_ms", "_mm", "_nm", "_ml", "_j_k", "_bar_min", "_c_min")
 
 
@@ -70,22 +85,22 @@ class DeviceConfig(BaseModel):
 
     model_config = _STRICT
 
-    driver: str = "sim"
-    port: str | None = None
-    address: int | None = Field(None, ge=0)
-    timeout_s: float = Field(1.0, gt=0)
+    driver: str = Field("sim", min_length=1, max_length=100)
+    port: str | None = Field(None, max_length=500)
+    address: int | None = Field(None, ge=0, le=65535)
+    timeout_s: float = Field(1.0, gt=0, le=60)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SyringePumpConfig(DeviceConfig):
     """A syringe pump fed from a reservoir."""
 
-    syringe_volume_ml: float = Field(2.5, gt=0)
-    pressure_rating_bar: float = Field(20.0, gt=0)
-    min_flow_ml_min: float = Field(0.03, gt=0)
-    max_flow_ml_min: float = Field(1.5, gt=0)
-    refill_flow_ml_min: float = Field(2.5, gt=0)
-    reservoir_ml: float = Field(gt=0, description="liquid in the reservoir at the start of a run")
+    syringe_volume_ml: float = Field(2.5, gt=0, le=1000)
+    pressure_rating_bar: float = Field(20.0, gt=0, le=1000)
+    min_flow_ml_min: float = Field(0.03, gt=0, le=1000)
+    max_flow_ml_min: float = Field(1.5, gt=0, le=1000)
+    refill_flow_ml_min: float = Field(2.5, gt=0, le=1000)
+    reservoir_ml: float = Field(gt=0, le=100_000, description="liquid in the reservoir at the start of a run")
 
     @model_validator(mode="after")
     def _flows(self) -> SyringePumpConfig:
@@ -98,18 +113,25 @@ class SyringePumpConfig(DeviceConfig):
 class DualSyringePumpConfig(SyringePumpConfig):
     """Two alternating syringes (continuous flow)."""
 
-    partner_address: int | None = Field(None, ge=0)
-    switch_volume_ml: float = Field(0.25, ge=0)
+    partner_address: int | None = Field(None, ge=0, le=65535)
+    switch_volume_ml: float = Field(0.25, ge=0, le=1000)
     overlap: bool = True
+
+    @model_validator(mode="after")
+    def _switch(self) -> DualSyringePumpConfig:
+        if self.switch_volume_ml >= self.syringe_volume_ml:
+            raise ValueError(f"switch_volume_ml {self.switch_volume_ml:g} must be below syringe_volume_ml "
+                             f"{self.syringe_volume_ml:g}")
+        return self
 
 
 class HeaterConfig(DeviceConfig):
     """A heating-box temperature controller."""
 
-    max_c: float = Field(gt=0)
-    min_c: float = 20.0
-    max_ramp_c_min: float = Field(10.0, gt=0)
-    ramp_c_min: float = Field(5.0, gt=0)
+    max_c: float = Field(gt=0, le=1000)
+    min_c: float = Field(20.0, ge=-50, le=1000)
+    max_ramp_c_min: float = Field(10.0, gt=0, le=100)
+    ramp_c_min: float = Field(5.0, gt=0, le=100)
 
     @model_validator(mode="after")
     def _ramp(self) -> HeaterConfig:
@@ -123,7 +145,7 @@ class HeaterConfig(DeviceConfig):
 class PressureSensorConfig(DeviceConfig):
     """Inline pressure transducer."""
 
-    max_bar: float = Field(25.0, gt=0)
+    max_bar: float = Field(25.0, gt=0, le=1000)
 
 
 class ValveConfig(DeviceConfig):
@@ -134,32 +156,37 @@ class SpectrometerConfig(DeviceConfig):
     """Fibre spectrometer on the flow cell."""
 
     mode: Literal["absorbance", "pl"] = "absorbance"
-    path_mm: float = Field(1.0, gt=0)
-    wavelength_min_nm: float = Field(400.0, gt=0)
-    wavelength_max_nm: float = Field(900.0, gt=0)
-    pixels: int = Field(2048, ge=16)
-    integration_ms: float = Field(100.0, gt=0)
-    averages: int = Field(10, ge=1)
-    full_well_counts: float = Field(65535.0, gt=0)
-    dilution: float = Field(1.0, ge=1, description="dilution of the outlet before the flow cell (inline solvent "
-                            "make-up); the concentration analysis multiplies it back")
+    path_mm: float = Field(1.0, gt=0, le=100)
+    wavelength_min_nm: float = Field(400.0, ge=150, le=3000)
+    wavelength_max_nm: float = Field(900.0, ge=150, le=3000)
+    pixels: int = Field(2048, ge=16, le=MAX_PIXELS)
+    integration_ms: float = Field(100.0, gt=0, le=60_000)
+    averages: int = Field(10, ge=1, le=10_000)
+    full_well_counts: float = Field(65535.0, gt=0, le=1e9)
+    dilution: float = Field(1.0, ge=1, le=10_000, description="dilution of the outlet before the flow cell (inline "
+                            "solvent make-up); the concentration analysis multiplies it back")
     # PL in an integrating-sphere flow cell, PLQY by the two-measurement method (blank = stock/solvent, sample):
-    excitation_nm: float | None = Field(None, gt=0, description="excitation wavelength; PL mode only")
-    excitation_fwhm_nm: float = Field(8.0, gt=0, description="FWHM of the excitation band (LED + filter)")
+    excitation_nm: float | None = Field(None, ge=150, le=3000, description="excitation wavelength; PL mode only")
+    excitation_fwhm_nm: float = Field(8.0, gt=0, le=200, description="FWHM of the excitation band (LED + filter)")
     excitation_band_nm: tuple[float, float] | None = Field(
-        None, description="integration band of the scattered excitation (default excitation_nm ± 10 nm)")
-    emission_band_nm: tuple[float, float] = Field((450.0, 850.0), description="integration band of the emission")
+        None, strict=False, description="integration band of the scattered excitation (default excitation_nm ± 10 nm)")
+    emission_band_nm: tuple[float, float] = Field((450.0, 850.0), strict=False,
+                                                  description="integration band of the emission")
     sphere_excitation_counts: float = Field(
-        25000.0, gt=0, description="peak counts of the blank's scattered excitation per 100 ms of integration")
+        25000.0, gt=0, le=1e9, description="peak counts of the blank's scattered excitation per 100 ms of integration")
     plqy_method: Literal["two-measurement"] = "two-measurement"
     smooth_window_nm: float | None = Field(
-        None, gt=0, description="PL peak/FWHM on a Savitzky-Golay-smoothed copy (noisy, broad emission)")
+        None, gt=0, le=500, description="PL peak/FWHM on a Savitzky-Golay-smoothed copy (noisy, broad emission)")
 
     @model_validator(mode="after")
     def _pl_bands(self) -> SpectrometerConfig:
         if self.wavelength_min_nm >= self.wavelength_max_nm:
             raise ValueError(f"wavelength_min_nm {self.wavelength_min_nm:g} must be below wavelength_max_nm "
                              f"{self.wavelength_max_nm:g}")
+        scan_ms = self.integration_ms * self.averages
+        if scan_ms > MAX_SCAN_MS:
+            raise ValueError(f"integration_ms × averages = {scan_ms:g} ms: one spectrum would take longer than "
+                             f"{MAX_SCAN_MS / 60000:g} min")
         if self.mode != "pl" or self.excitation_nm is None:
             return self
         exc, emi = self.excitation_band(), self.emission_band_nm
@@ -209,20 +236,30 @@ class ControlConfig(BaseModel):
 
     model_config = _STRICT
 
-    control_period_s: float = Field(1.0, gt=0, le=60)
-    trace_period_s: float = Field(10.0, gt=0)
-    temperature_tolerance_c: float = Field(1.0, gt=0)
-    temperature_hold_s: float = Field(120.0, ge=0)
-    stabilise_timeout_s: float = Field(7200.0, gt=0)
+    control_period_s: float = Field(1.0, ge=0.01, le=60)
+    trace_period_s: float = Field(10.0, gt=0, le=3600)
+    temperature_tolerance_c: float = Field(1.0, gt=0, le=20)
+    temperature_hold_s: float = Field(120.0, ge=0, le=3600)
+    stabilise_timeout_s: float = Field(7200.0, gt=0, le=86_400)
     washout_fraction: float = Field(0.99, gt=0, lt=1)
-    spectrum_interval_s: float = Field(60.0, ge=0)
-    peak_drift_nm: float = Field(1.0, gt=0)
-    drift_window: int = Field(3, ge=2)
-    max_extra_spectra: int = Field(5, ge=0)
-    material: str = "InP"
+    spectrum_interval_s: float = Field(60.0, ge=0, le=3600)
+    peak_drift_nm: float = Field(1.0, gt=0, le=50)
+    drift_window: int = Field(3, ge=2, le=50)
+    max_extra_spectra: int = Field(5, ge=0, le=100)
+    material: str = Field("InP", min_length=1, max_length=100)
     feed_indium_mol_l: float | None = Field(
-        None, gt=0, description="In concentration of the stock, mol/L, for the inline yield (Hens method); default: "
-        "the paper's recipe (examples/recipe-wang-segets-2023.toml, 0.0877 M)")
+        None, gt=0, le=10, description="In concentration of the stock, mol/L, for the inline yield (Hens method); "
+        "default: the paper's recipe (examples/recipe-wang-segets-2023.toml, 0.0877 M)")
+
+    @model_validator(mode="after")
+    def _periods(self) -> ControlConfig:
+        if self.trace_period_s < self.control_period_s:
+            raise ValueError(f"trace_period_s {self.trace_period_s:g} is shorter than control_period_s "
+                             f"{self.control_period_s:g}")
+        if self.stabilise_timeout_s <= self.temperature_hold_s:
+            raise ValueError(f"stabilise_timeout_s {self.stabilise_timeout_s:g} must exceed temperature_hold_s "
+                             f"{self.temperature_hold_s:g}")
+        return self
 
     def stock_indium_mol_l(self) -> float:
         """In concentration of the stock fed by the core pump, mol/L (``feed_indium_mol_l`` or the paper's recipe)."""
@@ -238,11 +275,31 @@ class InterlockConfig(BaseModel):
 
     model_config = _STRICT
 
-    max_pressure_bar: float = Field(15.0, gt=0)
-    max_pressure_rise_bar_min: float = Field(2.0, gt=0)
-    pressure_rise_window_s: float = Field(10.0, gt=0)
-    over_temperature_margin_c: float = Field(15.0, gt=0)
-    safe_setpoint_c: float = Field(25.0, ge=0)
+    max_pressure_bar: float = Field(15.0, gt=0, le=1000)
+    max_pressure_rise_bar_min: float = Field(2.0, gt=0, le=1000)
+    pressure_rise_window_s: float = Field(10.0, gt=0, le=600)
+    over_temperature_margin_c: float = Field(15.0, gt=0, le=100)
+    safe_setpoint_c: float = Field(25.0, ge=0, le=100)
+    # sensor plausibility (flowqd.platform.plausibility)
+    sensor_min_bar: float = Field(-1.0, ge=-1, le=0, description="a pressure reading below this is a sensor fault")
+    sensor_min_c: float = Field(-20.0, ge=-50, le=50, description="a temperature reading below this is a fault")
+    sensor_max_c: float = Field(500.0, gt=0, le=1500, description="a temperature reading above this is a fault")
+    max_pressure_step_bar_s: float = Field(5.0, gt=0, le=1000, description="|dP/dt| between two readings")
+    max_temperature_step_c_min: float = Field(60.0, gt=0, le=6000, description="|dT/dt| between two readings")
+    stuck_window_s: float = Field(120.0, ge=5, le=3600)
+    stuck_band_bar: float = Field(0.001, gt=0, le=10, description="no change beyond this over the window = stuck")
+    stuck_band_c: float = Field(0.05, gt=0, le=10)
+    pressure_agreement_bar: float = Field(1.0, gt=0, le=100, description="|sensor - pump pressure| allowed")
+    pressure_model_tolerance_bar: float = Field(1.0, gt=0, le=100)
+    pressure_model_fraction: float = Field(0.5, gt=0, lt=1)
+    max_saturated_spectra: int = Field(3, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _plausible(self) -> InterlockConfig:
+        if self.sensor_min_c >= self.safe_setpoint_c:
+            raise ValueError(f"sensor_min_c {self.sensor_min_c:g} must be below safe_setpoint_c "
+                             f"{self.safe_setpoint_c:g}")
+        return self
 
 
 class NoDotsRegion(BaseModel):
@@ -251,8 +308,8 @@ class NoDotsRegion(BaseModel):
 
     model_config = _STRICT
 
-    core_temperature_c: tuple[float, float] | None = None
-    core_flow_ml_min: tuple[float, float] | None = None
+    core_temperature_c: tuple[float, float] | None = Field(None, strict=False)
+    core_flow_ml_min: tuple[float, float] | None = Field(None, strict=False)
 
     @model_validator(mode="after")
     def _ranges(self) -> NoDotsRegion:
@@ -284,12 +341,12 @@ class SimConfig(BaseModel):
     model_config = _STRICT
 
     twin: Literal["default", "surrogate"] = "default"
-    seed: int = 0
-    ambient_c: float = 25.0
-    pressure_noise_bar: float = Field(0.002, ge=0)
-    twin_parameters: str | None = None
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    ambient_c: float = Field(25.0, ge=-20, le=50)
+    pressure_noise_bar: float = Field(0.002, ge=0, le=1)
+    twin_parameters: str | None = Field(None, max_length=1000)
     measurement_noise: float = Field(0.0, ge=0, le=0.5)
-    no_dots: tuple[NoDotsRegion, ...] = ()
+    no_dots: tuple[NoDotsRegion, ...] = Field((), strict=False, max_length=100)
 
     @model_validator(mode="after")
     def _twin_file(self) -> SimConfig:
@@ -320,8 +377,8 @@ class PlatformConfig(_FromToml):
 
     model_config = _STRICT
 
-    name: str
-    description: str = ""
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
     reactor: TrainConfig
     devices: DevicesConfig
     control: ControlConfig = ControlConfig()
@@ -344,6 +401,26 @@ class PlatformConfig(_FromToml):
             raise ValueError("reactor has no heating box for hb1")
         if self.devices.hb2 is not None and len(boxes) < 2:
             raise ValueError("devices.hb2 is configured but the reactor has only one heating box")
+        lock = self.interlocks
+        heaters = [("hb1", self.devices.hb1), ("hb2", self.devices.hb2)]
+        limits = [(f"devices.{r}.max_c", h.max_c) for r, h in heaters if h is not None]
+        limits += [(f"reactor box {b.name} max_temperature_c", b.max_temperature_c) for b in self.reactor.heating_box]
+        for what, limit in limits:
+            if lock.safe_setpoint_c >= limit:
+                raise ValueError(f"interlocks.safe_setpoint_c {lock.safe_setpoint_c:g} must be below {what} "
+                                 f"{limit:g} °C")
+            if lock.sensor_max_c <= limit:
+                raise ValueError(f"interlocks.sensor_max_c {lock.sensor_max_c:g} must be above {what} {limit:g} °C")
+        if lock.max_pressure_bar >= self.devices.pressure.max_bar:
+            raise ValueError(f"interlocks.max_pressure_bar {lock.max_pressure_bar:g} must be below the pressure "
+                             f"sensor range devices.pressure.max_bar {self.devices.pressure.max_bar:g} bar")
+        window_min = 3 * self.control.control_period_s
+        if lock.pressure_rise_window_s < window_min:
+            raise ValueError(f"interlocks.pressure_rise_window_s {lock.pressure_rise_window_s:g} must span at least "
+                             f"3 control periods ({window_min:g} s)")
+        if lock.stuck_window_s < 3 * self.control.control_period_s:
+            raise ValueError(f"interlocks.stuck_window_s {lock.stuck_window_s:g} must span at least 3 control "
+                             f"periods ({window_min:g} s)")
         return self
 
     def train(self) -> ReactorTrain:
@@ -365,16 +442,16 @@ class ConditionConfig(BaseModel):
 
     model_config = _STRICT
 
-    label: str = ""
-    core_temperature_c: float
-    core_flow_ml_min: float = Field(gt=0)
-    core_units: int = Field(1, ge=1)
+    label: str = Field("", max_length=200)
+    core_temperature_c: float = Field(ge=0, le=1000)
+    core_flow_ml_min: float = Field(gt=0, le=1000)
+    core_units: int = Field(1, ge=1, le=100)
     shell: bool = False
-    shell_temperature_c: float | None = None
-    ddt_flow_ml_min: float | None = Field(None, gt=0)
-    shell_units: int = Field(1, ge=1)
-    n_spectra: int = Field(3, ge=1)
-    collect_volume_ml: float = Field(0.0, ge=0)
+    shell_temperature_c: float | None = Field(None, ge=0, le=1000)
+    ddt_flow_ml_min: float | None = Field(None, gt=0, le=1000)
+    shell_units: int = Field(1, ge=1, le=100)
+    n_spectra: int = Field(3, ge=1, le=1000)
+    collect_volume_ml: float = Field(0.0, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _shell(self) -> ConditionConfig:
@@ -413,15 +490,15 @@ class ConditionDefaults(BaseModel):
 
     model_config = _STRICT
 
-    core_temperature_c: float | None = None
-    core_flow_ml_min: float | None = None
-    core_units: int | None = None
+    core_temperature_c: float | None = Field(None, ge=0, le=1000)
+    core_flow_ml_min: float | None = Field(None, gt=0, le=1000)
+    core_units: int | None = Field(None, ge=1, le=100)
     shell: bool | None = None
-    shell_temperature_c: float | None = None
-    ddt_flow_ml_min: float | None = None
-    shell_units: int | None = None
-    n_spectra: int | None = None
-    collect_volume_ml: float | None = None
+    shell_temperature_c: float | None = Field(None, ge=0, le=1000)
+    ddt_flow_ml_min: float | None = Field(None, gt=0, le=1000)
+    shell_units: int | None = Field(None, ge=1, le=100)
+    n_spectra: int | None = Field(None, ge=1, le=1000)
+    collect_volume_ml: float | None = Field(None, ge=0, le=10_000)
 
 
 class RangeSpec(BaseModel):
@@ -431,11 +508,14 @@ class RangeSpec(BaseModel):
 
     start: float
     stop: float
-    num: int = Field(ge=1)
+    num: int = Field(ge=1, le=MAX_SWEEP_AXIS)
 
     def values(self) -> list[float]:
         """The values."""
         return [float(v) for v in np.linspace(self.start, self.stop, self.num)]
+
+
+_AxisValues = Annotated[list[float], Field(min_length=1, max_length=MAX_SWEEP_AXIS)]
 
 
 class SweepConfig(BaseModel):
@@ -443,10 +523,20 @@ class SweepConfig(BaseModel):
 
     model_config = _STRICT
 
-    core_temperature_c: list[float] | RangeSpec | None = None
-    core_flow_ml_min: list[float] | RangeSpec | None = None
-    shell_temperature_c: list[float] | RangeSpec | None = None
-    ddt_flow_ml_min: list[float] | RangeSpec | None = None
+    core_temperature_c: _AxisValues | RangeSpec | None = None
+    core_flow_ml_min: _AxisValues | RangeSpec | None = None
+    shell_temperature_c: _AxisValues | RangeSpec | None = None
+    ddt_flow_ml_min: _AxisValues | RangeSpec | None = None
+
+    def size(self) -> int:
+        """Number of grid points (without building the grid)."""
+        n, any_axis = 1, False
+        for name in type(self).model_fields:
+            spec = getattr(self, name)
+            if spec is not None:
+                any_axis = True
+                n *= spec.num if isinstance(spec, RangeSpec) else len(spec)
+        return n if any_axis else 0
 
     def grid(self) -> list[dict[str, float]]:
         """The grid points as condition dicts."""
@@ -465,10 +555,10 @@ class CampaignConfig(_FromToml):
 
     model_config = _STRICT
 
-    name: str
-    description: str = ""
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
     defaults: ConditionDefaults = ConditionDefaults()
-    conditions: tuple[ConditionConfig, ...] = ()
+    conditions: tuple[ConditionConfig, ...] = Field((), strict=False, max_length=MAX_CONDITIONS)
     sweep: SweepConfig | None = None
 
     _source: str = PrivateAttr("<campaign>")
@@ -489,9 +579,14 @@ class CampaignConfig(_FromToml):
         sweep = data.get("sweep")
         if isinstance(sweep, dict):
             try:
-                grid = SweepConfig.model_validate(sweep).grid()
+                spec = SweepConfig.model_validate(sweep)
             except ValidationError:
                 return data  # reported by the normal validation of ``sweep``
+            n_listed = len(conds) if isinstance(conds, list) else 0
+            if spec.size() + n_listed > MAX_CONDITIONS:
+                raise ValueError(f"the sweep has {spec.size()} conditions (+ {n_listed} listed): at most "
+                                 f"{MAX_CONDITIONS} per campaign")
+            grid = spec.grid()
             data["conditions"] = [*data.get("conditions", []), *({**d, **p} for p in grid)]
         return data
 
@@ -554,9 +649,13 @@ def _unit_hint(key: str, allowed: list[str]) -> str:
 
 def _messages(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     parts = []
-    for err in exc.errors():
+    errors = exc.errors()
+    keys = [_loc_text(tuple(e.get("loc", ()))) for e in errors]
+    for err, key in zip(errors, keys, strict=True):
         loc = tuple(err.get("loc", ()))
-        key = _loc_text(loc)
+        if err.get("type") in ("list_type", "model_type", "dict_type", "tuple_type") and any(
+                k.startswith((key + ".", key + "[")) for k in keys):
+            continue  # the other branch of a union (``list | {start, stop, num}``) explains it better
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" = {value!r}"
         if err.get("type") == "extra_forbidden":

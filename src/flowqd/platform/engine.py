@@ -31,6 +31,11 @@ condition starts again at its set points (re-stabilise, re-flush — the reactor
 its stored spectra are kept but marked superseded (``supersede_spectra``: not averaged, not judged), new ones get
 the next ``seq`` (``record_spectrum`` is idempotent on ``seq``), and ``n_spectra`` fresh spectra are acquired to
 judge steady state again. No spectrum is lost or duplicated.
+
+**One engine per run**: when the recorder offers leases (:meth:`flowqd.store.Store.lease`), the engine holds the
+run's lease from its start (or, on resume, before it changes anything) and renews it from the control loop; a second
+engine is refused with :class:`~flowqd.errors.LeaseHeld`. **Storage faults** (:class:`~flowqd.errors.StorageError`:
+disk full, read-only database) put the platform in its safe state and mark the run ``interrupted`` (resumable).
 """
 
 from __future__ import annotations
@@ -43,12 +48,13 @@ import numpy as np
 
 from flowqd.devices.clock import Clock
 from flowqd.devices.process import ProcessModel
-from flowqd.devices.protocols import DeviceTimeout, SpectrumReading
+from flowqd.devices.protocols import DeviceError, DeviceTimeout, SpectrumReading
 from flowqd.devices.registry import Devices
-from flowqd.errors import FlowqdError, InterlockTrip
+from flowqd.errors import FlowqdError, InterlockTrip, LeaseLost, StorageError
 from flowqd.platform.analyzer import Analyzer, SpectrumAnalyzer
 from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig
 from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
+from flowqd.platform.plausibility import PlausibilityLimits, finite_or_none
 from flowqd.platform.preflight import operating_point, preflight
 from flowqd.platform.recorder import RunRecorder
 
@@ -120,13 +126,16 @@ class RunEngine:
     pause_flag : callable, optional
         True while a pause is requested (checked every control period): the platform holds its set points (pumps
         serviced, devices read, interlocks evaluated, traces recorded) and the phase clock stops until it clears.
+    pump_pressure_check : bool, optional
+        Read each pump's own pressure every period as a redundant signal for the plausibility cross-check
+        (default: on for hardware, off for the simulated platform, see :mod:`flowqd.platform.plausibility`).
     """
 
     def __init__(self, platform: PlatformConfig, devices: Devices, clock: Clock, recorder: RunRecorder, *,
                  analyzer: Analyzer | None = None, stop_flag: StopFlag | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  process: ProcessModel | None = None, clock_mode: str = "event",
-                 pause_flag: PauseFlag | None = None) -> None:
+                 pause_flag: PauseFlag | None = None, pump_pressure_check: bool | None = None) -> None:
         if clock_mode not in ("event", "tick"):
             raise FlowqdError(f"clock_mode must be 'event' or 'tick', got {clock_mode!r}")
         self.clock_mode = clock_mode
@@ -147,14 +156,22 @@ class RunEngine:
             limits["hb2"] = self.process.max_temperature_c(self.process.shell_box)
         for role, h in devices.heaters().items():
             limits[role] = min(limits.get(role, h.max_c), h.max_c)
+        plausibility = PlausibilityLimits.from_config(lock, platform.devices.pressure.max_bar)
         self.interlocks = Interlocks(max_pressure_bar=lock.max_pressure_bar,
                                      max_pressure_rise_bar_min=lock.max_pressure_rise_bar_min,
                                      pressure_rise_window_s=lock.pressure_rise_window_s,
-                                     over_temperature_margin_c=lock.over_temperature_margin_c, limits_c=limits)
+                                     over_temperature_margin_c=lock.over_temperature_margin_c, limits_c=limits,
+                                     plausibility=plausibility)
         self.tripped: Trip | None = None
         self.run_id: int | None = None
         self._setpoints: dict[str, float | None] = {}
         self._flows: dict[str, float] = {}
+        self._units = (1, 1)
+        # the pumps' own pressure as a redundant signal (plausibility): on by default on hardware; off by default on
+        # the simulated platform, whose pump pressure is the transducer's model again (no independent information)
+        # and whose event clock replays the tick's noise stream, which an extra reading per period would shift
+        self._pump_check = (getattr(devices, "fast_forward", None) is None) if pump_pressure_check is None \
+            else bool(pump_pressure_check)
         self._condition_id: int | None = None
         self._condition_index: int | None = None
         self._label = ""
@@ -165,6 +182,7 @@ class RunEngine:
         self._last_analysis: dict[str, Any] | None = None
         self._last_trace_s = -np.inf
         self.last_snapshot: Snapshot | None = None
+        self._lease: Any = None
 
     # ================================================================================================ public API
     def run(self, campaign: CampaignConfig, *, resume_run_id: int | None = None) -> RunSummary:
@@ -196,10 +214,12 @@ class RunEngine:
         self._n_conditions = len(campaign.conditions)
         if resume_run_id is None:
             self.run_id = rec.start_run(campaign.name, platform_toml=self.platform.text, campaign_toml=campaign.text)
+            self._take_lease()
             self._event("run.started", f"campaign {campaign.name!r}: {self._n_conditions} conditions, "
                         f"estimated {report.duration_min:.0f} min", details={"estimate_min": report.duration_min})
         else:
             self.run_id = resume_run_id
+            self._take_lease()  # a second engine on a run that is being driven is refused here
             rec.set_run_status(resume_run_id, "running")
             self._event("run.resumed", f"resuming at the first incomplete condition; completed: {sorted(done)}",
                         details={"completed": sorted(done)})
@@ -214,19 +234,68 @@ class RunEngine:
             self._shut_down()
         except InterlockTrip:
             summary.status = "tripped"
+            self._drop_lease()
             raise
+        except LeaseLost:
+            raise  # another engine drives the platform now: command nothing, write nothing
+        except StorageError as exc:
+            self._interrupted(exc)
         except BaseException as exc:
             self._safe_state()
-            self._condition_done("failed")
-            self._event("run.failed", f"{type(exc).__name__}: {exc}", level="error")
-            rec.finish_run(self.run_id, "failed")
+            try:
+                self._condition_done("failed")
+                self._event("run.failed", f"{type(exc).__name__}: {exc}", level="error")
+                rec.finish_run(self.run_id, "failed")
+            except StorageError:
+                pass  # the original error is the one to report
+            self._drop_lease()
             raise
         summary.status = "completed"
         summary.ended_s = self.clock.now()
-        rec.finish_run(self.run_id, "completed")
-        self._event("run.completed", "campaign finished; platform in its safe state")
+        try:
+            rec.finish_run(self.run_id, "completed")
+            self._event("run.completed", "campaign finished; platform in its safe state")
+        except StorageError as exc:
+            self._interrupted(exc)
+        self._drop_lease()
         self._progress("done")
         return summary
+
+    # ================================================================================================ lease, storage
+    def _take_lease(self) -> None:
+        """Hold the run's lease (one engine per run) when the recorder offers leases (the database does)."""
+        make = getattr(self.recorder, "lease", None)
+        if make is None or self.run_id is None:
+            return
+        self._lease = make(self.run_id)
+        self._lease.acquire()
+
+    def _drop_lease(self) -> None:
+        if self._lease is not None:
+            try:
+                self._lease.release()
+            except StorageError:
+                pass  # stale after its time-to-live anyway
+            self._lease = None
+
+    def _interrupted(self, exc: StorageError) -> None:
+        """The database failed mid-run: safe state, mark the run ``interrupted`` if the database still takes that
+        one small write, raise one line."""
+        failed = self._safe_state()
+        self._phase = "interrupted"
+        marked = True
+        release = getattr(self.recorder, "release_reserve", None)
+        if release is not None:
+            release()  # a full disk: free the ballast so the status can still be written
+        try:
+            self.recorder.set_run_status(self.run_id, "interrupted")  # type: ignore[arg-type]
+            self._event("run.interrupted", str(exc), level="error", details={"failed_actions": failed})
+        except StorageError:
+            marked = False
+        self._drop_lease()
+        state = "marked interrupted" if marked else "left as running (the database refused the status too)"
+        raise StorageError(f"{exc}; pumps stopped, heaters off, outlet to waste; run {self.run_id} {state}: "
+                           f"`flowqd run --resume {self.run_id}` once the database can be written") from None
 
     # ================================================================================================ phases
     def _start_up(self) -> None:
@@ -246,6 +315,7 @@ class RunEngine:
     def _apply_setpoints(self, c: ConditionConfig) -> None:
         d = self.devices
         cfg = self.platform.devices
+        self._units = (c.core_units, c.shell_units)
         d.hb1.set_ramp_c_min(cfg.hb1.ramp_c_min)
         d.hb1.set_setpoint_c(c.core_temperature_c)
         self._setpoints["hb1"] = c.core_temperature_c
@@ -401,6 +471,10 @@ class RunEngine:
     def _record(self, reading: SpectrumReading) -> tuple[float | None, dict[str, Any]]:
         """Analyse and commit one reading; return (exciton peak of an absorbance spectrum or None, result)."""
         assert self.run_id is not None
+        role = "uvvis" if reading.kind == "absorbance" else "pl"
+        bad = self.interlocks.sensors.check_spectrum(role, reading)
+        if bad and bad[0].kind == "spectrometer_bad_data":
+            self._trip(bad)
         method, result = self.analyzer(reading)
         if reading.saturated:
             result = {**result, "saturated": True}
@@ -409,6 +483,8 @@ class RunEngine:
         seq = self.recorder.next_seq(self.run_id)
         self.recorder.record_spectrum(self.run_id, seq, reading, reading.spectrum, result,
                                       condition_id=self._condition_id, kind=reading.kind, method=method)
+        if bad:
+            self._trip(bad)  # saturated N times in a row: the spectrum is kept, flagged, then the trip
         if reading.kind != "absorbance":
             return None, result
         self._spectra_this_condition += 1
@@ -467,7 +543,9 @@ class RunEngine:
             t = float(t)
             temps = {role: float(v[i]) for role, v in r.temperatures_c.items()}
             pressure = None if r.pressure_bar is None else float(r.pressure_bar[i])
-            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None)
+            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None,
+                            commanded_flows_ml_min=dict(self._flows),
+                            model_pressure_bar=self._model_pressure_bar(temps))
             self.last_snapshot = snap
             trips = self.interlocks.evaluate(snap)
             if trips:
@@ -530,6 +608,8 @@ class RunEngine:
 
     def _read_tick(self) -> Snapshot:
         self.clock.sleep(self.ctl.control_period_s)
+        if self._lease is not None:
+            self._lease.renew()  # wall-clock throttled heartbeat
         t = self.clock.now()
         d = self.devices
         lost: dict[str, str] = {}
@@ -539,11 +619,14 @@ class RunEngine:
                 return fn()
             except DeviceTimeout as exc:
                 lost[role] = str(exc)
-                return None
+            except DeviceError as exc:
+                lost[role] = f"device fault: {exc}"
+            return None
 
         flows: dict[str, float] = {}
         volumes: dict[str, float] = {}
         starved: dict[str, bool] = {}
+        pump_bar: dict[str, float] = {}
         for role, pump in d.pumps().items():
             read(role, pump.service)  # the alternating pump's swap logic; a time-out marks the role lost
             if role in lost:
@@ -551,6 +634,9 @@ class RunEngine:
             q = read(role, pump.flow_ml_min)
             v = read(role, pump.volume_left_ml)
             s = read(role, pump.starved)
+            pp = read(role, pump.pressure_bar) if self._pump_check and self._flows.get(role, 0.0) > 0 else None
+            if pp is not None:
+                pump_bar[role] = pp
             if q is not None:
                 flows[role] = q
             if v is not None:
@@ -562,9 +648,10 @@ class RunEngine:
         for role, h in d.heaters().items():
             v = read(role, h.read_c)
             if v is not None:
-                temps[role] = float(v)
+                temps[role] = v
         stop = self.stop_flag() if self.stop_flag is not None else None
-        snap = Snapshot(t, pressure, temps, {r: self._setpoints.get(r) for r in temps}, starved, lost, stop)
+        snap = Snapshot(t, pressure, temps, {r: self._setpoints.get(r) for r in temps}, starved, lost, stop,
+                        pump_bar, dict(self._flows), self._model_pressure_bar(temps))
         self.last_snapshot = snap
         trips = self.interlocks.evaluate(snap)
         if trips:
@@ -580,12 +667,33 @@ class RunEngine:
         self._progress(self._phase, snap=snap, flows=flows)
         return snap
 
+    def _model_pressure_bar(self, temps: dict[str, Any]) -> float | None:
+        """Hydraulic-model inlet pressure for the commanded flows at the measured block temperatures (or None)."""
+        core_q = self._flows.get("core_pump", 0.0)
+        ddt_q = self._flows.get("shell_pump", 0.0)
+        t_core = finite_or_none(temps.get("hb1"))
+        t_shell = finite_or_none(temps.get("hb2"))
+        if core_q <= 0 or t_core is None:
+            return None
+        shell = ddt_q > 0 and self.process.shell_box is not None
+        try:
+            return float(self.process.pressure_drop_actual_bar(
+                core_q, t_core, ddt_flow_ml_min=ddt_q if shell else 0.0, shell=shell,
+                shell_temperature_c=t_shell if t_shell is not None else t_core,
+                core_units=self._units[0], shell_units=self._units[1]))
+        except FlowqdError:
+            return None
+
     def _guard(self, fn: Callable[[], Any], role: str) -> Any:
-        """Call a device outside the tick; a time-out trips the lost-device interlock."""
+        """Call a device outside the tick; a time-out trips the lost-device interlock, a device fault the
+        ``spectrometer_error`` (spectrometers) or ``device_error`` interlock."""
         try:
             return fn()
         except DeviceTimeout as exc:
-            self._trip([Trip("lost_device", f"lost device {role}: {exc}")])
+            self._trip([Trip("lost_device", f"lost device {role}: {exc}", sensor=role)])
+        except DeviceError as exc:
+            kind = "spectrometer_error" if role in ("uvvis", "pl") else "device_error"
+            self._trip([Trip(kind, f"{role} fault: {exc}", sensor=role)])
 
     # ================================================================================================ safety
     def _safe_state(self) -> list[str]:
@@ -623,7 +731,8 @@ class RunEngine:
             for trip in trips:
                 self._event(f"interlock.{trip.kind}", trip.message, level="error",
                             details={"value": trip.value, "threshold": trip.threshold, "failed_actions": failed,
-                                     "condition": self._condition_index})
+                                     "condition": self._condition_index, "sensor": trip.sensor,
+                                     "rule": trip.kind})
             self._condition_done("failed")
             self.recorder.finish_run(self.run_id, "tripped")
         self._phase = "tripped"

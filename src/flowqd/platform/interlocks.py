@@ -6,10 +6,17 @@ interlock              trips when                                               
 over-pressure          inlet pressure > ``max_pressure_bar`` (15 bar; syringes rated 20 bar)         overpressure
 pressure rise (clog)   least-squares dP/dt over ``pressure_rise_window_s`` > ``max_pressure_rise``    pressure_rise
 over-temperature       block T > its box limit, or T > set point + margin (15 °C) *and* rising        overtemperature
-lost device            a device raised :class:`~flowqd.devices.protocols.DeviceTimeout`             lost_device
+lost device            a device raised :class:`~flowqd.devices.protocols.DeviceTimeout` (or a fault)  lost_device
+implausible sensor     NaN/inf, out of range, jump, stuck, disagreement, below the hydraulic model   sensor_*
+spectrometer fault     a device error, bad data (NaN, wrong length), N saturated spectra in a row    spectrometer_*
+stabilise time-out     temperatures not within tolerance after ``stabilise_timeout_s``              stabilise_timeout
 syringe empty          the active syringe reached its hand-over volume with no partner ready        syringe_empty
 emergency stop         the stop flag is set (``flowqd stop`` / SIGINT / SIGTERM)                    emergency_stop
 =====================  ===========================================================================  ==========
+
+The sensor rules are :mod:`flowqd.platform.plausibility`; they run first, and a reading they reject is not used
+by the limit checks (a NaN compares false with every limit). Over-pressure is judged on the highest believable
+pressure signal: the inlet transducer and each pump's own outlet pressure.
 
 On a trip the engine puts the platform in its **safe state** in the same control period — pumps stopped,
 heaters to ``safe_setpoint_c`` with the output switched off, outlet valve to waste — logs an ``interlock.*``
@@ -22,6 +29,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from flowqd.platform.plausibility import PlausibilityLimits, SensorPlausibility
 
 __all__ = ["Interlocks", "Snapshot", "Trip"]
 
@@ -43,6 +52,12 @@ class Snapshot:
         Devices that timed out this period.
     stop_reason : str or None
         Set when an emergency stop was requested.
+    pump_pressures_bar : mapping role → bar
+        Each pump's own outlet pressure (a redundant pressure signal).
+    commanded_flows_ml_min : mapping role → mL/min
+        The flows the engine commanded (0 = stopped).
+    model_pressure_bar : float or None
+        The hydraulic model's inlet pressure for the commanded flows and measured temperatures.
     """
 
     t_s: float
@@ -52,16 +67,20 @@ class Snapshot:
     starved: Mapping[str, bool] = field(default_factory=dict)
     lost: Mapping[str, str] = field(default_factory=dict)
     stop_reason: str | None = None
+    pump_pressures_bar: Mapping[str, float] = field(default_factory=dict)
+    commanded_flows_ml_min: Mapping[str, float] = field(default_factory=dict)
+    model_pressure_bar: float | None = None
 
 
 @dataclass(frozen=True)
 class Trip:
-    """One tripped interlock."""
+    """One tripped interlock; ``sensor`` names the sensor or device a plausibility rule rejected."""
 
     kind: str
     message: str
     value: float | None = None
     threshold: float | None = None
+    sensor: str | None = None
 
 
 class Interlocks:
@@ -73,10 +92,13 @@ class Interlocks:
     over_temperature_margin_c : float
     limits_c : mapping role → °C
         Hard limit of each heater (the box limit).
+    plausibility : PlausibilityLimits, optional
+        Sensor plausibility thresholds (default: :class:`PlausibilityLimits` defaults).
     """
 
     def __init__(self, *, max_pressure_bar: float, max_pressure_rise_bar_min: float, pressure_rise_window_s: float,
-                 over_temperature_margin_c: float, limits_c: Mapping[str, float]) -> None:
+                 over_temperature_margin_c: float, limits_c: Mapping[str, float],
+                 plausibility: PlausibilityLimits | None = None) -> None:
         self.max_pressure_bar = float(max_pressure_bar)
         self.max_rise_bar_min = float(max_pressure_rise_bar_min)
         self.window_s = float(pressure_rise_window_s)
@@ -84,6 +106,7 @@ class Interlocks:
         self.limits_c = dict(limits_c)
         self._pressure: deque[tuple[float, float]] = deque()
         self._temps: dict[str, deque[tuple[float, float]]] = {}
+        self.sensors = SensorPlausibility(plausibility or PlausibilityLimits())
 
     @staticmethod
     def _slope_per_min(points: deque[tuple[float, float]]) -> float:
@@ -113,19 +136,27 @@ class Interlocks:
         if snap.stop_reason is not None:
             trips.append(Trip("emergency_stop", f"emergency stop: {snap.stop_reason}"))
         for role, msg in snap.lost.items():
-            trips.append(Trip("lost_device", f"lost device {role}: {msg}"))
-        if snap.pressure_bar is not None:
-            p = float(snap.pressure_bar)
-            self._push(self._pressure, snap.t_s, p)
+            trips.append(Trip("lost_device", f"lost device {role}: {msg}", sensor=role))
+        implausible, valid = self.sensors.evaluate(snap)
+        trips += implausible
+        pressures = {f"{r} pressure": float(v) for r, v in snap.pump_pressures_bar.items() if f"{r}.pressure" in valid}
+        if "pressure" in valid:
+            pressures["pressure"] = float(snap.pressure_bar)  # type: ignore[arg-type]
+            self._push(self._pressure, snap.t_s, float(snap.pressure_bar))  # type: ignore[arg-type]
+        if pressures:
+            name, p = max(pressures.items(), key=lambda kv: kv[1])
             if p > self.max_pressure_bar:
-                trips.append(Trip("overpressure", f"pressure {p:.2f} bar above the limit {self.max_pressure_bar:g} bar",
-                                  p, self.max_pressure_bar))
+                trips.append(Trip("overpressure", f"{name} {p:.2f} bar above the limit {self.max_pressure_bar:g} bar",
+                                  p, self.max_pressure_bar, sensor=name.split()[0]))
+        if "pressure" in valid:
             rise = self.pressure_rise_bar_min()
             if rise is not None and rise > self.max_rise_bar_min:
                 trips.append(Trip("pressure_rise", f"pressure rising at {rise:.2f} bar/min (limit "
                                   f"{self.max_rise_bar_min:g} bar/min over {self.window_s:g} s): clog?",
                                   rise, self.max_rise_bar_min))
         for role, temp in snap.temperatures_c.items():
+            if role not in valid:
+                continue
             hist = self._temps.setdefault(role, deque())
             self._push(hist, snap.t_s, float(temp))
             limit = self.limits_c.get(role)

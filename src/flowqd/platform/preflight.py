@@ -8,7 +8,10 @@
    at a cold start (coil at ambient) against ``interlocks.max_pressure_bar``;
 3. the stock: each condition's duration is estimated (set-point ramp + stability hold + flush to
    ``washout_fraction`` from the particle RTD + spectra + collection) and the stock (and DDT) it needs, plus two
-   syringe fillings, must fit in the reservoir.
+   syringe fillings, must fit in the reservoir;
+4. the analysis: the platform's ``control.material`` must be known (built in or a readable material file) and the
+   UV-vis range must reach below the material's bulk band-gap wavelength (else no exciton is ever in view) —
+   otherwise every spectrum's analysis would fail while the campaign "completes".
 
 All failures are reported together, each naming the file, key and value.
 """
@@ -20,10 +23,12 @@ from dataclasses import dataclass, field
 
 from flowqd.devices.process import OperatingPoint, ProcessModel
 from flowqd.errors import ConfigError, FlowqdError
+from flowqd.materials import get_material
 from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig, check_campaign
 from flowqd.reactor.recipe import stock_consumed_ml
+from flowqd.units import HC_EV_NM
 
-__all__ = ["ConditionPlan", "PreflightReport", "operating_point", "preflight"]
+__all__ = ["ConditionPlan", "PreflightReport", "analysis_problems", "operating_point", "preflight"]
 
 
 def operating_point(c: ConditionConfig) -> OperatingPoint:
@@ -72,13 +77,28 @@ class PreflightReport:
                               + "\n  ".join(self.problems))
 
 
+def analysis_problems(platform: PlatformConfig) -> list[str]:
+    """What would make the analysis of *every* spectrum fail on ``platform`` (see item 4 of the module docstring)."""
+    name = platform.control.material
+    try:
+        material = get_material(name)
+    except FlowqdError as exc:
+        return [f"{platform.source}: control.material = {name!r}: {exc}; every spectrum's analysis would fail"]
+    bulk_nm = HC_EV_NM / material.bulk_gap_ev
+    lo = platform.devices.uvvis.wavelength_min_nm
+    if lo >= bulk_nm:
+        return [f"{platform.source}: devices.uvvis.wavelength_min_nm = {lo!r}: at or above the bulk band-gap "
+                f"wavelength of {material.name} ({bulk_nm:.0f} nm); no exciton of its dots can be in view"]
+    return []
+
+
 def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: ProcessModel | None = None,
               skip_conditions: set[int] | None = None) -> PreflightReport:
     """Check ``campaign`` on ``platform`` before anything moves (see the module docstring).
 
     ``skip_conditions`` (indices already completed, on resume) are left out of the stock balance.
     """
-    report = PreflightReport(problems=check_campaign(campaign, platform))
+    report = PreflightReport(problems=check_campaign(campaign, platform) + analysis_problems(platform))
     if report.problems:
         return report
     process = process or ProcessModel(platform.train())

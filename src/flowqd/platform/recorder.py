@@ -64,7 +64,7 @@ class RunRecorder(Protocol):
         ...
 
     def set_run_status(self, run_id: int, status: str) -> None:
-        """Set the status: ``running``, ``paused``, ``tripped``, ``completed`` or ``failed``."""
+        """Set the status: ``running``, ``paused``, ``tripped``, ``completed``, ``failed`` or ``interrupted``."""
         ...
 
     def start_condition(self, run_id: int, index: int, **setpoints: Any) -> int:

@@ -54,7 +54,9 @@ __all__ = [
     "train_from_mapping",
 ]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+#: Unknown keys are errors; values type-strict (``true`` is not a length) and finite; TOML lists become tuples
+#: only where a field is a tuple.
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class _TubeConfig(BaseModel):
@@ -62,10 +64,10 @@ class _TubeConfig(BaseModel):
 
     model_config = _STRICT
 
-    name: str = Field(min_length=1)
-    inner_diameter_mm: float = Field(gt=0)
-    length_m: float = Field(gt=0)
-    coil_diameter_mm: float | None = Field(None, gt=0)
+    name: str = Field(min_length=1, max_length=100)
+    inner_diameter_mm: float = Field(gt=0, le=50)
+    length_m: float = Field(gt=0, le=1000)
+    coil_diameter_mm: float | None = Field(None, gt=0, le=10_000)
 
     def tube(self) -> Tube:
         """The geometry object of the tube."""
@@ -75,7 +77,7 @@ class _TubeConfig(BaseModel):
 class UnitConfig(_TubeConfig):
     """One heating unit's coil."""
 
-    max_temperature_c: float | None = Field(None, gt=0, description="defaults to the box's limit")
+    max_temperature_c: float | None = Field(None, gt=0, le=1000, description="defaults to the box's limit")
 
 
 class HeatingBoxConfig(BaseModel):
@@ -83,11 +85,11 @@ class HeatingBoxConfig(BaseModel):
 
     model_config = _STRICT
 
-    name: str = Field(min_length=1)
-    max_temperature_c: float = Field(gt=0)
-    units: tuple[UnitConfig, ...] = Field(min_length=1)
-    units_in_use: tuple[str, ...] | None = None
-    temperature_c: float | None = None
+    name: str = Field(min_length=1, max_length=100)
+    max_temperature_c: float = Field(gt=0, le=1000)
+    units: tuple[UnitConfig, ...] = Field(min_length=1, max_length=100, strict=False)
+    units_in_use: tuple[str, ...] | None = Field(None, strict=False)
+    temperature_c: float | None = Field(None, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _check(self) -> HeatingBoxConfig:
@@ -130,9 +132,9 @@ class MixerConfig(BaseModel):
 
     model_config = _STRICT
 
-    name: str = Field(min_length=1)
-    stream: str = Field(min_length=1)
-    volume_ml: float = Field(0.0, ge=0)
+    name: str = Field(min_length=1, max_length=100)
+    stream: str = Field(min_length=1, max_length=100)
+    volume_ml: float = Field(0.0, ge=0, le=1000)
 
     def to_mixer(self) -> MixingPoint:
         """The geometry object."""
@@ -144,11 +146,11 @@ class TrainConfig(BaseModel):
 
     model_config = _STRICT
 
-    name: str = "reactor"
-    sequence: tuple[str, ...] = Field(min_length=1)
-    heating_box: tuple[HeatingBoxConfig, ...] = ()
-    line: tuple[LineConfig, ...] = ()
-    mixer: tuple[MixerConfig, ...] = ()
+    name: str = Field("reactor", max_length=200)
+    sequence: tuple[str, ...] = Field(min_length=1, max_length=100, strict=False)
+    heating_box: tuple[HeatingBoxConfig, ...] = Field((), max_length=100, strict=False)
+    line: tuple[LineConfig, ...] = Field((), max_length=100, strict=False)
+    mixer: tuple[MixerConfig, ...] = Field((), max_length=100, strict=False)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

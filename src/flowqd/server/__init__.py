@@ -78,7 +78,7 @@ from flowqd.store import Store
 from flowqd.store.auth import Identity, TokenStore, parse_duration
 from flowqd.store.export import run_metadata
 from flowqd.store.live import newest_run_id
-from flowqd.store.masking import mask_url
+from flowqd.store.database import mask_url
 from flowqd.twin.conditions import Conditions
 
 __all__ = ["LOOPBACK_HOSTS", "SimulateRequest", "create_app", "default_state_dir", "plain"]

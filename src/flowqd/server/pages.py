@@ -9,7 +9,7 @@ from typing import Any
 from flowqd._time import for_people
 from flowqd.store import Store
 from flowqd.store.auth import Identity
-from flowqd.store.masking import mask_url
+from flowqd.store.database import mask_url
 
 __all__ = ["console_page", "docs_page", "login_page", "overview_page", "when"]
 

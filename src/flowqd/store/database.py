@@ -8,6 +8,7 @@ matters) and ``foreign_keys=ON``. ``:memory:`` databases cannot use WAL and keep
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import time
 from pathlib import Path
@@ -18,9 +19,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-from flowqd.errors import ConfigError, FlowqdError
+from flowqd.errors import ConfigError, FlowqdError, StorageError
 
-__all__ = ["DEFAULT_URL", "SYNCHRONOUS_MODES", "engine_options", "make_engine", "parse_url", "sqlite_path"]
+__all__ = ["DEFAULT_URL", "SYNCHRONOUS_MODES", "engine_options", "make_engine", "mask_url", "parse_url",
+           "sqlite_path", "storage_error"]
 
 #: Where runs are stored when no URL is given (relative to the working directory).
 DEFAULT_URL = "sqlite:///flowqd-data/flowqd.sqlite"
@@ -40,12 +42,80 @@ def parse_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError as exc:
-        raise ConfigError(f"not a database URL: {url!r} (expected sqlite:///PATH or postgresql+psycopg://...)") from exc
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {mask_url(str(url))!r} (expected sqlite:///PATH or "
+                          "postgresql+psycopg://...)") from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise ConfigError(f"unsupported database back end {backend!r} in {url!r} (use sqlite or postgresql)")
+        raise ConfigError(f"unsupported database back end {backend!r} in {mask_url(parsed)!r} (use sqlite or "
+                          "postgresql)")
     return parsed
+
+
+def mask_url(url: str | URL) -> str:
+    """``url`` with its password replaced by ``***`` — the only form in which a database URL is ever shown.
+
+    A text that is not a URL is returned with anything between ``://USER:`` and ``@`` masked.
+
+    Examples
+    --------
+    >>> mask_url("postgresql+psycopg://lab:s3cret@db.local:5432/flowqd")
+    'postgresql+psycopg://lab:***@db.local:5432/flowqd'
+    >>> mask_url("sqlite:///runs/flowqd.sqlite")
+    'sqlite:///runs/flowqd.sqlite'
+    >>> mask_url("postgresql://lab:p@ss@x/db")
+    'postgresql://lab:***@x/db'
+    """
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    import re
+
+    text = str(url)
+    try:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError):
+        parsed = None
+    if parsed is not None and parsed.password is not None and "@" not in str(parsed.host or ""):
+        masked = parsed.render_as_string(hide_password=True)
+        if str(parsed.password) not in masked:
+            return masked
+    # not parseable, or an '@' inside the password: mask up to the last '@' of the authority
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", text)
+
+
+#: SQLite / PostgreSQL / OS messages → the cause shown to the operator.
+_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("disk is full", "no space left", "could not extend file", "diskfull", "disk full"), "disk full"),
+    (("readonly database", "read-only", "read only", "permission denied"), "read-only (no write permission)"),
+    (("unable to open database file",), "cannot open the file (folder missing or read-only?)"),
+    (("disk i/o error",), "disk I/O error"),
+    (("connection", "could not connect", "server closed", "terminating"), "database server unreachable"),
+)
+
+
+def storage_error(exc: BaseException, url: str | URL) -> StorageError:
+    """A one-line :class:`StorageError` for a failed database operation: the masked URL and the cause.
+
+    >>> str(storage_error(OSError(28, "No space left on device"), "sqlite:///x.sqlite"))
+    'database sqlite:///x.sqlite: disk full (No space left on device)'
+    """
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, OSError) and orig.strerror:
+        detail = orig.strerror
+    else:
+        detail = " ".join(str(orig).split()) or type(orig).__name__
+    low = detail.lower()
+    if isinstance(orig, OSError) and orig.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = "disk full"
+    elif isinstance(orig, OSError) and orig.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        cause = "read-only (no write permission)"
+    else:
+        cause = next((c for keys, c in _CAUSES if any(k in low for k in keys)), "storage error")
+    # a driver message may quote the URL or a connection string: never let a password through
+    detail = mask_url(detail) if "://" in detail else detail
+    if cause.startswith(("cannot open", "database server unreachable")):
+        return StorageError(f"cannot open the database: {mask_url(url)}: {cause} ({detail[:200]})")
+    return StorageError(f"database {mask_url(url)}: {cause} ({detail[:200]})")
 
 
 def sqlite_path(url: URL) -> Path | None:

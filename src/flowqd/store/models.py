@@ -47,6 +47,7 @@ __all__ = [
     "Condition",
     "Event",
     "Run",
+    "RunLease",
     "SchemaVersion",
     "Spectrum",
     "Trace",
@@ -59,7 +60,7 @@ __all__ = [
 #: Version of the schema below; stored in the ``schema_version`` table and checked on open.
 SCHEMA_VERSION = 1
 
-RUN_STATUSES: tuple[str, ...] = ("running", "paused", "tripped", "completed", "failed")
+RUN_STATUSES: tuple[str, ...] = ("running", "paused", "tripped", "completed", "failed", "interrupted")
 CONDITION_STATUSES: tuple[str, ...] = ("pending", "equilibrating", "acquiring", "completed", "skipped", "failed")
 SPECTRUM_KINDS: tuple[str, ...] = ("absorbance", "pl", "intensity", "transmittance")
 TRACE_ROLES: tuple[str, ...] = ("reading", "setpoint")
@@ -133,6 +134,17 @@ class Run(Base):
     campaign_sha256: Mapped[str] = mapped_column(String(64), default="")
     host: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class RunLease(Base):
+    """Which process drives a run: one row per leased run, renewed by a heartbeat (see :mod:`flowqd.store.lease`)."""
+
+    __tablename__ = "run_leases"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Condition(Base):

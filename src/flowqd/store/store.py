@@ -2,12 +2,19 @@
 
 Durability: every write method runs in its own transaction and commits before it returns, so an acquired
 spectrum is on disk before the next acquisition starts; a ``kill -9`` loses at most the one in flight.
+:meth:`Store.record_spectrum` writes a spectrum *and* its analysis in one transaction: both or neither.
+Storage faults (disk full, read-only file or directory, a lost server) raise :class:`~flowqd.errors.StorageError`
+with one line naming the database (password masked, :func:`~flowqd.store.database.mask_url`) and the cause.
+A SQLite file opened for writing keeps a small ballast file beside it (``NAME-reserve``, 256 KiB): on a full disk
+:meth:`Store.release_reserve` deletes it so the engine can still mark the run ``interrupted``; it is re-created
+the next time the database is opened with room to spare.
 Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, index)`` a condition and
 ``(spectrum_id, method)`` an analysis result; adding one that exists is a no-op that returns the existing id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import socket
@@ -25,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
-from flowqd.store.database import DEFAULT_URL, make_engine, parse_url
+from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, sqlite_path, storage_error
 from flowqd.store.models import (
     CONDITION_STATUSES,
     RUN_STATUSES,
@@ -45,7 +52,10 @@ from flowqd.store.models import (
     utcnow,
 )
 
-__all__ = ["SCALAR_ALIASES", "Store", "extract_scalars", "sha256_text"]
+__all__ = ["RESERVE_BYTES", "SCALAR_ALIASES", "Store", "extract_scalars", "sha256_text"]
+
+#: Size of the ballast file kept beside a SQLite database (room to record an interruption on a full disk).
+RESERVE_BYTES = 256 * 1024
 
 #: Payload keys (first match wins) that fill each scalar column of :class:`AnalysisResult`.
 SCALAR_ALIASES: dict[str, tuple[str, ...]] = {
@@ -148,11 +158,37 @@ class Store:
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, create: bool = True, synchronous: str = "NORMAL") -> None:
-        self.url = str(url)
         self._parsed = parse_url(url)
-        self.engine = make_engine(self._parsed, synchronous=synchronous, create=create)
+        #: The URL as given, password masked (safe to print; the engine keeps the real one).
+        self.url = mask_url(self._parsed)
+        try:
+            self.engine = make_engine(self._parsed, synchronous=synchronous, create=create)
+        except OSError as exc:  # the SQLite file's folder cannot be created (read-only, full)
+            raise storage_error(exc, self.url) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._init_schema(create=create)
+        try:
+            self._init_schema(create=create)
+        except (OperationalError, OSError) as exc:
+            self.engine.dispose()
+            raise storage_error(exc, self.url) from None
+        path = sqlite_path(self._parsed)
+        self._reserve = None if path is None or not create else path.with_name(path.name + "-reserve")
+        if self._reserve is not None and not self._reserve.exists():
+            try:
+                self._reserve.write_bytes(b"\0" * RESERVE_BYTES)
+            except OSError:  # no room (or read-only): nothing to release later
+                with contextlib.suppress(OSError):
+                    self._reserve.unlink(missing_ok=True)
+
+    def release_reserve(self) -> bool:
+        """Delete the ballast file (see the module docstring); True if there was one to free."""
+        if self._reserve is None or not self._reserve.exists():
+            return False
+        try:
+            self._reserve.unlink(missing_ok=True)
+        except OSError:  # a read-only file system: nothing to gain
+            return False
+        return True
 
     # ------------------------------------------------------------------ plumbing
     def _init_schema(self, *, create: bool) -> None:
@@ -197,9 +233,13 @@ class Store:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        """A session whose transaction commits on leaving the block (rolls back on error)."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session whose transaction commits on leaving the block (rolls back on error); storage faults
+        become one-line :class:`~flowqd.errors.StorageError`."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, OSError) as exc:
+            raise storage_error(exc, self.url) from None
 
     @property
     def schema_version(self) -> int:
@@ -227,6 +267,13 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+    def lease(self, run_id: int, **kwargs: Any) -> Any:
+        """A :class:`~flowqd.store.lease.RunLease` handle on ``run_id`` (``acquire``/``renew``/``release``/
+        ``holder``); keyword arguments: ``ttl_s``, ``renew_every_s``, ``me``."""
+        from flowqd.store.lease import RunLease
+
+        return RunLease(self, run_id, **kwargs)
 
     def _require_run(self, s: Session, run_id: int) -> Run:
         run = s.get(Run, run_id)
@@ -479,6 +526,28 @@ class Store:
         ``counts``/``dark``/``reference`` are on ``wavelength_nm``; ``processed`` too unless
         ``processed_wavelength_nm`` is given.
         """
+        values = self._spectrum_values(run_id, seq, kind=kind, wavelength_nm=wavelength_nm, condition_id=condition_id,
+                                       counts=counts, dark=dark, reference=reference, processed=processed,
+                                       processed_wavelength_nm=processed_wavelength_nm, acquired_at=acquired_at,
+                                       t_s=t_s, integration_ms=integration_ms, averages=averages,
+                                       saturated=saturated, meta=meta)
+        with self._session() as s:
+            return self._insert_spectrum(s, values)
+
+    def _insert_spectrum(self, s: Session, values: dict[str, Any]) -> int:
+        run_id, condition_id = values["run_id"], values["condition_id"]
+        self._require_run(s, run_id)
+        if condition_id is not None:
+            cond_run = s.scalar(select(Condition.run_id).where(Condition.id == condition_id))
+            if cond_run != run_id:
+                raise FlowqdError(f"condition {condition_id} does not belong to run {run_id}")
+        return self._insert_ignore(s, Spectrum, values, ("run_id", "seq"))
+
+    @staticmethod
+    def _spectrum_values(run_id: int, seq: int, *, kind: str, wavelength_nm: Any, condition_id: int | None,
+                         counts: Any, dark: Any, reference: Any, processed: Any, processed_wavelength_nm: Any,
+                         acquired_at: datetime | None, t_s: float | None, integration_ms: float | None,
+                         averages: int, saturated: bool, meta: Mapping[str, Any] | None) -> dict[str, Any]:
         _check_choice("spectrum kind", kind, SPECTRUM_KINDS)
         wl = np.asarray(wavelength_nm, dtype=float)
         if wl.ndim != 1 or wl.size == 0:
@@ -502,13 +571,7 @@ class Store:
             if a.shape != axis.shape:
                 raise FlowqdError(f"spectrum {seq}: {name} has shape {a.shape}, its wavelength axis {axis.shape}")
             values[f"{name}_npy"] = pack_array(a, dtype)
-        with self._session() as s:
-            self._require_run(s, run_id)
-            if condition_id is not None:
-                cond_run = s.scalar(select(Condition.run_id).where(Condition.id == condition_id))
-                if cond_run != run_id:
-                    raise FlowqdError(f"condition {condition_id} does not belong to run {run_id}")
-            return self._insert_ignore(s, Spectrum, values, ("run_id", "seq"))
+        return values
 
     def spectra(
         self, run_id: int, condition_id: int | None = None, kind: str | None = None, seq: int | None = None
@@ -586,6 +649,18 @@ class Store:
         The key scalars are read from ``payload`` (see :data:`SCALAR_ALIASES`); keyword arguments named like
         the scalar columns override them. ``payload`` may be a mapping or a dataclass.
         """
+        values = self._analysis_values(spectrum_id, method, payload, scalars)
+        with self._session() as s:
+            return self._insert_analysis(s, values)
+
+    def _insert_analysis(self, s: Session, values: dict[str, Any]) -> int:
+        if s.get(Spectrum, values["spectrum_id"]) is None:
+            raise FlowqdError(f"no spectrum with id {values['spectrum_id']} in {self.url}")
+        return self._insert_ignore(s, AnalysisResult, values, ("spectrum_id", "method"))
+
+    @staticmethod
+    def _analysis_values(spectrum_id: int, method: str, payload: Any,
+                         scalars: Mapping[str, float | None]) -> dict[str, Any]:
         unknown = set(scalars) - set(SCALAR_COLUMNS)
         if unknown:
             raise FlowqdError(f"unknown analysis scalar(s) {sorted(unknown)}; known: {', '.join(SCALAR_COLUMNS)}")
@@ -596,10 +671,7 @@ class Store:
                                   "created_at": utcnow()}
         values.update(extract_scalars(data))
         values.update({k: _as_float(v) for k, v in scalars.items()})
-        with self._session() as s:
-            if s.get(Spectrum, spectrum_id) is None:
-                raise FlowqdError(f"no spectrum with id {spectrum_id} in {self.url}")
-            return self._insert_ignore(s, AnalysisResult, values, ("spectrum_id", "method"))
+        return values
 
     def analyses(self, run_id: int, spectrum_id: int | None = None) -> list[AnalysisResult]:
         """Analysis results of a run's spectra (or of one spectrum), in spectrum order."""
@@ -702,7 +774,8 @@ class Store:
         method: str = "analysis",
         **fields: Any,
     ) -> int:
-        """Store a raw acquisition, its processed spectrum and its analysis in one call; return the spectrum id.
+        """Store a raw acquisition, its processed spectrum and its analysis in one transaction; return the
+        spectrum id.
 
         ``raw`` is a mapping or an object with ``wavelength_nm`` and ``counts`` (also read when present:
         ``dark``, ``reference``, ``integration_ms``, ``averages``, ``saturated``, ``acquired_at``, ``t_s``,
@@ -736,9 +809,15 @@ class Store:
                 args["processed"] = processed
         kind = kind or get(raw, "kind") or ("pl" if proc_kind == "intensity" else proc_kind) or "absorbance"
         args.update(fields)
-        sid = self.add_spectrum(run_id, seq, kind=kind, condition_id=condition_id, **args)
-        if analysis:
-            self.add_analysis(sid, method, analysis)
+        spec_args: dict[str, Any] = {"counts": None, "dark": None, "reference": None, "processed": None,
+                                     "processed_wavelength_nm": None, "acquired_at": None, "t_s": None,
+                                     "integration_ms": None, "averages": 1, "saturated": False, "meta": None}
+        spec_args.update(args)
+        values = self._spectrum_values(run_id, seq, kind=kind, condition_id=condition_id, **spec_args)
+        with self._session() as s:  # both or neither: a crash between them cannot leave a spectrum unanalysed
+            sid = self._insert_spectrum(s, values)
+            if analysis:
+                self._insert_analysis(s, self._analysis_values(sid, method, analysis, {}))
         return sid
 
 
