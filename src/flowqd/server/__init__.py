@@ -76,9 +76,9 @@ from flowqd.server.schemas import MAX_ID, TokenRequest, errors
 from flowqd.server.supervisor import EngineSlot
 from flowqd.store import Store
 from flowqd.store.auth import Identity, TokenStore, parse_duration
+from flowqd.store.database import mask_url
 from flowqd.store.export import run_metadata
 from flowqd.store.live import newest_run_id
-from flowqd.store.database import mask_url
 from flowqd.twin.conditions import Conditions
 
 __all__ = ["LOOPBACK_HOSTS", "SimulateRequest", "create_app", "default_state_dir", "plain"]
