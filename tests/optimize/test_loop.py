@@ -34,7 +34,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAST = {'twin = "surrogate"': 'twin = "surrogate"', "trace_period_s = 10.0": "trace_period_s = 60.0",
         "control_period_s = 1.0": "control_period_s = 5.0", "temperature_hold_s = 120.0": "temperature_hold_s = 10.0",
         "spectrum_interval_s = 60.0": "spectrum_interval_s = 10.0", "ramp_c_min = 5.0": "ramp_c_min = 10.0",
-        "reservoir_ml = 45.6": "reservoir_ml = 400.0"}
+        "reservoir_ml = 45.6": "reservoir_ml = 400.0",
+        "pressure_rise_window_s = 10.0": "pressure_rise_window_s = 30.0"}  # ≥ 3 control periods
 NO_DOTS = """
 [[sim.no_dots]]
 core_temperature_c = [230.0, 240.0]

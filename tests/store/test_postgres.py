@@ -184,7 +184,7 @@ def test_password_never_shown(server: str, tmp_path: Path, capsys: pytest.Captur
 
     from flowqd.server import create_app
 
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(url, auth=False, trusted_hosts=["testserver"])) as client:
         bodies = [client.get(p) for p in ("/api/health", "/", "/api/runs/999", "/api/runs/999/spectra")]
     assert bodies[0].status_code == 200 and bodies[2].status_code == 404
     assert all("s3cret" not in r.text for r in bodies)

@@ -41,7 +41,7 @@ def errors(*codes: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
 class _Start(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    speed: float = Field(1000.0, ge=0.0, le=1e6, description="simulated seconds per real second (0: as fast as "
+    speed: float = Field(1000.0, ge=0.0, le=1e6, strict=True, description="simulated seconds per real second (0: as fast as "
                          "possible); the simulated platform only")
 
 
