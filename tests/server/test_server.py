@@ -81,6 +81,22 @@ def test_simulate_equals_the_twin(client):
     assert got["residence_time_min"] == pytest.approx(35.9, abs=0.1)
 
 
+def test_heavy_requests_beyond_the_bound_get_429(client):
+    from flowqd.server import MAX_HEAVY_REQUESTS
+
+    sem = client.app.state.heavy
+    for _ in range(MAX_HEAVY_REQUESTS):  # as if that many predictions/reports were running
+        assert sem.acquire(blocking=False)
+    try:
+        r = client.post("/api/simulate", json={"core_temperature_c": 200, "core_flow_ml_min": 0.1})
+        assert r.status_code == 429 and "retry" in r.json()["detail"]
+        assert client.get(f"/runs/{client.run_uuid}/report").status_code == 429
+    finally:
+        for _ in range(MAX_HEAVY_REQUESTS):
+            sem.release()
+    assert client.post("/api/simulate", json={"core_temperature_c": 200, "core_flow_ml_min": 0.1}).status_code == 200
+
+
 def test_missing_database_is_an_error(tmp_path):
     from flowqd.errors import FlowqdError
 

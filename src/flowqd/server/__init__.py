@@ -49,8 +49,9 @@ import asyncio
 import dataclasses
 import json
 import tempfile
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_type_hints
@@ -86,6 +87,8 @@ __all__ = ["LOOPBACK_HOSTS", "SimulateRequest", "create_app", "default_state_dir
 #: Host names a loopback-only server answers to (other ``Host`` headers get 400: DNS rebinding).
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 _STATIC = Path(__file__).parent / "static"
+#: Heavy requests (``POST /api/simulate``, a run's report: seconds of CPU each) served at once; more get 429.
+MAX_HEAVY_REQUESTS = 2
 #: Longest inlet line accepted by ``POST /api/simulate``, m (a bound for the schema; the twin takes any ≥ 0).
 MAX_INLET_LINE_M = 100.0
 RunRef = Annotated[str, PathParam(min_length=1, max_length=200, description="id, UUID (prefix) or unique name")]
@@ -178,6 +181,18 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
     app.state.tokens = tokens
     app.state.slot = slot
     app.state.twin = None
+    #: Heavy requests (a twin prediction, a report: seconds of CPU each) running at once; more get 429.
+    app.state.heavy = threading.BoundedSemaphore(MAX_HEAVY_REQUESTS)
+
+    @contextmanager
+    def heavy(what: str) -> Iterator[None]:
+        if not app.state.heavy.acquire(blocking=False):
+            raise HTTPException(429, f"{what}: {MAX_HEAVY_REQUESTS} heavy requests (twin predictions, reports) "
+                                     "are already running; retry in a few seconds")
+        try:
+            yield
+        finally:
+            app.state.heavy.release()
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
     @app.exception_handler(FlowqdError)
@@ -391,17 +406,17 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/runs/{run}/report", response_class=HTMLResponse, tags=["read"],
-             responses=errors(401, 404, 422, html=True))
+             responses=errors(401, 404, 422, 429, html=True))
     def report(run: RunRef, who: Viewer) -> HTMLResponse:
         """The self-contained HTML report of a run."""
         from flowqd.report.html import write_report
 
         rid = run_id(run)
-        with tempfile.TemporaryDirectory(prefix="flowqd-report-") as tmp:
+        with heavy("report"), tempfile.TemporaryDirectory(prefix="flowqd-report-") as tmp:
             path = write_report(store, rid, Path(tmp))
             return HTMLResponse(path.read_text(encoding="utf-8"))
 
-    @app.post("/api/simulate", tags=["twin"], responses=errors(400, 401, 422))
+    @app.post("/api/simulate", tags=["twin"], responses=errors(400, 401, 422, 429))
     def simulate(req: SimulateRequest, who: Viewer) -> dict[str, Any]:  # type: ignore[valid-type]
         """Twin prediction for a set of conditions (writes nothing; every role)."""
         from flowqd.twin import Twin
@@ -410,7 +425,8 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
             app.state.twin = Twin.default()
         fields = req.model_dump()  # type: ignore[attr-defined]
         bands = fields.pop("bands")
-        return plain(app.state.twin.predict(Conditions(**fields), bands=bands).to_dict())
+        with heavy("simulate"):
+            return plain(app.state.twin.predict(Conditions(**fields), bands=bands).to_dict())
 
     # ------------------------------------------------------------------ run control, tokens
     app.include_router(control_router(store, slot, platform))

@@ -26,7 +26,8 @@ class ErrorResponse(BaseModel):
 _TEXT = {400: "malformed request body (not JSON)",
          401: "not authenticated (log in, or send `Authorization: Bearer TOKEN`)",
          403: "authenticated but not allowed (role too low, or a missing CSRF token)", 404: "not found",
-         409: "conflict with the engine's state", 422: "invalid request (names the field and the limit)"}
+         409: "conflict with the engine's state", 422: "invalid request (names the field and the limit)",
+         429: "too many heavy requests (twin predictions, reports) at once: retry in a few seconds"}
 
 
 def errors(*codes: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
@@ -41,8 +42,9 @@ def errors(*codes: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
 class _Start(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    speed: float = Field(1000.0, ge=0.0, le=1e6, strict=True, description="simulated seconds per real second (0: as fast as "
-                         "possible); the simulated platform only")
+    speed: float = Field(1000.0, ge=0.0, le=1e6, strict=True,
+                         description="simulated seconds per real second (0: as fast as possible); the simulated "
+                         "platform only")
 
 
 class StartPackaged(_Start):
