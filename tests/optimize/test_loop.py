@@ -213,3 +213,17 @@ def test_kill_9_then_resume_gives_the_uninterrupted_proposal_sequence(files, cap
         x = e["conditions"]
         no_dots = 230.0 <= x["core_temperature_c"] <= 240.0 and 0.4 <= x["core_flow_ml_min"] <= 0.6
         assert e["feasible"] is (not no_dots)
+
+
+def test_the_plant_example_is_the_paper_platform_but_for_its_plant():
+    """examples/platform-plant-not-twin.toml differs from the paper's platform only in its plant (twin parameters,
+    noise, failure region), reservoir and name: a flow cell without the 20x dilution saturates (A > 3) and every
+    experiment of the example campaign would fail."""
+    from flowqd.platform.config import load_platform
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    paper = load_platform(examples / "platform-wang-segets-2023.toml")
+    plant = load_platform(examples / "platform-plant-not-twin.toml")
+    assert plant.devices.uvvis.dilution == paper.devices.uvvis.dilution == 20.0
+    assert plant.interlocks == paper.interlocks and plant.control == paper.control
+    assert plant.sim.twin_parameters is not None and paper.sim.twin_parameters is None
