@@ -334,6 +334,21 @@ def _print_table(title: str, cols: list[tuple[str, Any]], rows: list[dict[str, A
                 right=[j for j, (h, _) in enumerate(cols) if h not in ("label", "status")], fold=(1,), out=console)
 
 
+def _set_flag(path: Path, text: str) -> None:
+    """Write a flag file (emergency stop, pause) that running engines check once per control period."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+
+
+def _clear_flag(path: Path, what: str, then: str) -> None:
+    """Remove the flag file ``path`` and say so (``then`` follows the confirmation)."""
+    if path.exists():
+        path.unlink()
+        console.print(escape(f"{what} {path} cleared{then}"))
+    else:
+        console.print(escape(f"no {what} at {path}"))
+
+
 # ------------------------------------------------------------------------------------------------ commands
 def run(
     campaign: Annotated[Path | None, typer.Argument(
@@ -386,14 +401,9 @@ def stop(
 ) -> None:
     """Emergency stop: set the flag every running `flowqd run` checks once per control period."""
     if clear:
-        if stop_file.exists():
-            stop_file.unlink()
-            console.print(escape(f"emergency stop flag {stop_file} cleared"))
-        else:
-            console.print(escape(f"no emergency stop flag at {stop_file}"))
+        _clear_flag(stop_file, "emergency stop flag", "")
         return
-    stop_file.parent.mkdir(parents=True, exist_ok=True)
-    stop_file.write_text(reason + "\n")
+    _set_flag(stop_file, reason)
     console.print(f"[bold red]emergency stop requested[/] ({stop_file}); running campaigns trip within one control "
                   "period. Clear with `flowqd stop --clear`.")
 
@@ -404,14 +414,9 @@ def pause(
 ) -> None:
     """Pause: running campaigns hold their set points (interlocks stay on) until `flowqd pause --clear`."""
     if clear:
-        if pause_file.exists():
-            pause_file.unlink()
-            console.print(escape(f"pause flag {pause_file} cleared; running campaigns continue"))
-        else:
-            console.print(escape(f"no pause flag at {pause_file}"))
+        _clear_flag(pause_file, "pause flag", "; running campaigns continue")
         return
-    pause_file.parent.mkdir(parents=True, exist_ok=True)
-    pause_file.write_text("paused\n")
+    _set_flag(pause_file, "paused")
     console.print(escape(f"pause requested ({pause_file}); running campaigns hold their set points within one "
                          "control period. Continue with `flowqd pause --clear`."))
 
