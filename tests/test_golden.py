@@ -54,8 +54,8 @@ def compute() -> dict[str, float | str | None]:
     """Every number the example spectra and the twin give today, flattened to ``key -> value``."""
     from flowqd.analysis import analyze_absorbance, analyze_pl, read_spectrum
     from flowqd.analysis.plqy import plqy_from_spectra
+    from flowqd.reactor.conditions import Conditions
     from flowqd.twin import Twin
-    from flowqd.twin.conditions import Conditions
 
     out: dict[str, float | str | None] = {}
     for name in ("inp-180C-518nm.csv", "inp-250C-590nm.csv", "inp-2048px-noisy-baseline.csv"):

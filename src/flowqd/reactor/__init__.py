@@ -10,10 +10,13 @@
 - :mod:`.heatup` — fluid temperature history in a hot unit, entry length, heating power.
 - :mod:`.recipe` — stock and shell-feed concentrations, production rates, syringe schedule; :class:`Recipe` TOML.
 - :mod:`.config` — :class:`TrainConfig` TOML model and :func:`load_train`.
+- :mod:`.conditions` — :class:`Conditions`, the one set-point type (temperatures, flows, units in use) with its
+  limits; used by the twin, the devices, the platform and the server.
 
 This package imports only :mod:`flowqd.errors`, :mod:`flowqd.units` and :mod:`flowqd.materials`.
 """
 
+from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.config import HeatingBoxConfig, TrainConfig, load_train, train_from_mapping
 from flowqd.reactor.geometry import (
     PAPER_COIL_DIAMETER_MM,
@@ -110,6 +113,7 @@ __all__ = [
     "SYRINGE_PRESSURE_LIMIT_BAR",
     "BoxStage",
     "Component",
+    "Conditions",
     "Fluid",
     "HeatingBox",
     "HeatingBoxConfig",

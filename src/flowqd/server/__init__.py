@@ -69,6 +69,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from flowqd._json import jsonable
 from flowqd.errors import FlowqdError
+from flowqd.reactor.conditions import Conditions
 from flowqd.server.auth import COOKIE, Admin, AuthConfig, Authenticator, Viewer, same_origin
 from flowqd.server.control import control_router
 from flowqd.server.live import POLL_S, LiveCursor
@@ -80,7 +81,6 @@ from flowqd.store.auth import Identity, TokenStore, parse_duration
 from flowqd.store.database import mask_url
 from flowqd.store.export import run_metadata
 from flowqd.store.live import newest_run_id
-from flowqd.twin.conditions import Conditions
 
 __all__ = ["LOOPBACK_HOSTS", "SimulateRequest", "create_app", "default_state_dir", "plain"]
 
@@ -99,7 +99,7 @@ def _simulate_request_model() -> type[BaseModel]:
     """The JSON body of ``POST /api/simulate``: the fields of :class:`~flowqd.twin.Conditions` (one definition)
     with the twin's own limits published as schema bounds (a request the schema accepts is one the twin accepts),
     plus ``bands`` (uncertainty bands); unknown fields refused."""
-    from flowqd.twin import conditions as c
+    from flowqd.reactor import conditions as c
 
     lo, hi = c.PUMP_RANGE_ML_MIN
     bounds: dict[str, dict[str, float]] = {

@@ -4,7 +4,7 @@
 ``docs/design.md`` §7.
 """
 
-from flowqd.twin.conditions import Conditions
+from flowqd.reactor.conditions import Conditions
 from flowqd.twin.model import BatchPrediction, Prediction, Twin, TwinParameters
 
 __all__ = ["BatchPrediction", "Conditions", "Prediction", "Twin", "TwinParameters"]

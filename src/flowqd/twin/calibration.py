@@ -55,7 +55,7 @@ import numpy as np
 
 from flowqd.errors import RangeError
 from flowqd.kinetics.pbe import KineticParameters
-from flowqd.twin.conditions import Conditions
+from flowqd.reactor.conditions import Conditions
 from flowqd.twin.core import CoreOutlet, NumericsOptions, core_outlet
 
 __all__ = ["CALIBRATION_CONDITIONS", "DEFAULT_NOISE", "FIT_PARAMETERS", "PAPER_TARGETS", "CalibrationResult",

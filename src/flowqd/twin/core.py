@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowqd.kinetics.pbe import KineticParameters, SizeGrid, heatup_history_k, integrate, time_grid_s
+from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.geometry import paper_train
 from flowqd.reactor.heatup import heating_time_constant_s
 from flowqd.reactor.rtd import ResidenceTimeDistribution, section_rtd
-from flowqd.twin.conditions import Conditions
 
 __all__ = ["CoreOutlet", "NumericsOptions", "core_outlet", "psd_statistics", "refine_times"]
 

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from flowqd.errors import ConfigError, RangeError
 from flowqd.kinetics.pbe import INP_MOLAR_VOLUME_M3_MOL, KineticParameters
 from flowqd.kinetics.shell import ShellParameters
-from flowqd.twin.conditions import Conditions
+from flowqd.reactor.conditions import Conditions
 from flowqd.twin.core import CoreOutlet, NumericsOptions, core_outlet
 
 __all__ = ["BatchPrediction", "Prediction", "Twin", "TwinParameters", "theta_to_kinetics"]
