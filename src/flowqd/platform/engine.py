@@ -395,13 +395,20 @@ class RunEngine:
         def within(snap: Snapshot) -> bool:
             return all(r in snap.temperatures_c and abs(snap.temperatures_c[r] - v) < tol for r, v in targets.items())
 
+        def within_each(temps: dict[str, np.ndarray]) -> np.ndarray:  # within() for every reading of a step
+            n = len(next(iter(temps.values()))) if temps else 0
+            ok = np.ones(n, dtype=bool)
+            for r, v in targets.items():
+                ok &= np.abs(temps[r] - v) < tol if r in temps else False
+            return ok
+
         while True:  # quiet periods in steps, each reading still checked: up to the first within the band,
             # then through the hold up to the first outside it
             end = start + self.ctl.stabilise_timeout_s
             if stable_since is None:
-                snap = self._fast_forward(end, lambda s: not within(s))
+                snap = self._fast_forward(end, lambda temps: ~within_each(temps))
             else:
-                snap = self._fast_forward(min(stable_since + hold, end), within)
+                snap = self._fast_forward(min(stable_since + hold, end), within_each)
             if snap is None:
                 snap = self._tick()
             t = self.clock.now()
@@ -511,10 +518,12 @@ class RunEngine:
             self._phase_end = end
         self._phase_end = None
 
-    def _fast_forward(self, end_s: float, check: Callable[[Snapshot], bool] | None = None) -> Snapshot | None:
+    def _fast_forward(self, end_s: float, check: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+                      ) -> Snapshot | None:
         """Cross the quiet control periods before ``end_s`` in one step (see the module docstring) and return the
-        last snapshot; ``None`` when there is nothing to cross (then the caller ticks). ``check``: stop after the
-        first snapshot it rejects (the caller then treats that snapshot as a tick's)."""
+        last snapshot; ``None`` when there is nothing to cross (then the caller ticks). ``check(temperatures)``:
+        per reading, False where the caller wants to stop; the step ends with the first such reading (the caller
+        then treats its snapshot as a tick's)."""
         ff = self.devices.fast_forward
         if ff is None or self.clock_mode != "event" or self.run_id is None:
             return None
@@ -535,39 +544,41 @@ class RunEngine:
             return None
         times = now + period * np.arange(1, n + 1)
         r = ff.readings(times)
-        setpoints = {role: self._setpoints.get(role) for role in r.temperatures_c}
-        starved = {role: False for role in r.flows_ml_min}
+        temps = {role: np.asarray(v, dtype=float) for role, v in r.temperatures_c.items()}
+        if check is not None:  # the step ends with the first reading the caller rejects
+            rejected = np.flatnonzero(~np.asarray(check(temps), dtype=bool))
+            n = int(rejected[0]) + 1 if rejected.size else n
+        setpoints = {role: self._setpoints.get(role) for role in temps}
+        flows = dict(self._flows)
+        model = np.array([np.nan if (m := self._model_pressure_bar({role: float(v[i]) for role, v in temps.items()}))
+                          is None else m for i in range(n)], dtype=float)
+        pressure = None if r.pressure_bar is None else np.asarray(r.pressure_bar[:n], dtype=float)
+        k, trips = self.interlocks.evaluate_quiet(times[:n], pressure, {role: v[:n] for role, v in temps.items()},
+                                                  model, setpoints_c=setpoints, commanded_flows_ml_min=flows)
+        last = k if trips else n - 1  # the reading the step ends with
+        t_last = float(times[last])
+        snap = Snapshot(t_last, None if pressure is None else float(pressure[last]),
+                        {role: float(v[last]) for role, v in temps.items()}, setpoints,
+                        {role: False for role in r.flows_ml_min}, {}, None, commanded_flows_ml_min=flows,
+                        model_pressure_bar=None if np.isnan(model[last]) else float(model[last]))
+        self.last_snapshot = snap
         traces: list[tuple[float, dict[str, float]]] = []
-        snap: Snapshot | None = None
-        for i, t in enumerate(times):
-            t = float(t)
-            temps = {role: float(v[i]) for role, v in r.temperatures_c.items()}
-            pressure = None if r.pressure_bar is None else float(r.pressure_bar[i])
-            snap = Snapshot(t, pressure, temps, setpoints, starved, {}, None,
-                            commanded_flows_ml_min=dict(self._flows),
-                            model_pressure_bar=self._model_pressure_bar(temps))
-            self.last_snapshot = snap
-            trips = self.interlocks.evaluate(snap)
-            if trips:
-                self._write_traces(traces)
-                ff.jump(t)
-                self.clock.sleep(t - now)
-                self._trip(trips)
-            if t - self._last_trace_s >= self.ctl.trace_period_s - 1e-9:
+        tp = self.ctl.trace_period_s - 1e-9
+        for i in range(k if trips else n):  # a tripping reading is not traced (as tick by tick)
+            t = float(times[i])
+            if t - self._last_trace_s >= tp:
                 self._last_trace_s = t
-                readings = {f"{role}.temperature_c": v for role, v in temps.items()}
+                readings = {f"{role}.temperature_c": float(v[i]) for role, v in temps.items()}
                 readings.update({f"{role}.flow_ml_min": float(v[i]) for role, v in r.flows_ml_min.items()})
                 readings.update({f"{role}.volume_ml": float(v[i]) for role, v in r.volumes_ml.items()})
                 if pressure is not None:
-                    readings["pressure_bar"] = pressure
+                    readings["pressure_bar"] = float(pressure[i])
                 traces.append((t, readings))
-            if check is not None and not check(snap):
-                break
-        assert snap is not None
         self._write_traces(traces)
-        ff.jump(snap.t_s)
-        self.clock.sleep(snap.t_s - now)
-        last = int(np.searchsorted(times, snap.t_s))
+        ff.jump(t_last)
+        self.clock.sleep(t_last - now)
+        if trips:
+            self._trip(trips)
         self._progress(self._phase, snap=snap, flows={role: float(v[last]) for role, v in r.flows_ml_min.items()})
         return snap
 

@@ -30,6 +30,8 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from flowqd.platform.plausibility import PlausibilityLimits, SensorPlausibility
 
 __all__ = ["Interlocks", "Snapshot", "Trip"]
@@ -130,6 +132,109 @@ class Interlocks:
             return None
         return self._slope_per_min(h)
 
+    def evaluate_quiet(self, times_s: np.ndarray, pressure_bar: np.ndarray | None,
+                       temperatures_c: Mapping[str, np.ndarray], model_pressure_bar: np.ndarray, *,
+                       setpoints_c: Mapping[str, float | None], commanded_flows_ml_min: Mapping[str, float],
+                       ) -> tuple[int, list[Trip]]:
+        """Evaluate a run of readings taken under unchanged commands, as :meth:`evaluate` would one by one.
+
+        The same result and the same state afterwards as calling :meth:`evaluate` on the snapshot of each reading
+        in turn (no lost device, no stop request, no starved pump, no pump pressures) up to and including the
+        first that trips. Returns ``(i, trips)``: the index of that reading and its trips, or ``(n, [])``.
+
+        How: every rule is screened for the whole run at once with array operations that give, reading by
+        reading, the state the one-by-one evaluation would have reached had nothing tripped before. The limit
+        and plausibility comparisons are the same float operations as in :meth:`evaluate`, so they decide
+        alike. The least-squares slopes (clog, heater runaway) are computed in a different order, so a reading
+        whose slope lies within a rounding-error bound of its limit is not cleared. Every reading that is not
+        cleared is evaluated by :meth:`evaluate` itself; the trips are always its own.
+
+        Parameters
+        ----------
+        times_s : ndarray
+            Reading instants (increasing).
+        pressure_bar : ndarray or None
+            Inlet pressure readings (``None``: no pressure sensor).
+        temperatures_c : mapping role → ndarray
+        model_pressure_bar : ndarray
+            The hydraulic model's pressure for each reading, NaN where it has none.
+        setpoints_c, commanded_flows_ml_min : mapping
+            The commands in force for the whole run.
+        """
+        t = np.asarray(times_s, dtype=float)
+        n = t.size
+        temps = {r: np.asarray(v, dtype=float) for r, v in temperatures_c.items()}
+        p = None if pressure_bar is None else np.asarray(pressure_bar, dtype=float)
+        model = np.asarray(model_pressure_bar, dtype=float)
+
+        def snap(i: int) -> Snapshot:
+            m = float(model[i])
+            return Snapshot(float(t[i]), None if p is None else float(p[i]), {r: float(v[i]) for r, v in temps.items()},
+                            dict(setpoints_c), {}, {}, None, {}, dict(commanded_flows_ml_min),
+                            None if np.isnan(m) else m)
+
+        start = 0
+        if n and self.sensors.commands_changed(setpoints_c, commanded_flows_ml_min):
+            trips = self.evaluate(snap(0))  # a change of commands opens stuck checks: the straightforward way
+            if trips:
+                return 0, trips
+            start = 1
+        if start >= n:
+            return n, []
+        sl = slice(start, n)
+        readings: dict[str, tuple[np.ndarray, str]] = {}
+        if p is not None:
+            readings["pressure"] = (p[sl], "bar")
+        readings.update({r: (v[sl], "°C") for r, v in temps.items()})
+        sensors = self.sensors.quiet_plan(t[sl], readings, model[sl])
+        limits = self._quiet_plan(t[sl], readings, setpoints_c)
+        clear = sensors.clear & limits.clear
+        pos = 0
+        m = n - start
+        while pos < m:
+            blocked = np.flatnonzero(~clear[pos:])
+            stop = pos + int(blocked[0]) if blocked.size else m
+            sensors.apply(pos, stop)
+            limits.apply(pos, stop)
+            if stop >= m:
+                break
+            trips = self.evaluate(snap(start + stop))
+            if trips:
+                return start + stop, trips
+            pos = stop + 1
+        return n, []
+
+    def _quiet_plan(self, t: np.ndarray, readings: Mapping[str, tuple[np.ndarray, str]],
+                    setpoints_c: Mapping[str, float | None]) -> _QuietLimitPlan:
+        """The limit checks of :meth:`evaluate_quiet` (all readings believed)."""
+        n = t.size
+        clear = np.ones(n, dtype=bool)
+        hist: dict[str, tuple[deque[tuple[float, float]], np.ndarray]] = {}
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if "pressure" in readings:
+                p = readings["pressure"][0]
+                clear &= ~(p > self.max_pressure_bar)
+                h = self._pressure
+                ht, count, slope, err = _window_slopes(h, t, p, self.window_s)
+                span_ok = ht[len(h) + np.arange(n)] - ht[len(h) + np.arange(n) - count + 1] >= 0.5 * self.window_s
+                armed = (count >= 3) & span_ok
+                clear &= ~armed | (slope + err < self.max_rise_bar_min)
+                hist["pressure"] = (h, p)
+            for role, (v, unit) in readings.items():
+                if unit == "bar":
+                    continue
+                h = self._temps.get(role, deque())  # installed by the plan's apply, as evaluate() would
+                limit = self.limits_c.get(role)
+                if limit is not None:
+                    clear &= ~(v > limit)
+                sp = setpoints_c.get(role)
+                if sp is not None:
+                    _, count, slope, err = _window_slopes(h, t, v, self.window_s)
+                    above = v > sp + self.margin_c
+                    clear &= ~(above & (count >= 3) & ~(slope + err <= 0.5))
+                hist[role] = (h, v)
+        return _QuietLimitPlan(self, t, hist, clear)
+
     def evaluate(self, snap: Snapshot) -> list[Trip]:
         """All interlocks tripped by ``snap`` (empty list: all clear)."""
         trips: list[Trip] = []
@@ -174,3 +279,70 @@ class Interlocks:
                 trips.append(Trip("syringe_empty", f"{role}: active syringe nearly empty and no partner syringe "
                                   "ready to take over"))
         return trips
+
+
+def _window_slopes(hist: deque[tuple[float, float]], t: np.ndarray, v: np.ndarray, window_s: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares slopes (per minute) of the trailing window after each new reading, as
+    :meth:`Interlocks._slope_per_min` would compute them after :meth:`Interlocks._push`, with a bound on their
+    difference from that computation.
+
+    Returns the combined times (history then ``t``), the number of points in each window, the slopes (NaN where
+    the spread of times is zero) and the bound: a multiple (10³) of the first-order rounding-error bound of both
+    summation orders, covering the centring of absolute times in the straightforward computation.
+    """
+    n = t.size
+    k = len(hist)
+    ht = np.concatenate((np.array([q[0] for q in hist], dtype=float), t))
+    hv = np.concatenate((np.array([q[1] for q in hist], dtype=float), v))
+    last = k + np.arange(n)
+    first = np.searchsorted(ht, t - window_s - 1e-9, side="left")  # the trims of Interlocks._push
+    first = np.minimum(first, last)
+    count = last - first + 1
+    width = int(count.max()) if n else 0
+    cols = np.arange(width)
+    mask = cols[None, :] < count[:, None]
+    ix = np.minimum(first[:, None] + cols[None, :], last[:, None])
+    tt = np.where(mask, ht[ix] - t[:, None], 0.0)  # relative to the newest reading (exact shift of origin)
+    yy = np.where(mask, hv[ix], 0.0)
+    tm = tt.sum(axis=1) / count
+    ym = yy.sum(axis=1) / count
+    dt = np.where(mask, tt - tm[:, None], 0.0)
+    dy = np.where(mask, yy - ym[:, None], 0.0)
+    denom = (dt * dt).sum(axis=1)
+    num = (dt * dy).sum(axis=1)
+    slope = np.where(denom > 0, num / np.where(denom > 0, denom, 1.0) * 60.0, np.nan)
+    eps = np.finfo(float).eps
+    scale_t = np.abs(ht[ix]).max(axis=1, initial=0.0) + np.abs(t)  # absolute times: the straightforward centring
+    adt, ady = np.abs(dt), np.abs(dy)
+    err_num = count * ((adt * ady).sum(axis=1) + scale_t * ady.sum(axis=1)
+                       + np.abs(yy).max(axis=1, initial=0.0) * adt.sum(axis=1))
+    err_den = count * (denom + 2.0 * scale_t * adt.sum(axis=1))
+    bound = 1e3 * 4.0 * eps * 60.0 * (err_num + np.abs(slope) / 60.0 * err_den) / np.where(denom > 0, denom, 1.0)
+    return ht, count, slope, np.where(denom > 0, bound, np.inf)
+
+
+@dataclass
+class _QuietLimitPlan:
+    """Screened run of readings for the limit rules (:meth:`Interlocks.evaluate_quiet`)."""
+
+    owner: Interlocks
+    t: np.ndarray
+    hist: dict[str, tuple[deque[tuple[float, float]], np.ndarray]]
+    clear: np.ndarray
+
+    def apply(self, a: int, b: int) -> None:
+        """Push readings ``a..b-1`` to the histories and trim them as :meth:`Interlocks.evaluate` does."""
+        if b <= a:
+            return
+        window = self.owner.window_s
+        t_last = float(self.t[b - 1])
+        lo = max(a, int(np.searchsorted(self.t[:b], t_last - window - 1e-9, side="left")))
+        for name, (h, v) in self.hist.items():
+            if name != "pressure":
+                h = self.owner._temps.setdefault(name, h)
+            if lo > a:
+                h.clear()  # every earlier point falls out of the window too
+            h.extend(zip(self.t[lo:b].tolist(), v[lo:b].tolist(), strict=True))
+            while h and h[0][0] < t_last - window - 1e-9:
+                h.popleft()

@@ -166,6 +166,70 @@ class SensorPlausibility:
         trips += self._cross_checks(snap, valid)
         return trips, valid
 
+    # ------------------------------------------------------------------------------------------------ quiet runs
+    def commands_changed(self, setpoints_c: Mapping[str, float | None],
+                         commanded_flows_ml_min: Mapping[str, float]) -> bool:
+        """Whether these commands differ from those of the last evaluated reading (a change opens stuck checks)."""
+        commands = {**{f"{r}.setpoint": v for r, v in setpoints_c.items()},
+                    **{f"{r}.flow": v for r, v in commanded_flows_ml_min.items()}}
+        return commands != (self._commands or {})
+
+    def quiet_plan(self, times_s: np.ndarray, readings: Mapping[str, tuple[np.ndarray, str]],
+                   model_pressure_bar: np.ndarray) -> _QuietSensorPlan:
+        """Screen a run of readings under unchanged commands (see :meth:`Interlocks.evaluate_quiet`).
+
+        ``readings``: sensor → (values over ``times_s``, unit ``"bar"`` or ``"°C"``); ``model_pressure_bar``: NaN
+        where the model has no value. The plan's ``clear[i]`` is True where reading ``i`` certainly trips no
+        rule, given that every earlier reading of the run tripped none (then each was believed, and the state
+        moved exactly as :meth:`evaluate` moves it); :meth:`_QuietSensorPlan.apply` makes those state updates.
+        Only exact float comparisons are used here (the same operations as :meth:`evaluate`).
+        """
+        lim = self.limits
+        t = np.asarray(times_s, dtype=float)
+        n = t.size
+        clear = np.ones(n, dtype=bool)
+        idx = np.arange(n)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            for sensor, (v, unit) in readings.items():
+                bar = unit == "bar"
+                lo, hi = (lim.sensor_min_bar, lim.sensor_max_bar) if bar else (lim.sensor_min_c, lim.sensor_max_c)
+                ok = np.isfinite(v) & (lo <= v) & (v < hi)
+                pt, pv = np.empty(n), np.empty(n)
+                pt[1:], pv[1:] = t[:-1], v[:-1]
+                prev = self._last.get(sensor)
+                has_prev = np.ones(n, dtype=bool)
+                if prev is None:
+                    has_prev[0] = False
+                    pt[0] = pv[0] = np.nan
+                else:
+                    pt[0], pv[0] = prev
+                rate = np.abs(v - pv) / (t - pt) * (1.0 if bar else 60.0)
+                limit = lim.max_pressure_step_bar_s if bar else lim.max_temperature_step_c_min
+                clear &= ok & ~(has_prev & (t > pt) & (rate > limit))
+            watches: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+            for sensor, w in self._watch.items():
+                if sensor not in readings:
+                    continue  # not read in this run: the watch waits
+                v = readings[sensor][0]
+                lows = np.minimum.accumulate(np.concatenate(([w.low], v)))[1:]
+                highs = np.maximum.accumulate(np.concatenate(([w.high], v)))[1:]
+                band = lim.stuck_band_bar if sensor == "pressure" else lim.stuck_band_c
+                moved = highs - lows > band
+                m = int(np.argmax(moved)) if moved.any() else n  # the watch ends (alive) here
+                clear &= ~((idx < m) & (t - w.since_s >= lim.stuck_window_s))
+                watches[sensor] = (lows, highs, m)
+            model = np.asarray(model_pressure_bar, dtype=float)
+            none = np.isnan(model)
+            last_none = np.maximum.accumulate(np.where(none, idx, -1))
+            start = np.nan if self._steady_since_s is None else self._steady_since_s
+            steady_since = np.where(last_none >= 0, t[np.maximum(last_none, 0)], start)
+            if "pressure" in readings:
+                p = readings["pressure"][0]
+                steady = t - steady_since >= lim.stuck_window_s  # NaN (never steady) compares False
+                floor = model - lim.pressure_model_tolerance_bar - lim.pressure_model_fraction * model
+                clear &= ~(~none & steady & (p < floor))
+        return _QuietSensorPlan(self, t, readings, model, steady_since, watches, clear)
+
     def _expected_changes(self, snap: Any, commands: dict[str, float | None]) -> dict[str, float]:
         """How far each sensor should move after the change of commands this period."""
         old = self._commands or {}
@@ -249,6 +313,39 @@ class SensorPlausibility:
         else:
             self._saturated_in_row[role] = 0
         return []
+
+
+@dataclass
+class _QuietSensorPlan:
+    """Screened run of readings (:meth:`SensorPlausibility.quiet_plan`)."""
+
+    owner: SensorPlausibility
+    t: np.ndarray
+    readings: Mapping[str, tuple[np.ndarray, str]]
+    model: np.ndarray
+    steady_since: np.ndarray
+    watches: dict[str, tuple[np.ndarray, np.ndarray, int]]
+    clear: np.ndarray
+
+    def apply(self, a: int, b: int) -> None:
+        """Move the state over readings ``a..b-1`` (all clear) exactly as :meth:`SensorPlausibility.evaluate`."""
+        if b <= a:
+            return
+        o = self.owner
+        last = b - 1
+        t = float(self.t[last])
+        for sensor, (v, _) in self.readings.items():
+            o._last[sensor] = (t, float(v[last]))
+        for sensor, (lows, highs, m) in self.watches.items():
+            if m <= last:
+                o._watch.pop(sensor, None)
+            elif sensor in o._watch:
+                w = o._watch[sensor]
+                w.low, w.high = float(lows[last]), float(highs[last])
+        since = float(self.steady_since[last])
+        o._steady_since_s = None if math.isnan(since) else since
+        model = float(self.model[last])
+        o._last_model_bar = None if math.isnan(model) else model
 
 
 def _bad_spectrum(reading: Any) -> str | None:
