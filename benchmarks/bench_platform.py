@@ -10,7 +10,7 @@ reservoir, run by :class:`~flowqd.platform.RunEngine` into a SQLite store with t
 ``flowqd run --speed 0`` does, without the live display. Every size runs in a fresh process state except that
 module imports are warm (one warm-up condition on the surrogate twin first). ``--no-psd`` analyses spectra
 without the PSD inversion (about 0.2 s per absorbance spectrum today), to time the platform simulation alone.
-Printed: wall time, wall per condition, simulated hours, the twin's share (one batched prediction per
+Printed: wall time, wall and CPU (this process, all threads) per condition, simulated hours, the twin's share (one batched prediction per
 campaign) and, with ``--compare``, the largest difference of the stored exciton peaks against the tick-by-tick engine
 (``--mode tick``).
 
@@ -61,7 +61,7 @@ def run_once(n: int, twin: str, mode: str, db_dir: Path, psd: bool = True) -> di
     platform = platform_from_text(_platform_text(twin), "platform.toml")
     campaign = campaign_from_text(_campaign(n), f"bench-{n}.toml")
     clock = SimClock(speedup=math.inf)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     devices = build_devices(platform, clock)
     kwargs = {}
     if "clock_mode" in inspect.signature(RunEngine.__init__).parameters:
@@ -77,13 +77,13 @@ def run_once(n: int, twin: str, mode: str, db_dir: Path, psd: bool = True) -> di
         engine.run(campaign)
     except Exception as exc:  # an older checkout's failure is a result here
         error = f"{type(exc).__name__}: {exc}"
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     run_id = engine.run_id
     rows = store.results_table(run_id) if run_id is not None else []
     done = sum(1 for r in rows if r.get("status") == "completed")
     cache = getattr(devices.backend, "predictions", None)
     store.close()
-    return {"n": n, "wall_s": wall, "done": done, "sim_h": clock.now() / 3600.0, "error": error,
+    return {"n": n, "wall_s": wall, "cpu_s": cpu, "done": done, "sim_h": clock.now() / 3600.0, "error": error,
             "twin_s": getattr(cache, "twin_seconds", float("nan")),
             "peaks": [r.get("peak_nm") for r in rows]}
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         warm = run_once(1, "surrogate", args.mode, Path(tmp))  # imports and analysis caches
         print(f"warm-up (surrogate, 1 condition, imports included): {warm['wall_s']:.1f} s")
-        print(f"{'conditions':>10} {'done':>5} {'wall (s)':>9} {'s/condition':>12} {'sim (h)':>8} "
+        print(f"{'conditions':>10} {'done':>5} {'wall (s)':>9} {'s/condition':>12} {'CPU s/cond.':>12} {'sim (h)':>8} "
               f"{'twin (s)':>9}  {'max |Δpeak| vs tick (nm)' if args.compare else ''}")
         for n in args.sizes:
             r = run_once(n, args.twin, args.mode, Path(tmp), psd=not args.no_psd)
@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 diffs = [abs(a - b) for a, b in zip(r["peaks"], ref["peaks"], strict=True)
                          if a is not None and b is not None]
                 extra = f"{max(diffs):.3f} (tick: {ref['wall_s']:.1f} s)" if diffs else "n/a"
-            print(f"{n:>10} {r['done']:>5} {r['wall_s']:>9.1f} {per:>12.2f} {r['sim_h']:>8.1f} "
+            cpu = r["cpu_s"] / max(r["done"], 1)
+            print(f"{n:>10} {r['done']:>5} {r['wall_s']:>9.1f} {per:>12.2f} {cpu:>12.2f} {r['sim_h']:>8.1f} "
                   f"{r['twin_s']:>9.1f}  {extra}")
             if r["error"]:
                 print(f"{'':>10} failed: {r['error']}")

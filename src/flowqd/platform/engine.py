@@ -40,6 +40,7 @@ disk full, read-only database) put the platform in its safe state and mark the r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,10 @@ from flowqd.platform.preflight import operating_point, preflight
 from flowqd.platform.recorder import RunRecorder
 
 __all__ = ["ConditionOutcome", "Progress", "RunEngine", "RunSummary"]
+
+#: Trace samples of the simulated platform's event clock are written together, at the latest this long (wall
+#: seconds) after the first of them, and at every phase change, spectrum, trip and the end of the run.
+TRACE_FLUSH_WALL_S = 0.5
 
 StopFlag = Callable[[], "str | None"]
 PauseFlag = Callable[[], bool]
@@ -181,6 +186,10 @@ class RunEngine:
         self._spectra_this_condition = 0
         self._last_analysis: dict[str, Any] | None = None
         self._last_trace_s = -np.inf
+        # trace rows waiting to be written (simulated platform on the event clock only; hardware writes each tick's)
+        self._trace_rows: list[tuple[float, str, float]] = []
+        self._trace_since: float | None = None
+        self._batch_traces = clock_mode == "event" and getattr(devices, "fast_forward", None) is not None
         self.last_snapshot: Snapshot | None = None
         self._lease: Any = None
 
@@ -243,6 +252,7 @@ class RunEngine:
         except BaseException as exc:
             self._safe_state()
             try:
+                self._flush_traces_if_possible()
                 self._condition_done("failed")
                 self._event("run.failed", f"{type(exc).__name__}: {exc}", level="error")
                 rec.finish_run(self.run_id, "failed")
@@ -253,6 +263,7 @@ class RunEngine:
         summary.status = "completed"
         summary.ended_s = self.clock.now()
         try:
+            self._flush_traces()
             rec.finish_run(self.run_id, "completed")
             self._event("run.completed", "campaign finished; platform in its safe state")
         except StorageError as exc:
@@ -292,6 +303,8 @@ class RunEngine:
             self._event("run.interrupted", str(exc), level="error", details={"failed_actions": failed})
         except StorageError:
             marked = False
+        if marked:
+            self._flush_traces_if_possible()  # after the status: the queued samples must not take its room
         self._drop_lease()
         state = "marked interrupted" if marked else "left as running (the database refused the status too)"
         raise StorageError(f"{exc}; pumps stopped, heaters off, outlet to waste; run {self.run_id} {state}: "
@@ -487,6 +500,7 @@ class RunEngine:
             result = {**result, "saturated": True}
             self._event("spectrometer.saturated", f"{reading.kind} spectrum saturated at "
                         f"{reading.integration_ms:g} ms; not used for the steady-state judgement", level="warning")
+        self._flush_traces()
         seq = self.recorder.next_seq(self.run_id)
         self.recorder.record_spectrum(self.run_id, seq, reading, reading.spectrum, result,
                                       condition_id=self._condition_id, kind=reading.kind, method=method)
@@ -583,15 +597,38 @@ class RunEngine:
         return snap
 
     def _write_traces(self, traces: list[tuple[float, dict[str, float]]]) -> None:
-        """Trace samples of a fast-forward step: one transaction where the recorder takes many rows."""
-        assert self.run_id is not None
+        """Queue trace samples; write them now on hardware, or once :data:`TRACE_FLUSH_WALL_S` has passed."""
+        rows = [(t, ch, v) for t, readings in traces for ch, v in readings.items()]
+        traces.clear()
+        if not rows:
+            return
+        self._trace_rows += rows
+        if self._trace_since is None:
+            self._trace_since = time.monotonic()
+        if not self._batch_traces or time.monotonic() - self._trace_since >= TRACE_FLUSH_WALL_S:
+            self._flush_traces()
+
+    def _flush_traces(self) -> None:
+        """Write the queued trace samples: one transaction where the recorder takes many rows."""
+        rows, self._trace_rows, self._trace_since = self._trace_rows, [], None
+        if not rows or self.run_id is None:
+            return
         many = getattr(self.recorder, "add_trace_points", None)
         if callable(many):
-            many(self.run_id, [(t, ch, v) for t, readings in traces for ch, v in readings.items()])
-        else:
-            for t, readings in traces:
-                self.recorder.record_sample(self.run_id, t, readings)
-        traces.clear()
+            many(self.run_id, rows)
+            return
+        by_t: dict[float, dict[str, float]] = {}
+        for t, ch, v in rows:
+            by_t.setdefault(t, {})[ch] = v
+        for t, readings in by_t.items():
+            self.recorder.record_sample(self.run_id, t, readings)
+
+    def _flush_traces_if_possible(self) -> None:
+        """:meth:`_flush_traces` where the store may already be failing (the original error is the one to report)."""
+        try:
+            self._flush_traces()
+        except StorageError:
+            pass
 
     def _tick(self) -> Snapshot:
         """One control period: sleep, service pumps, read devices, evaluate interlocks, trace, progress."""
@@ -674,7 +711,7 @@ class RunEngine:
             readings.update({f"{r}.volume_ml": v for r, v in volumes.items()})
             if pressure is not None:
                 readings["pressure_bar"] = float(pressure)
-            self.recorder.record_sample(self.run_id, t, readings)
+            self._write_traces([(t, readings)])
         self._progress(self._phase, snap=snap, flows=flows)
         return snap
 
@@ -744,6 +781,7 @@ class RunEngine:
                             details={"value": trip.value, "threshold": trip.threshold, "failed_actions": failed,
                                      "condition": self._condition_index, "sensor": trip.sensor,
                                      "rule": trip.kind})
+            self._flush_traces_if_possible()
             self._condition_done("failed")
             self.recorder.finish_run(self.run_id, "tripped")
         self._phase = "tripped"
@@ -764,6 +802,7 @@ class RunEngine:
                                        details=details or {})
 
     def _phase_change(self, phase: str, duration_s: float | None = None) -> None:
+        self._flush_traces()
         self._phase = phase
         if phase not in ("setpoints", "done"):
             msg = f"{phase}" + (f" for {duration_s / 60:.1f} min" if duration_s else "")
