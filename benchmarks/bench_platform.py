@@ -10,9 +10,9 @@ reservoir, run by :class:`~flowqd.platform.RunEngine` into a SQLite store with t
 ``flowqd run --speed 0`` does, without the live display. Every size runs in a fresh process state except that
 module imports are warm (one warm-up condition on the surrogate twin first). ``--no-psd`` analyses spectra
 without the PSD inversion (about 0.2 s per absorbance spectrum today), to time the platform simulation alone.
-Printed: wall time, wall and CPU (this process, all threads) per condition, simulated hours, the twin's share (one batched prediction per
-campaign) and, with ``--compare``, the largest difference of the stored exciton peaks against the tick-by-tick engine
-(``--mode tick``).
+Printed: wall time, wall and CPU (this process, all threads) per condition, simulated hours, the twin's share (one
+batched prediction per campaign) and, with ``--compare``, the largest difference of the stored exciton peaks against
+the tick-by-tick engine (``--mode tick``).
 
 The same file runs on an older checkout (no ``clock_mode`` there: it times that checkout's tick-by-tick engine and
 reports conditions completed before a failure).
