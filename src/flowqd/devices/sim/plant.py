@@ -687,8 +687,12 @@ class SimPlant:
         span_s = t_x - seg.t_start_s
         if span_s <= 1e-9:
             return key.core_flow_ml_min, key.ddt_flow_ml_min or 0.0
-        core = (float(np.interp(t_x, hist_t, hist_c)) - seg.core_ml) / span_s * 60.0
-        ddt = (float(np.interp(t_x, hist_t, self._hist_ddt)) - seg.ddt_ml) / span_s * 60.0
+        # np.interp on the samples around t_x only: the same bracketing pair, so the same value, without converting
+        # the whole history (hours of 0.25 s sub-steps) to an array at every call
+        lo, hi = max(bisect.bisect_left(hist_t, t_x) - 1, 0), bisect.bisect_right(hist_t, t_x) + 1
+        near_t = hist_t[lo:hi]
+        core = (float(np.interp(t_x, near_t, hist_c[lo:hi])) - seg.core_ml) / span_s * 60.0
+        ddt = (float(np.interp(t_x, near_t, self._hist_ddt[lo:hi])) - seg.ddt_ml) / span_s * 60.0
         return core, ddt
 
     def _plug_flow(self, q_ml_min: float, set_ml_min: float) -> float:
@@ -747,7 +751,7 @@ class SimPlant:
             del self._segments[:first_needed]
         t_first = self._segments[0].t_start_s
         if math.isfinite(t_first):
-            j = max(int(np.searchsorted(self._hist_t, t_first, side="right")) - 1, 0)
+            j = max(bisect.bisect_right(self._hist_t, t_first) - 1, 0)  # np.searchsorted(side="right") on a list
             if j > 0:
                 del self._hist_t[:j], self._hist_core[:j], self._hist_ddt[:j]
         return out
