@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flowqd.reactor.conditions import Conditions
@@ -42,7 +42,7 @@ class PredictionCache:
         self.hits = self.misses = self.batches = 0
         self.twin_seconds = 0.0
         batch = getattr(twin, "predict_batch", None)
-        self._batch = batch if callable(batch) else None
+        self._batch: Callable[..., Any] | None = batch if callable(batch) else None
         self._batch_kwargs: dict[str, Any] = {}
         if self._batch is not None and "bands" in inspect.signature(self._batch).parameters:
             self._batch_kwargs["bands"] = False  # the plant reads spectra only
