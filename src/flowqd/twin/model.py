@@ -484,6 +484,7 @@ class Twin:
     def _shell_tau(self, c: Conditions) -> float:
         from flowqd.reactor.hydraulics import residence_time_min
 
+        # HB2 units as calibrated: 3.595 mL each (the geometry gives π/4·d²·L = 3.5948 mL; design.md §6, issue 7)
         volume = 3.595 * c.shell_units
         return float(residence_time_min(volume, c.core_flow_ml_min + c.ddt_flow_ml_min))
 
