@@ -482,10 +482,12 @@ class Twin:
         return scal, absorb, pl_wl, pl_i
 
     def _shell_tau(self, c: Conditions) -> float:
+        from flowqd.reactor.geometry import paper_train
         from flowqd.reactor.hydraulics import residence_time_min
 
-        # HB2 units as calibrated: 3.595 mL each (the geometry gives π/4·d²·L = 3.5948 mL; design.md §6, issue 7)
-        volume = 3.595 * c.shell_units
+        # HB2's coils switched in, from the geometry (π/4·d²·L = 3.5948 mL per unit; Wang & Segets 2023, §2)
+        shell_box = paper_train(shell=True, shell_units=c.shell_units).boxes[1]
+        volume = float(sum(t.volume_ml for t in shell_box.tubes))
         return float(residence_time_min(volume, c.core_flow_ml_min + c.ddt_flow_ml_min))
 
     def _pl_classes(self, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:
