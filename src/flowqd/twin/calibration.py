@@ -461,8 +461,9 @@ def calibrate(objective: PaperObjective | RunObjective | None = None, *, start: 
                          feed_in_mol_m3, _backend(backend, len(thetas), objective.conditions))
         return np.stack([(vector(t, o) - f0) / h for t, o, h in zip(thetas, outs, steps, strict=True)], axis=1)
 
-    sol = least_squares(fun, theta0, jac=jac, bounds=(lo, hi), x_scale="jac", max_nfev=max_nfev,
-                        xtol=1e-6, ftol=1e-6)
+    # scipy annotates ``jac`` by its default ('2-point', a str); a callable is documented and supported
+    sol = least_squares(fun, theta0, jac=jac, bounds=(lo, hi),  # pyright: ignore[reportArgumentType]
+                        x_scale="jac", max_nfev=max_nfev, xtol=1e-6, ftol=1e-6)
     params = _to_params(sol.x, base, idx)
     cov_free = np.linalg.pinv(sol.jac.T @ sol.jac)
     theta_all = _from_params(params)
@@ -538,8 +539,11 @@ def sample_posterior(result: CalibrationResult, objective: PaperObjective | RunO
     sampler.random_state = np.random.RandomState(seed).get_state()
     sampler.run_mcmc(p0, n_steps, progress=False)
     chain = sampler.get_chain(discard=n_steps // 2)  # (steps, walkers, ndim)
+    log_probs = sampler.get_log_prob(discard=n_steps // 2)
+    if chain is None or log_probs is None:  # emcee returns None only without a backend, never after run_mcmc
+        raise RangeError("the posterior sampler stored no chain")
     flat = chain.reshape(-1, ndim)
-    lp_flat = sampler.get_log_prob(discard=n_steps // 2).reshape(-1)
+    lp_flat = log_probs.reshape(-1)
     keep_mask = _burnt_in(lp_flat, ndim)
     flat = flat[keep_mask]
     take = np.linspace(0, flat.shape[0] - 1, min(keep, flat.shape[0])).round().astype(int)
