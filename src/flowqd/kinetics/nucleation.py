@@ -72,7 +72,8 @@ def nucleation_barrier_kt(temperature_k: Any, gamma_j_m2: Any, r_c_nm: Any) -> A
     return 4.0 * np.pi / 3.0 * gamma_j_m2 * r_c_m**2 / (BOLTZMANN * temperature_k)
 
 
-def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_a_j: Any, xp: Any = np) -> Any:
+def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_prefactor_per_m3_s: Any,
+                             xp: Any = np) -> Any:
     """CNT nucleation rate in mol of nuclei per m³ per s, ``J = (A_J/N_A)·exp(−B/ln²S)``, 0 for ``S ≤ 1``.
 
     Parameters
@@ -81,7 +82,7 @@ def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_a_j: An
         ``S = c_M/c_eq(T)``.
     barrier_b : array_like
         ``B`` from :func:`nucleation_barrier_kt`.
-    log10_a_j : float
+    log10_prefactor_per_m3_s : float
         log10 of the kinetic prefactor ``A_J`` in m⁻³ s⁻¹ (prior 28–34; weakly identifiable, notes §2.6).
 
     >>> float(nucleation_rate_mol_m3_s(0.5, 100.0, 30.0))
@@ -90,5 +91,5 @@ def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_a_j: An
     s = xp.maximum(supersaturation, 1.0 + 1e-9)
     ln_s = xp.log(s)
     expo = -barrier_b / (ln_s * ln_s)
-    rate = 10.0**log10_a_j / AVOGADRO * xp.exp(xp.maximum(expo, -700.0))
+    rate = 10.0**log10_prefactor_per_m3_s / AVOGADRO * xp.exp(xp.maximum(expo, -700.0))
     return xp.where(supersaturation > 1.0 + 1e-9, rate, 0.0)

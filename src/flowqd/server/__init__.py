@@ -347,8 +347,8 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
                 kind: Literal["absorbance", "pl", "intensity", "transmittance"] | None = None) -> list[dict[str, Any]]:
         """Spectra metadata (no arrays)."""
         rid = run_id(run)
-        cond_index = {c.id: c.index for c in store.conditions(rid)}
-        return plain([{"seq": s.seq, "kind": s.kind, "condition_index": None if s.condition_id is None else cond_index.get(s.condition_id),
+        cond_index: dict[int | None, int] = {c.id: c.index for c in store.conditions(rid)}
+        return plain([{"seq": s.seq, "kind": s.kind, "condition_index": cond_index.get(s.condition_id),
                        "acquired_at": s.acquired_at, "t_s": s.t_s, "n_points": s.n_points,
                        "saturated": s.saturated, "integration_ms": s.integration_ms, "averages": s.averages}
                       for s in store.spectra(rid, kind=kind)])

@@ -63,7 +63,8 @@ __all__ = ["CALIBRATION_CONDITIONS", "DEFAULT_NOISE", "FIT_PARAMETERS", "PAPER_T
            "calibrate_shell", "core_peaks_nm", "residuals", "sample_posterior", "write_parameters"]
 
 #: (name, transform, lower, upper, prior mean, prior sd) in transformed units; "log" = log10 of the SI value,
-#: "kJ" = value/1000.  v3: the magic-size-cluster route (``cluster_share`` = 1, CNT off: ``log10_a_j`` = 0).
+#: "kJ" = value/1000.  v3: the magic-size-cluster route (``cluster_share`` = 1, CNT off:
+#: ``log10_nucleation_prefactor_per_m3_s`` = 0).
 FIT_PARAMETERS: tuple[tuple[str, str, float, float, float, float], ...] = (
     ("k0_ref_per_s", "log", -5.0, 0.0, float(np.log10(1 / 300)), 1.5),
     ("ea0_j_mol", "kJ", 30.0, 200.0, 90.0, 40.0),
@@ -108,7 +109,7 @@ DEFAULT_NOISE: dict[str, float] = {"x13_nm": 0.03, "peak_wavelength_nm": 2.0, "r
 PARAMETER_FILE_VERSION = 3
 _PRODUCTION_PER_Q_X = 60.0 * 87.7e-3 * 145.79  # mg/h per (mL/min · conversion) at [In] = 87.7 mM
 #: Fixed parts of the v3 kinetics (not fitted).
-V3_FIXED: dict[str, float] = {"cluster_share": 1.0, "log10_a_j": 0.0, "alpha": 0.0}
+V3_FIXED: dict[str, float] = {"cluster_share": 1.0, "log10_nucleation_prefactor_per_m3_s": 0.0, "alpha": 0.0}
 
 
 def _names() -> list[str]:
