@@ -184,7 +184,7 @@ def test_calibrate_recovers_a_known_parameter_from_noise_free_measurements():
     assert abs(result.theta[i] - true_log10) < 0.005, (result.theta[i], true_log10)
     assert max(abs(v) for v in result.residuals.values()) < 0.05  # in measurement sds (0.03 nm, 0.01, 0.03)
     sd = float(np.sqrt(result.covariance[i, i]))
-    assert 0.01 < sd < 0.2  # measured 0.06: the Laplace sd of the one free parameter: finite and constrained by the data
+    assert 0.01 < sd < 0.2  # measured 0.06: the Laplace sd of the free parameter, finite and constrained
     # the other parameters stay where they started (not free)
     j = [p[0] for p in FIT_PARAMETERS].index("k1_ref_per_s")
     assert result.theta[j] == pytest.approx(np.log10(base.kinetics.k1_ref_per_s), abs=1e-12)
