@@ -1,6 +1,6 @@
 """Batched finite-volume population balance (PBE) for InP nucleation, growth and ripening in heat-up mode.
 
-Model (batch fluid element, premixed stock, temperature history ``T(t)``; notes §2.1)::
+Model (batch fluid element, premixed stock, temperature history ``T(t)``; Rempel et al. 2009 form, ref. [3])::
 
     dc_P/dt = −k1(T)·c_P                                                    (precursor.py)
     ∂n/∂t + ∂(G(r, c_M, T)·n)/∂r = J(c_M, T)·δ(r − r*)                       (growth.py, nucleation.py)
@@ -29,7 +29,8 @@ Numerics (one implementation for numpy and JAX, written against an ``xp`` namesp
    particles leaving the smallest cell (dissolution) return their monomer; the top cell has a zero-flux wall.
 
 Time runs in lockstep for all rows on one shared, geometrically stretched grid.  The outlet of a flow reactor
-(segregated flow, notes §2.4) is accumulated **during** the integration: ``n_out = Σ_k W[c, k]·n(t_k)`` where
+(segregated flow, Danckwerts/Zwietering; Levenspiel, *Chemical Reaction Engineering*, 3rd ed., Wiley 1999, ch. 11)
+is accumulated **during** the integration: ``n_out = Σ_k W[c, k]·n(t_k)`` where
 ``W`` holds each condition's residence-time quadrature mapped (linear interpolation) onto the grid, so no
 trajectory has to be stored.
 
@@ -38,7 +39,8 @@ References
 .. [1] R. J. LeVeque, *Finite Volume Methods for Hyperbolic Problems*, CUP 2002, ch. 4 and 9 (upwind FV).
 .. [2] N. Haderlein et al., Chem. Eng. J. 2015, 260, 706 (FIMOR: fully implicit ripening solver; abstract).
 .. [3] D. V. Talapin et al., J. Phys. Chem. B 2001, 105, 12278; J. Y. Rempel, M. G. Bawendi, K. F. Jensen,
-   J. Am. Chem. Soc. 2009, 131, 4479 (continuum nucleation + Gibbs–Thomson growth model; recalled).
+   J. Am. Chem. Soc. 2009, 131, 4479 (continuum nucleation + Gibbs–Thomson growth model; citation details not
+   checked against the journal).
 .. [4] W. D. Hillis, G. L. Steele, Commun. ACM 1986, 29, 1170 (parallel prefix scan).
 .. [5] S. T. Zalesak, J. Comput. Phys. 1979, 31, 335 (flux-corrected transport).
 """
@@ -126,7 +128,8 @@ class KineticParameters:
         files written before the rename; :meth:`from_dict` maps it).
     k_g_ref_m_s, p, e_g_j_mol, alpha : attachment rate at r = 1 nm and ``t_ref_k``, size exponent, activation
         energy, Talapin transfer coefficient.
-    diffusivity_m2_s : monomer diffusivity (Wilke–Chang estimate, notes §3.5).
+    diffusivity_m2_s : monomer diffusivity (Wilke–Chang estimate,
+        :func:`flowqd.reactor.properties.wilke_chang_diffusivity_m2_s`).
     cluster_share : share of the released In that first forms magic-size clusters (MSC; the two-step route of
         Gary et al. 2015, parameter file v3: 1); 0 (v1/v2) sends it all to the free monomer.
     k_n_ref_per_s, e_n_j_mol : first-order MSC → QD-nucleus conversion ("second nucleation event") and its
@@ -256,7 +259,7 @@ def heatup_history_k(times_s: npt.ArrayLike, temperature_set_c: npt.ArrayLike, *
     """Fluid temperature history (K) in a heated coil: first-order approach to the block set point.
 
     ``T(t) = T_set − (T_set − T_in)·exp(−t/τ_h)`` with ``τ_h = R²/α ≈ 3 s`` for the 1 mm ID tube (radial
-    conduction; notes §3.4: the fluid reaches the block temperature within seconds).  Returns an array of shape
+    conduction: radial heating time R²/α ≈ 3 s in the 1/16" tube, :mod:`flowqd.reactor.heatup`).  Returns an array of shape
     ``(n_rows, n_times)``.
 
     >>> h = heatup_history_k([0.0, 1e3], [200.0])
