@@ -259,8 +259,8 @@ def heatup_history_k(times_s: npt.ArrayLike, temperature_set_c: npt.ArrayLike, *
     """Fluid temperature history (K) in a heated coil: first-order approach to the block set point.
 
     ``T(t) = T_set − (T_set − T_in)·exp(−t/τ_h)`` with ``τ_h = R²/α ≈ 3 s`` for the 1 mm ID tube (radial
-    conduction: radial heating time R²/α ≈ 3 s in the 1/16" tube, :mod:`flowqd.reactor.heatup`).  Returns an array of shape
-    ``(n_rows, n_times)``.
+    conduction, :mod:`flowqd.reactor.heatup`: the fluid reaches the block temperature within seconds).  Returns an
+    array of shape ``(n_rows, n_times)``.
 
     >>> h = heatup_history_k([0.0, 1e3], [200.0])
     >>> [round(float(x), 2) for x in h[0]]
