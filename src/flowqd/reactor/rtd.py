@@ -1,15 +1,16 @@
 """Residence-time distributions (RTD) of laminar flow in the coiled capillaries.
 
-Two regimes, chosen by θ = D τ / R² (residence time over radial diffusion time; notes §3.2):
+Two regimes, chosen by θ = D τ / R² (residence time over radial diffusion time):
 
-- **Dispersion** (θ ≥ ``theta_switch``, default 1; Taylor–Aris regime, Ananthakrishnan–Gill–Barduhn map [R]): axial
+- **Dispersion** (θ ≥ ``theta_switch``, default 1; Taylor–Aris regime; the regime map of V. Ananthakrishnan,
+  W. N. Gill, A. J. Barduhn, AIChE J. 1965, 11, 1063 — citation details not checked): axial
   dispersion with D_ax = D + f·ū²R²/(48 D) and Bodenstein number Bo = ū L / D_ax. The RTD is the inverse-Gaussian
   (first-passage) solution E(t) = [Bo τ/(4π t³)]^½ exp[−Bo (t − τ)²/(4 τ t)]: normalised, mean exactly τ, variance
   2τ²/Bo (the closed-vessel σ² = 2/Bo − 2(1 − e^−Bo)/Bo² to O(Bo⁻²); the open-open form would shift the mean to
   τ(1 + 2/Bo)).
 - **Laminar segregated** (θ < ``theta_switch``): pure convection in Poiseuille flow, E(t) = τ²/(2t³) for t ≥ τ/2
-  (Levenspiel [R]); it has an infinite variance (wall tail) and ignores the diffusion that shortens that tail, so it
-  is the conservative (broad) limit.
+  (O. Levenspiel, *Chemical Reaction Engineering*, 3rd ed., Wiley 1999, ch. 15); it has an infinite variance (wall
+  tail) and ignores the diffusion that shortens that tail, so it is the conservative (broad) limit.
 
 **Dean reduction** f(De²Sc) of the Taylor term. Verified limits (Johnson & Kamm, J. Fluid Mech. 1986, 172, 329,
 abstract; agreeing with Janssen 1976): De²Sc is the controlling parameter and D_eff falls to ≈ 0.2 of its
@@ -69,7 +70,8 @@ Species = Literal["particle", "molecule"]
 DEAN_REDUCTION_MIN: float = 0.2
 #: ASSUMPTION: De²Sc at which the reduction is half-way (interpolation not verified; calibrate with a tracer pulse).
 DEAN_REDUCTION_MIDPOINT: float = 100.0
-#: θ = Dτ/R² above which the Taylor-dispersion model is used (≈ 0.5-1 in the literature map [R]).
+#: θ = Dτ/R² above which the Taylor-dispersion model is used (≈ 0.5-1 in the Ananthakrishnan–Gill–Barduhn map; the
+#: switch value is our choice, not checked against their figure).
 THETA_SWITCH: float = 1.0
 
 

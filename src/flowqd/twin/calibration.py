@@ -413,7 +413,8 @@ def calibrate(objective: PaperObjective | RunObjective | None = None, *, start: 
               backend: str = "auto", progress: ProgressFn | None = None) -> CalibrationResult:
     """MAP fit of :data:`FIT_PARAMETERS` (or the ``free`` subset) to ``objective`` (default: the paper).
 
-    ``prior`` = (mean, sd) over all :data:`FIT_PARAMETERS` in transformed units (default: their notes priors).
+    ``prior`` = (mean, sd) over all :data:`FIT_PARAMETERS` in transformed units (default: the priors listed there,
+    set by hand to span plausible literature ranges; not fitted to data).
     Deterministic (fixed start, no randomness).  ``progress(stage, done, total)`` is called after each model call.
     """
     from scipy.optimize import least_squares
@@ -568,8 +569,8 @@ def calibrate_observations(observations: Sequence[Observation], base: Any, *, fr
     """Fit the twin ``base`` (:class:`~flowqd.twin.TwinParameters`) to a lab's measured conditions.
 
     Prior: Gaussian per parameter with the mean at ``base``'s values and the sd of ``base``'s posterior samples
-    (the paper calibration's uncertainty; the notes prior sd where ``base`` has no samples), so the run's data
-    update what they constrain.  MAP by :func:`calibrate`, then :func:`sample_posterior` (``n_steps`` > 0).
+    (the paper calibration's uncertainty; the :data:`FIT_PARAMETERS` prior sd where ``base`` has no samples), so
+    the run's data update what they constrain.  MAP by :func:`calibrate`, then :func:`sample_posterior` (``n_steps`` > 0).
     """
     objective = RunObjective(observations, noise=getattr(base, "noise", None) or None, name=name)
     names = _names()
