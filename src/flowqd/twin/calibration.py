@@ -570,7 +570,8 @@ def calibrate_observations(observations: Sequence[Observation], base: Any, *, fr
 
     Prior: Gaussian per parameter with the mean at ``base``'s values and the sd of ``base``'s posterior samples
     (the paper calibration's uncertainty; the :data:`FIT_PARAMETERS` prior sd where ``base`` has no samples), so
-    the run's data update what they constrain.  MAP by :func:`calibrate`, then :func:`sample_posterior` (``n_steps`` > 0).
+    the run's data update what they constrain.  MAP by :func:`calibrate`, then :func:`sample_posterior`
+    (``n_steps`` > 0).
     """
     objective = RunObjective(observations, noise=getattr(base, "noise", None) or None, name=name)
     names = _names()
