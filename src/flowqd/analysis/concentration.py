@@ -73,7 +73,7 @@ def volume_fraction(
 
     Examples
     --------
-    The worked example of the optics notes (§3.2): A = 0.50, DF = 50, 1 cm, toluene, 413 nm:
+    Worked example: A = 0.50, DF = 50, 1 cm, toluene, 413 nm:
 
     >>> phi = volume_fraction(0.50, 413.3, "InP", "toluene", path_mm=10.0, dilution=50.0)
     >>> f"{float(phi):.2e}"

@@ -107,7 +107,8 @@ def dispersion_numbers(tau_min: float, length_m: float, inner_diameter_mm: float
                        de2sc: float = 0.0, dean_reduction: bool = True) -> tuple[float, float]:
     """(θ, Bo) of a tube: θ = D τ / R², Bo = ū L / D_ax with ū = L/τ.
 
-    The notes' table (§3.1, no Dean reduction) gives θ_QD = 1.35 and Bo_QD = 65 at 0.1 mL/min, 200 °C:
+    Nanocrystals (Stokes–Einstein D = 1.55e-10 m²/s) at 0.1 mL/min, 200 °C, without Dean reduction: θ ≈ 1.3 and
+    Bo ≈ 65, i.e. transitional between the Taylor and the convection regime:
 
     >>> theta, bo = dispersion_numbers(35.95, 4.6, 0.9975, 1.55e-10, dean_reduction=False)
     >>> round(theta, 2), round(bo)
