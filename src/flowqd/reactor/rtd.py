@@ -235,7 +235,9 @@ class ResidenceTimeDistribution:
                 hi = 2.0 * tau
                 while float(self.cdf(hi)) < pi:
                     hi *= 2.0
-                out[i] = brentq(lambda t, pi=pi: float(self.cdf(t)) - pi, 0.0, hi, xtol=1e-12 * tau, rtol=1e-13)
+                # scipy annotates rtol by its default (a float64 constant); a Python float is what it documents
+                out[i] = brentq(lambda t, pi=pi: float(self.cdf(t)) - pi, 0.0, hi, xtol=1e-12 * tau,
+                                rtol=1e-13)  # pyright: ignore[reportArgumentType]
         return out.reshape(np.shape(fraction))
 
     def washout_time_min(self, fraction: float = 0.99) -> float:
