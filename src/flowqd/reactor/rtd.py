@@ -189,6 +189,12 @@ class ResidenceTimeDistribution:
         return cls(float(tau_min), regime, None if bodenstein is None else float(bodenstein),
                    None if theta is None else float(theta))
 
+    def _bo(self) -> float:
+        """The Bodenstein number of the dispersion regime (set whenever the regime is dispersion: __post_init__)."""
+        if self.bodenstein is None:
+            raise RangeError("RTD: the laminar regime has no Bodenstein number")
+        return float(self.bodenstein)
+
     # --- distribution ------------------------------------------------------------------------------------------
     def pdf(self, t_min: npt.ArrayLike) -> np.ndarray:
         """E(t), 1/min."""
@@ -197,7 +203,7 @@ class ResidenceTimeDistribution:
         if self.regime == "laminar":
             safe = np.where(t >= 0.5 * tau, t, tau)
             return np.where(t >= 0.5 * tau, tau**2 / (2.0 * safe**3), 0.0)
-        bo = float(self.bodenstein)  # type: ignore[arg-type]
+        bo = self._bo()
         safe = np.where(t > 0, t, tau)
         e = np.sqrt(bo * tau / (4.0 * np.pi * safe**3)) * np.exp(-bo * (safe - tau) ** 2 / (4.0 * tau * safe))
         return np.where(t > 0, e, 0.0)
@@ -209,14 +215,14 @@ class ResidenceTimeDistribution:
         if self.regime == "laminar":
             safe = np.where(t >= 0.5 * tau, t, tau)
             return np.where(t >= 0.5 * tau, 1.0 - tau**2 / (4.0 * safe**2), 0.0)
-        return _ig_cdf(t, tau, float(self.bodenstein))  # type: ignore[arg-type]
+        return _ig_cdf(t, tau, self._bo())
 
     @property
     def variance_min2(self) -> float:
         """Variance of E, min² (infinite for the laminar regime)."""
         if self.regime == "laminar":
             return float("inf")
-        return 2.0 * self.tau_min**2 / float(self.bodenstein)  # type: ignore[arg-type]
+        return 2.0 * self.tau_min**2 / self._bo()
 
     def quantile_min(self, fraction: npt.ArrayLike) -> np.ndarray:
         """t such that F(t) = fraction (0 ≤ fraction < 1)."""

@@ -423,13 +423,15 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
             return HTMLResponse(path.read_text(encoding="utf-8"))
 
     @app.post("/api/simulate", tags=["twin"], responses=errors(400, 401, 422, 429))
-    def simulate(req: SimulateRequest, who: Viewer) -> dict[str, Any]:  # type: ignore[valid-type]
+    # SimulateRequest is built at import time from Conditions' fields (create_model): a class FastAPI reads, but a
+    # variable to a static checker
+    def simulate(req: SimulateRequest, who: Viewer) -> dict[str, Any]:  # pyright: ignore[reportInvalidTypeForm]
         """Twin prediction for a set of conditions (writes nothing; every role)."""
         from flowqd.twin import Twin
 
         if app.state.twin is None:
             app.state.twin = Twin.default()
-        fields = req.model_dump()  # type: ignore[attr-defined]
+        fields = req.model_dump()
         bands = fields.pop("bands")
         with heavy("simulate"):
             return plain(app.state.twin.predict(Conditions(**fields), bands=bands).to_dict())
