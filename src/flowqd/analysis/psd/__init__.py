@@ -144,13 +144,13 @@ def _method_lognormal(problem: RegularizedProblem, a: np.ndarray, lam: float | N
         return amp * m - a
 
     # start: size from where the model 1S lands, scanned on a coarse grid of x13
-    best = None
+    best_r, best_x0 = float("inf"), float(d[0] + 0.5)
     for x0 in np.linspace(d[0] + 0.5, d[-1] - 0.8, 12):
         r = float(np.sum(resid(np.array([x0, 0.12])) ** 2))
-        if best is None or r < best[0]:
-            best = (r, x0)
+        if r < best_r:
+            best_r, best_x0 = r, float(x0)
     lo, hi = d[0] + 0.1, d[-1] - 0.1
-    sol = least_squares(resid, np.array([best[1], 0.12]), bounds=([lo, 0.02], [hi, 0.5]), x_scale=[0.1, 0.02])
+    sol = least_squares(resid, np.array([best_x0, 0.12]), bounds=([lo, 0.02], [hi, 0.5]), x_scale=[0.1, 0.02])
     m = model(sol.x)
     amp = float(m @ a) / float(m @ m)
     return np.concatenate([amp * psd_lognormal(d, sol.x[0], sol.x[1]) * w, [0.0]]), float("nan")

@@ -19,6 +19,7 @@ hundreds of small LAPACK/BLAS calls, which a multi-threaded BLAS on shared cores
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
@@ -36,24 +37,42 @@ from flowqd.analysis.psd.problem import (
 from flowqd.errors import ConfigError
 
 if TYPE_CHECKING:
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
 __all__ = ["single_blas_thread", "solve_nnls_scipy"]
 
 _PAD = 4  # sentinel columns of the padded H⁻¹ stack = the bucket width of the numpy PDAS loop
 
 
-def single_blas_thread() -> threadpool_limits:
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """threadpoolctl's handle on the loaded BLAS libraries, found once per process (lazily imported).
+
+    Building a controller walks every loaded shared library (~2.7 ms here), 200× what entering its ``limit``
+    costs (~12 µs), and ``threadpool_limits`` builds one per call: that would add more than half to the latency of
+    :func:`~flowqd.analysis.psd.invert_psd`. scipy.linalg is imported first so that scipy's own OpenBLAS (a
+    second copy beside numpy's in the wheels) is loaded and limited as well."""
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS before the libraries are listed)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_blas_thread() -> AbstractContextManager[Any]:
     """Context manager in which the BLAS libraries (numpy's and scipy's OpenBLAS, MKL, ...) run one thread each.
 
-    Scoped to the ``with`` block and restored on exit (threadpoolctl, imported lazily). The PDAS solver and the
-    single-spectrum path issue hundreds of small (k×k, n×M) LAPACK/BLAS calls, which a multi-threaded BLAS on
-    shared cores makes up to 10× slower (thread hand-offs per call). The setting is process-wide while it lasts,
-    so the batch enters it once, around its worker threads.
-    """
-    from threadpoolctl import threadpool_limits
+    Scoped to the ``with`` block and restored on exit (threadpoolctl's ``limit(limits=1, user_api="blas")`` on a
+    controller found once, :func:`_blas_controller`). The PDAS solver and the single-spectrum path issue hundreds of
+    small (k×k, n×M) LAPACK/BLAS calls, which a multi-threaded BLAS on shared cores makes up to 10× slower (thread
+    hand-offs per call). The setting is process-wide while it lasts, so the batch enters it once, around its worker
+    threads.
 
-    return threadpool_limits(limits=1, user_api="blas")
+    >>> from threadpoolctl import threadpool_info
+    >>> with single_blas_thread():
+    ...     {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    {1}
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def solve_nnls_scipy(
