@@ -44,6 +44,14 @@ or by ``scipy.optimize.nnls`` on the equivalent M×M reduced system (:func:`redu
 the reference); both reach the same minimiser. Uncertainties of x13 and RSD are the linearised propagation of the
 estimated noise (residual RMS) through the solution on its free set.
 
+Modules
+-------
+:mod:`~flowqd.analysis.psd.kernel` (kernel, size grid, distributions, forward model),
+:mod:`~flowqd.analysis.psd.problem` (the cached regularised problem, GCV), :mod:`~flowqd.analysis.psd.solvers`
+(scipy NNLS; the PDAS step shared by numpy and JAX; BLAS threads), :mod:`~flowqd.analysis.psd.results` (result
+types, island pruning, uncertainty), :mod:`~flowqd.analysis.psd.batch` (:func:`invert_psd_batch`). This module holds
+:func:`invert_psd` and the :data:`PSD_METHODS` registry; every public name is importable from here.
+
 References
 ----------
 - D. Segets, J. Gradl, R. K. Taylor, V. Vassilev and W. Peukert, ACS Nano 2009, 3, 1703-1710.
