@@ -166,15 +166,16 @@ def _batch_solve_numpy_kta(
     """:func:`_batch_solve_numpy` that also returns λ (GCV when ``lam`` is None, on the fine grid) and b = Kᵀa.
 
     β = Uᵀa is one GEMM and Kᵀa = (VᵀL)ᵀ(s∘β) (K = U S Vᵀ L) follows without a second N-length product. Each
-    dual PDAS step (:func:`_dual_pdas_step`) runs on all unconverged rows at once (:func:`_pdas_loop_numpy`).
-    The caller sets the BLAS threads (:func:`single_blas_thread`)."""
+    dual PDAS step (:func:`_dual_pdas_step`) runs on all unconverged rows at once (:func:`_pdas_loop_numpy`), with
+    one BLAS thread (:func:`single_blas_thread`)."""
     nn = problem.nonneg
     u, hpad = _numpy_consts(problem)
     beta = A @ u
     b = (problem.s * beta) @ problem.vt_reg
     j, lam_g, xu, act, tol = _pdas_setup(np, A, beta, b, lam, problem.s, problem.lambdas, problem.vt_linv_t, nn)
     x = xu.copy()
-    todo = _pdas_loop_numpy(x, act, xu, j, tol, hpad, nn, np.arange(A.shape[0]), max_iter)
+    with single_blas_thread():
+        todo = _pdas_loop_numpy(x, act, xu, j, tol, hpad, nn, np.arange(A.shape[0]), max_iter)
     for i in todo:  # rare cycling rows: scipy nnls on the reduced system, exact
         x[i] = solve_nnls_scipy(problem, A[i], float(lam_g[i]))
     x[:, : problem.n_classes] = np.maximum(x[:, : problem.n_classes], 0.0)
@@ -331,16 +332,14 @@ def _jax_arrays(problem: RegularizedProblem, dtype: str) -> tuple[Any, ...]:
 def _batch_solve(problem: RegularizedProblem, A: Any, lam: np.ndarray | None, backend: str,
                  *, max_iter: int = 20, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
     """Batched solve; returns (x (B, M+1), λ (B,), on the fine grid). ``lam=None``: GCV.
-    ``A`` may already be a device array (JAX); it is then not copied through the host. The numpy solve runs with
-    one BLAS thread (:func:`single_blas_thread`)."""
+    ``A`` may already be a device array (JAX); it is then not copied through the host."""
     from flowqd._backend import resolve_backend
 
     if dtype not in ("float64", "float32"):
         raise ConfigError(f"dtype must be 'float64' or 'float32' (got {dtype!r})")
     name = resolve_backend(backend, auto_needs_accelerator=True)
     if name == "numpy":
-        with single_blas_thread():
-            x, lam_g, _ = _batch_solve_numpy_kta(problem, np.asarray(A, dtype=float), lam, max_iter=max_iter)
+        x, lam_g, _ = _batch_solve_numpy_kta(problem, np.asarray(A, dtype=float), lam, max_iter=max_iter)
         return x, lam_g
     import jax
     import jax.numpy as jnp
@@ -364,7 +363,6 @@ def _batch_solve(problem: RegularizedProblem, A: Any, lam: np.ndarray | None, ba
     lam_h = _lambda_from_index(problem.s, _lambda_index(problem.s, lam_h))  # exact grid values (float32 safe)
     bad = np.flatnonzero(~conv_h)
     if bad.size:  # rare: finish on the host (exact, float64)
-        with single_blas_thread():
-            x[bad] = _batch_solve_numpy(problem, np.asarray(A, dtype=float)[bad], lam_h[bad], max_iter=max_iter)
+        x[bad] = _batch_solve_numpy(problem, np.asarray(A, dtype=float)[bad], lam_h[bad], max_iter=max_iter)
     return x, lam_h
 
