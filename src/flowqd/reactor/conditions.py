@@ -57,7 +57,7 @@ class Conditions:
     core_flow_ml_min : float
         Stock flow, mL/min (pump range 0.03–1.5).
     core_units : int
-        HB1 units switched in series (1–3; the paper's series used one, notes/reactor).
+        HB1 units switched in series (1–3; the paper's series used one: τ = 3.595 mL / Q, see reactor.geometry).
     shell : bool
         Run the DDT injection and HB2 shell stage.
     shell_temperature_c : float
@@ -113,6 +113,15 @@ class Conditions:
         if length < 0:
             raise RangeError(f"inlet line length must be ≥ 0 m, got {length:g} m")
         object.__setattr__(self, "inlet_line_m", length)
+
+    @property
+    def total_flow_ml_min(self) -> float:
+        """Flow through the flow cell (stock plus DDT when the shell stage runs), mL/min.
+
+        >>> Conditions(230.0, 0.15, shell=True, ddt_flow_ml_min=0.05).total_flow_ml_min
+        0.2
+        """
+        return self.core_flow_ml_min + (self.ddt_flow_ml_min if self.shell else 0.0)
 
     def to_dict(self) -> dict[str, float | int | bool]:
         """Plain dict (JSON-ready)."""

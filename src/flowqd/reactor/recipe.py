@@ -2,13 +2,15 @@
 
 Stock of the paper: InCl3 884.72 mg (4 mmol), ZnCl2 2.7257 g (20 mmol), oleylamine 40 mL (2 × 20 mL), and
 P(NEt2)3 (PDEA) 4.4 mL (16 mmol). Molar masses: InCl3 221.18, ZnCl2 136.29 (= 2725.7 mg / 20 mmol),
-PDEA 247.32 g/mol; PDEA density 0.903 g/mL [R, supplier value] → 4.4·0.903/247.32 = 16.07 mmol.
+PDEA 247.32 g/mol; PDEA density 0.903 g/mL (catalogue value, unverified) → 4.4·0.903/247.32 = 16.07 mmol.
 
-**Assumption: additive volumes**, the salts counted with their crystal volume (InCl3 3.46, ZnCl2 2.907 g/cm³ [R]):
-0.256 + 0.938 mL, so the stock is ≈ 45.6 mL and [In] = 0.0877 M, [Zn] = 0.439 M, [P] = 0.352 M (notes §0). Ignoring
-the salt volume would raise the concentrations by 2.7 %.
+**Assumption: additive volumes**, the salts counted with their crystal volume (InCl3 3.46, ZnCl2 2.907 g/cm³):
+0.256 + 0.938 mL, so the stock is ≈ 45.6 mL and [In] = 0.0877 M, [Zn] = 0.439 M, [P] = 0.352 M (computed by
+:func:`paper_stock`). Ignoring the salt volume would raise the concentrations by 2.7 %.  ZnCl2 2.907 g/cm³ is the
+CRC Handbook value; InCl3 3.46 g/cm³ is a catalogue value — the CRC Handbook lists 4.0 g/cm³, which would shrink the
+stock by 0.035 mL and raise [In] by 0.08 % (negligible; kept so that the pinned numbers stay).
 
-Shell (notes §4.2): the core stream (0.06 mL/min) meets neat DDT (0.03 mL/min, ρ 0.845 g/mL [R, verify],
+Shell: the core stream (0.06 mL/min) meets neat DDT (0.03 mL/min, ρ 0.845 g/mL: catalogue value, unverified,
 M 202.40) at a T-mixer: [Zn] = 0.439·2/3 = 0.29 M, [DDT] = 4.17·1/3 = 1.39 M, [InP] = [In]·X·2/3.
 
 Syringes: 2.5 mL, rated 20 bar (paper §3), used as two alternating syringes "to achieve a truly continuous flow".
@@ -61,9 +63,9 @@ class Component(BaseModel):
     role: Role
     molar_mass_g_mol: float = Field(gt=0)
     density_g_ml: float = Field(gt=0, description="liquid density or crystal density (salt volume)")
-    mass_mg: float | None = Field(None, gt=0)
-    volume_ml: float | None = Field(None, gt=0)
-    hnet2_per_mol: float = Field(0.0, ge=0, description="HNEt2 released per mol on full transamination")
+    mass_mg: float | None = Field(default=None, gt=0)
+    volume_ml: float | None = Field(default=None, gt=0)
+    hnet2_per_mol: float = Field(default=0.0, ge=0, description="HNEt2 released per mol on full transamination")
     source: str = ""
 
     @model_validator(mode="after")
@@ -75,12 +77,22 @@ class Component(BaseModel):
     @property
     def actual_mass_mg(self) -> float:
         """Mass, mg (from the volume for liquids)."""
-        return self.mass_mg if self.mass_mg is not None else float(self.volume_ml) * self.density_g_ml * 1e3
+        if self.mass_mg is not None:
+            return self.mass_mg
+        return self._amount(self.volume_ml) * self.density_g_ml * 1e3
 
     @property
     def actual_volume_ml(self) -> float:
         """Volume contributed to the stock, mL (additive volumes)."""
-        return self.volume_ml if self.volume_ml is not None else float(self.mass_mg) / (self.density_g_ml * 1e3)
+        if self.volume_ml is not None:
+            return self.volume_ml
+        return self._amount(self.mass_mg) / (self.density_g_ml * 1e3)
+
+    def _amount(self, value: float | None) -> float:
+        """The one given amount (the validator guarantees exactly one of mass and volume)."""
+        if value is None:
+            raise ConfigError(f"component {self.name}: give exactly one of mass_mg or volume_ml")
+        return float(value)
 
     @property
     def amount_mmol(self) -> float:
@@ -141,7 +153,7 @@ class Stock(BaseModel):
 
     @property
     def hnet2_mole_fraction_max(self) -> float:
-        """Worst-case HNEt2 mole fraction (full transamination, nothing escaped; notes §3.6: ≈ 0.26)."""
+        """Worst-case HNEt2 mole fraction (full transamination, nothing escaped; ≈ 0.26 for the paper's stock)."""
         n_h = sum(c.amount_mmol * c.hnet2_per_mol for c in self.components)
         n_liq = sum(c.amount_mmol for c in self.components if c.role in ("solvent", "phosphorus"))
         return n_h / (n_h + n_liq) if n_h > 0 else 0.0
@@ -153,9 +165,9 @@ class ShellFeed(BaseModel):
     model_config = _FROZEN
 
     name: str = "1-dodecanethiol"
-    molar_mass_g_mol: float = Field(202.40, gt=0)
-    density_g_ml: float = Field(0.845, gt=0)
-    purity: float = Field(1.0, gt=0, le=1)
+    molar_mass_g_mol: float = Field(default=202.40, gt=0)
+    density_g_ml: float = Field(default=0.845, gt=0)
+    purity: float = Field(default=1.0, gt=0, le=1)
 
     @property
     def concentration_m(self) -> float:
@@ -168,9 +180,9 @@ class SyringeSpec(BaseModel):
 
     model_config = _FROZEN
 
-    volume_ml: float = Field(2.5, gt=0)
-    pressure_limit_bar: float = Field(20.0, gt=0)
-    refill_ml_min: float = Field(2.5, gt=0, description="ASSUMPTION: not given in the paper")
+    volume_ml: float = Field(default=2.5, gt=0)
+    pressure_limit_bar: float = Field(default=20.0, gt=0)
+    refill_ml_min: float = Field(default=2.5, gt=0, description="ASSUMPTION: not given in the paper")
 
 
 class Recipe(BaseModel):
@@ -203,13 +215,13 @@ def paper_stock() -> Stock:
     """
     return Stock(name="Wang-Segets 2023 premixed stock", components=(
         Component(name="InCl3", role="indium", mass_mg=884.72, molar_mass_g_mol=221.18, density_g_ml=3.46,
-                  source="paper §2.2; crystal density 3.46 g/cm3 [R]"),
+                  source="paper §2.2; density 3.46 g/cm3 (catalogue; CRC Handbook: 4.0)"),
         Component(name="ZnCl2", role="zinc", mass_mg=2725.7, molar_mass_g_mol=136.29, density_g_ml=2.907,
-                  source="paper §2.2; crystal density 2.907 g/cm3 [R]"),
+                  source="paper §2.2; density 2.907 g/cm3 (CRC Handbook)"),
         Component(name="oleylamine", role="solvent", volume_ml=40.0, molar_mass_g_mol=267.49, density_g_ml=0.813,
-                  source="paper §2.2 (2 x 20 mL); density 0.813 g/mL at 25 °C [R, supplier]"),
+                  source="paper §2.2 (2 x 20 mL); density 0.813 g/mL at 25 °C (catalogue, unverified)"),
         Component(name="P(NEt2)3", role="phosphorus", volume_ml=4.4, molar_mass_g_mol=247.32, density_g_ml=0.903,
-                  hnet2_per_mol=3.0, source="paper §2.2 (16 mmol); density 0.903 g/mL [R, supplier]"),
+                  hnet2_per_mol=3.0, source="paper §2.2 (16 mmol); density 0.903 g/mL (catalogue, unverified)"),
     ))
 
 
@@ -264,7 +276,7 @@ class ShellConcentrations(NamedTuple):
 
 def shell_stream_concentrations(stock: Stock, core_flow_ml_min: float, shell_flow_ml_min: float, *,
                                 core_conversion: float = 1.0, feed: ShellFeed | None = None) -> ShellConcentrations:
-    """Zn, thiol and InP concentrations after the T-mixer (notes §4.2); InP from ``core_conversion`` of In.
+    """Zn, thiol and InP concentrations after the T-mixer (volume-weighted mixing); InP from ``core_conversion`` of In.
 
     >>> c = shell_stream_concentrations(paper_stock(), 0.06, 0.03, core_conversion=0.74)
     >>> round(c.zinc_m, 3), round(c.thiol_m, 2), round(c.inp_m, 4)
