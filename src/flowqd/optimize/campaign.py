@@ -37,8 +37,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from flowqd import _toml
 from flowqd.errors import ConfigError
-from flowqd.platform.config import ConditionConfig, PlatformConfig, _read, _validated
+from flowqd.platform.config import CampaignCondition, PlatformConfig
+from flowqd.reactor.geometry import BoxStage
 
 __all__ = [
     "OUTCOMES",
@@ -183,11 +185,18 @@ class OptimizeCampaign(BaseModel):
 
     @property
     def source(self) -> str:
+        """The file it was read from."""
         return self._source
 
     @property
     def text(self) -> str:
+        """The TOML text it was read from (provenance)."""
         return self._text
+
+    def remember(self, source: str, text: str) -> None:
+        """Record the file and text it was read from (the loaders call this once, after validation)."""
+        self._source = source
+        self._text = text
 
     @model_validator(mode="after")
     def _check(self) -> OptimizeCampaign:
@@ -195,7 +204,7 @@ class OptimizeCampaign(BaseModel):
             raise ValueError("variables: give at least one decision variable")
         if not self.objectives:
             raise ValueError("objectives: give at least one objective")
-        allowed = set(ConditionConfig.model_fields) - {"label"}
+        allowed = set(CampaignCondition.toml_keys()) - {"label"}
         for key in self.fixed:
             if key not in allowed:
                 raise ValueError(f"fixed.{key}: unknown condition key; allowed: {', '.join(sorted(allowed))}")
@@ -204,7 +213,7 @@ class OptimizeCampaign(BaseModel):
         shell_vars = {"shell_temperature_c", "ddt_flow_ml_min"} & set(self.variable_names)
         if shell_vars and not self.fixed.get("shell", False):
             raise ValueError(f"variables {sorted(shell_vars)} need fixed.shell = true")
-        ConditionConfig.model_validate({**self.condition_values(self.midpoint()), "label": "check"})
+        CampaignCondition.model_validate({**self.condition_values(self.midpoint()), "label": "check"})
         if self.design.initial < 1:
             raise ValueError("design.initial must be ≥ 1")
         return self
@@ -229,9 +238,10 @@ class OptimizeCampaign(BaseModel):
         """The run-campaign condition keys for decision values ``x`` (fixed keys added)."""
         return {**self.fixed, **{k: float(v) for k, v in x.items()}}
 
-    def condition(self, x: dict[str, float], label: str) -> ConditionConfig:
-        """The :class:`~flowqd.platform.config.ConditionConfig` for decision values ``x``."""
-        return ConditionConfig.model_validate({**self.condition_values(x), "label": label})
+    def condition(self, x: dict[str, float], label: str) -> CampaignCondition:
+        """The campaign condition (a :class:`~flowqd.reactor.conditions.Conditions` and its label) for decision
+        values ``x``."""
+        return CampaignCondition.model_validate({**self.condition_values(x), "label": label})
 
     def modelled_outcomes(self) -> tuple[str, ...]:
         """Outcomes the optimiser models (objectives and constraints; ``stock_ml`` is computed, not modelled)."""
@@ -292,7 +302,8 @@ def platform_limits(platform: PlatformConfig) -> dict[str, tuple[float, float, s
 
     def box_max(box: str) -> float:
         stage = train.section(box)
-        return min([stage.box.max_temperature_c] + [u.max_temperature_c for u in stage.box.units])  # type: ignore[union-attr]
+        assert isinstance(stage, BoxStage)  # box_names() names heating boxes only
+        return min([stage.box.max_temperature_c] + [u.max_temperature_c for u in stage.box.units])
 
     out = {
         "core_temperature_c": (dev.hb1.min_c, min(dev.hb1.max_c, box_max(core_box)), f"{core_box} range (°C)"),
@@ -310,12 +321,11 @@ def platform_limits(platform: PlatformConfig) -> dict[str, tuple[float, float, s
 
 def optimize_campaign_from_text(text: str, source: str = "<optimize campaign>") -> OptimizeCampaign:
     """Validate an optimisation campaign TOML text; errors name ``source``, the key and the value."""
-    cfg = _validated(OptimizeCampaign, text, source)
-    cfg._source = source
-    cfg._text = text
+    cfg = _toml.from_text(OptimizeCampaign, text, source)
+    cfg.remember(source, text)
     return cfg
 
 
 def load_optimize_campaign(path: str | Path) -> OptimizeCampaign:
     """Load and validate an optimisation campaign file."""
-    return optimize_campaign_from_text(_read(path), str(path))
+    return optimize_campaign_from_text(_toml.read_text(path), str(path))

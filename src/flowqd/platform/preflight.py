@@ -24,15 +24,16 @@ from dataclasses import dataclass, field
 from flowqd.devices.process import OperatingPoint, ProcessModel
 from flowqd.errors import ConfigError, FlowqdError
 from flowqd.materials import get_material
-from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig, check_campaign
+from flowqd.platform.config import CampaignCondition, CampaignConfig, PlatformConfig, check_campaign
 from flowqd.reactor.recipe import stock_consumed_ml
 from flowqd.units import HC_EV_NM
 
 __all__ = ["ConditionPlan", "PreflightReport", "analysis_problems", "operating_point", "preflight"]
 
 
-def operating_point(c: ConditionConfig) -> OperatingPoint:
+def operating_point(entry: CampaignCondition) -> OperatingPoint:
     """The :class:`~flowqd.devices.process.OperatingPoint` of a campaign condition."""
+    c = entry.conditions
     return OperatingPoint(c.core_temperature_c, c.core_flow_ml_min, c.core_units, c.shell,
                           c.shell_temperature_c if c.shell else None, c.ddt_flow_ml_min if c.shell else None,
                           c.shell_units)
@@ -109,14 +110,15 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
     skip = skip_conditions or set()
     prev_core = prev_shell = platform.sim.ambient_c
     stock_total = ddt_total = 0.0
-    for i, c in enumerate(campaign.conditions):
-        op = operating_point(c)
+    for i, entry in enumerate(campaign.conditions):
+        c = entry.conditions
+        op = operating_point(entry)
         try:
             tau = process.residence_time_min(op)
             wash = process.washout_time_min(op, ctl.washout_fraction)
             dp = process.pressure_drop_bar(op)
             cold = process.pressure_drop_actual_bar(
-                c.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=c.ddt_flow_ml_min or 0.0,
+                c.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=c.ddt_flow_ml_min if c.shell else 0.0,
                 shell=c.shell, shell_temperature_c=platform.sim.ambient_c, core_units=c.core_units,
                 shell_units=c.shell_units)
         except FlowqdError as exc:
@@ -128,16 +130,16 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
                     f"{src}: conditions[{i}].core_flow_ml_min = {c.core_flow_ml_min!r}: predicted pressure drop "
                     f"{p:.2f} bar {what} reaches the limit {lock.max_pressure_bar:g} bar")
         ramp_min = abs(c.core_temperature_c - prev_core) / dev.hb1.ramp_c_min
-        if c.shell and dev.hb2 is not None and c.shell_temperature_c is not None:
+        if c.shell and dev.hb2 is not None:
             ramp_min = max(ramp_min, abs(c.shell_temperature_c - prev_shell) / dev.hb2.ramp_c_min)
             prev_shell = c.shell_temperature_c
         prev_core = c.core_temperature_c
         flow_total = op.total_flow_ml_min
-        spectra_min = (c.n_spectra + 1) * ctl.spectrum_interval_s / 60.0
-        collect_min = c.collect_volume_ml / flow_total
+        spectra_min = (entry.n_spectra + 1) * ctl.spectrum_interval_s / 60.0
+        collect_min = entry.collect_volume_ml / flow_total
         duration = ramp_min + 5.0 + ctl.temperature_hold_s / 60.0 + wash + spectra_min + collect_min
         stock = stock_consumed_ml(c.core_flow_ml_min, duration)
-        ddt = stock_consumed_ml(c.ddt_flow_ml_min, duration) if c.shell and c.ddt_flow_ml_min else 0.0
+        ddt = stock_consumed_ml(c.ddt_flow_ml_min, duration) if c.shell else 0.0
         report.plans.append(ConditionPlan(i, tau, wash, duration, stock, ddt, dp, cold))
         if i not in skip:
             stock_total += stock
