@@ -18,12 +18,12 @@ server and the command line use :func:`format_errors` for their pydantic errors 
 >>> class Kernel(BaseModel):
 ...     model_config = ConfigDict(extra="forbid")
 ...     fit_above_peak_ev: float = 1.0
-...     onset_margin_ev: float = 0.3
+...     margin_ev: float = 0.3
 >>> try:
-...     from_text(Kernel, "fit_above_peak_eV = 0.8", "InP.toml")
+...     from_text(Kernel, "fit_above_peak_eV = 0.8", "k.toml")
 ... except ConfigError as exc:
 ...     print(exc)
-InP.toml: fit_above_peak_eV = 0.8: unknown key (did you mean fit_above_peak_ev?); allowed: fit_above_peak_ev, onset_margin_ev
+k.toml: fit_above_peak_eV = 0.8: unknown key (did you mean fit_above_peak_ev?); allowed: fit_above_peak_ev, margin_ev
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ UNIT_SUFFIXES = ("_c", "_k", "_ml_min", "_ul_min", "_ml", "_ul", "_l", "_bar", "
                  "_mol_l", "_mg", "_g", "_g_mol", "_g_cm3", "_cm")
 
 _ModelT = TypeVar("_ModelT", bound="BaseModel")
-_TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+_TOML_POSITION = re.compile(r"^(?P<msg>.*) \((?P<where>at line \d+, column \d+|at end of document)\)$")
 #: pydantic's names of union branches and wrapped validators in an error location (``list[float]``,
 #: ``RangeSpec``, ``function-after[...]``): not keys of the file.
 _BRANCH = re.compile(r".*\[.*|function-.*|(str|int|float|bool|none|dict|list|tuple)|[A-Z][a-z]+(?:[A-Z][a-z0-9]*)*")
@@ -76,7 +76,7 @@ def read_text(path: str | Path) -> str:
 def parse(text: str, source: str) -> dict[str, Any]:
     """Parse TOML text; a syntax error is one line naming ``source``, the line and the column.
 
-    >>> parse("a = 1\\nb = ", "x.toml")
+    >>> parse("a = 1\\nb = = 2", "x.toml")
     Traceback (most recent call last):
     ...
     flowqd.errors.ConfigError: x.toml: not valid TOML at line 2, column 5: invalid value
@@ -85,8 +85,11 @@ def parse(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_POSITION.match(str(exc))
-        where = f" at line {m['line']}, column {m['col']}" if m else ""
-        msg = m["msg"] if m else str(exc)
+        if m is None:
+            where, msg = "", str(exc)
+        else:
+            where = " at the end of the file" if m["where"] == "at end of document" else f" {m['where']}"
+            msg = m["msg"]
         raise ConfigError(f"not valid TOML{where}: {msg[:1].lower() + msg[1:]}", source=source) from None
 
 

@@ -88,8 +88,9 @@ def test_preflight_reports_all_problems_and_nothing_moves(make, ptext):
                               "HB1 limit 350 °C; conditions[1].core_flow_ml_min = 2.0: core flow 2 mL/min outside the "
                               "pump range 0.03-1.5 mL/min")
     # one inside those but outside this platform's devices is refused by pre-flight, before anything moves
+    core_pump = "min_flow_ml_min = 0.03\nmax_flow_ml_min = "
     rig = make(ptext(**{"reservoir_ml = 45.6": "reservoir_ml = 10.0", "max_c = 350.0": "max_c = 300.0",
-                        "min_flow_ml_min = 0.03\nmax_flow_ml_min = 1.5": "min_flow_ml_min = 0.03\nmax_flow_ml_min = 1.0"}))
+                        core_pump + "1.5": core_pump + "1.0"}))
     bad = campaign_from_text("""
 name = "bad"
 [[conditions]]

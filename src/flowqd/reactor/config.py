@@ -29,10 +29,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowqd import _toml
 from flowqd.errors import ConfigError, FlowqdError
-from flowqd.reactor._toml import read_toml, validation_message
 from flowqd.reactor.geometry import (
     BoxStage,
     HeatingBox,
@@ -179,17 +179,16 @@ class TrainConfig(BaseModel):
 
 def train_from_mapping(data: Mapping[str, Any], *, source: str = "<reactor table>") -> ReactorTrain:
     """Validate a parsed TOML table (e.g. the ``[reactor]`` table of a platform file) into a train."""
+    cfg = _toml.validate(TrainConfig, dict(data), source=source)
     try:
-        return TrainConfig.model_validate(dict(data)).to_train()
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc), source=source) from None
+        return cfg.to_train()
     except FlowqdError as exc:
         raise ConfigError(str(exc), source=source) from None
 
 
 def load_train(path: str | Path, *, table: str | None = None) -> ReactorTrain:
     """Load a reactor train from a TOML file (optionally from its sub-table ``table``)."""
-    data = read_toml(path)
+    data = _toml.read_toml(path)
     if table is not None:
         if not isinstance(data.get(table), dict):
             raise ConfigError(f"no [{table}] table", source=str(path))
