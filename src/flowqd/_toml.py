@@ -42,7 +42,7 @@ from flowqd.errors import ConfigError
 if typing.TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["UNIT_SUFFIXES", "allowed_keys", "error_lines", "format_errors", "from_text", "parse", "read_text",
+__all__ = ["UNIT_SUFFIXES", "KeysOf", "allowed_keys", "error_lines", "format_errors", "from_text", "parse", "read_text",
            "read_toml", "validate"]
 
 #: Unit suffixes of flowqd's keys: a key that differs from an allowed one only here is a unit mistake.
@@ -115,6 +115,14 @@ def from_text(model: type[_ModelT], text: str, source: str) -> _ModelT:
 
 
 # ---------------------------------------------------------------------------------------------------- formatting
+class KeysOf:
+    """Field metadata naming the model whose keys a free-form table may hold, for the error lines only:
+    ``fixed: Annotated[dict[str, Any], KeysOf(ConditionDefaults)]`` (the field's validator checks them)."""
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+
+
 def allowed_keys(model: type[BaseModel]) -> list[str]:
     """The keys a table of ``model`` may hold: its fields, or what its ``toml_keys()`` classmethod says (a model
     that reads a flat table into nested objects, e.g. a campaign condition holding a set point)."""
@@ -161,9 +169,9 @@ def _walk(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> tuple[str, type
             in_dict = False
         elif model is not None and name in model.model_fields:
             if i < len(loc) - 1:
-                annotation = model.model_fields[name].annotation
-                in_dict = _is_dict(annotation)
-                model = _models_in(annotation)
+                field = model.model_fields[name]
+                in_dict = _is_dict(field.annotation)
+                model = next((m.model for m in field.metadata if isinstance(m, KeysOf)), _models_in(field.annotation))
         elif i < len(loc) - 1 and _BRANCH.fullmatch(name):
             continue
         elif i < len(loc) - 1:
@@ -188,11 +196,12 @@ def _unknown_key(key: str, allowed: list[str]) -> str:
 
 
 def error_lines(errors: Iterable[Mapping[str, Any]], root: type[BaseModel] | None = None, *,
-                skip: Iterable[str] = ()) -> list[str]:
+                skip: Iterable[str] = (), values: bool = True) -> list[str]:
     """One ``KEY = VALUE: reason`` line per problem of pydantic's ``errors()``, one line per key.
 
     ``root`` is the validated model (for the allowed keys of an unknown key's table); location parts in ``skip``
-    (``"body"`` of an HTTP request) are left out.
+    (``"body"`` of an HTTP request) are left out; ``values=False`` leaves the values out (``KEY: reason``: an HTTP
+    answer does not echo what was sent, a password say).
     """
     dropped = set(skip)
     errs = [dict(e) for e in errors]
@@ -205,7 +214,7 @@ def error_lines(errors: Iterable[Mapping[str, Any]], root: type[BaseModel] | Non
                 k.startswith((key + ".", key + "[")) for k in keys):
             continue  # the other branch of a union (``list | {start, stop, num}``) explains it better
         value = err.get("input")
-        shown = "" if isinstance(value, dict | list | tuple) or value is None else f" = {value!r}"
+        shown = "" if not values or isinstance(value, dict | list | tuple) or value is None else f" = {value!r}"
         loc = tuple(err.get("loc", ()))
         if kind == "extra_forbidden":
             last = str(loc[-1]) if loc else ""
@@ -224,10 +233,11 @@ def error_lines(errors: Iterable[Mapping[str, Any]], root: type[BaseModel] | Non
     return list(seen.values())
 
 
-def format_errors(exc: Any, root: type[BaseModel] | None = None, *, skip: Iterable[str] = ()) -> str:
+def format_errors(exc: Any, root: type[BaseModel] | None = None, *, skip: Iterable[str] = (),
+                  values: bool = True) -> str:
     """A pydantic ``ValidationError`` (or anything with ``errors()``) as one line: :func:`error_lines` joined by
     ``"; "``; any other exception as its message on one line."""
     errors = getattr(exc, "errors", None)
     if not callable(errors):
         return " ".join(str(exc).split())
-    return "; ".join(" ".join(line.split()) for line in error_lines(errors(), root, skip=skip))
+    return "; ".join(" ".join(line.split()) for line in error_lines(errors(), root, skip=skip, values=values))

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from flowqd import _toml
 from flowqd.errors import ConfigError
-from flowqd.platform.config import CampaignCondition, PlatformConfig
+from flowqd.platform.config import CampaignCondition, ConditionDefaults, PlatformConfig
 from flowqd.reactor.geometry import BoxStage
 
 __all__ = [
@@ -174,7 +174,8 @@ class OptimizeCampaign(BaseModel):
     name: str
     description: str = ""
     variables: VariablesConfig
-    fixed: dict[str, Any] = Field(default_factory=dict)
+    #: condition keys held constant (checked as a run campaign's ``[defaults]``)
+    fixed: Annotated[dict[str, Any], _toml.KeysOf(ConditionDefaults)] = Field(default_factory=dict)
     objectives: tuple[ObjectiveConfig, ...]
     constraints: tuple[ConstraintConfig, ...] = ()
     budget: BudgetConfig = BudgetConfig()
@@ -204,19 +205,25 @@ class OptimizeCampaign(BaseModel):
             raise ValueError("variables: give at least one decision variable")
         if not self.objectives:
             raise ValueError("objectives: give at least one objective")
-        allowed = set(CampaignCondition.toml_keys()) - {"label"}
         for key in self.fixed:
-            if key not in allowed:
-                raise ValueError(f"fixed.{key}: unknown condition key; allowed: {', '.join(sorted(allowed))}")
             if key in self.variable_names:
                 raise ValueError(f"fixed.{key}: is also a decision variable")
         shell_vars = {"shell_temperature_c", "ddt_flow_ml_min"} & set(self.variable_names)
         if shell_vars and not self.fixed.get("shell", False):
             raise ValueError(f"variables {sorted(shell_vars)} need fixed.shell = true")
-        CampaignCondition.model_validate({**self.condition_values(self.midpoint()), "label": "check"})
+        try:
+            CampaignCondition.model_validate({**self.condition_values(self.midpoint()), "label": "check"})
+        except ValidationError as exc:
+            raise ValueError(f"[fixed] with the variables' midpoints: {_toml.format_errors(exc)}") from None
         if self.design.initial < 1:
             raise ValueError("design.initial must be ≥ 1")
         return self
+
+    @field_validator("fixed")
+    @classmethod
+    def _fixed(cls, fixed: dict[str, Any]) -> dict[str, Any]:
+        ConditionDefaults.model_validate(fixed)  # unknown keys and wrong types, as fixed.<key>
+        return fixed
 
     @property
     def variable_names(self) -> tuple[str, ...]:
@@ -241,7 +248,7 @@ class OptimizeCampaign(BaseModel):
     def condition(self, x: dict[str, float], label: str) -> CampaignCondition:
         """The campaign condition (a :class:`~flowqd.reactor.conditions.Conditions` and its label) for decision
         values ``x``."""
-        return CampaignCondition.model_validate({**self.condition_values(x), "label": label})
+        return _toml.validate(CampaignCondition, {**self.condition_values(x), "label": label}, source=label)
 
     def modelled_outcomes(self) -> tuple[str, ...]:
         """Outcomes the optimiser models (objectives and constraints; ``stock_ml`` is computed, not modelled)."""
