@@ -35,7 +35,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from flowqd.errors import ConfigError
 
@@ -55,6 +55,13 @@ _TOML_POSITION = re.compile(r"^(?P<msg>.*) \((?P<where>at line \d+, column \d+|a
 #: pydantic's names of union branches and wrapped validators in an error location (``list[float]``,
 #: ``RangeSpec``, ``function-after[...]``): not keys of the file.
 _BRANCH = re.compile(r".*\[.*|function-.*|(str|int|float|bool|none|dict|list|tuple)|[A-Z][a-z]+(?:[A-Z][a-z0-9]*)*")
+
+
+@runtime_checkable
+class _HasErrors(Protocol):
+    """A pydantic ``ValidationError`` or FastAPI's ``RequestValidationError``."""
+
+    def errors(self) -> Any: ...
 
 
 # ------------------------------------------------------------------------------------------------------ reading
@@ -237,7 +244,6 @@ def format_errors(exc: Any, root: type[BaseModel] | None = None, *, skip: Iterab
                   values: bool = True) -> str:
     """A pydantic ``ValidationError`` (or anything with ``errors()``) as one line: :func:`error_lines` joined by
     ``"; "``; any other exception as its message on one line."""
-    errors = getattr(exc, "errors", None)
-    if not callable(errors):
+    if not isinstance(exc, _HasErrors):
         return " ".join(str(exc).split())
-    return "; ".join(" ".join(line.split()) for line in error_lines(errors(), root, skip=skip, values=values))
+    return "; ".join(" ".join(line.split()) for line in error_lines(exc.errors(), root, skip=skip, values=values))

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import typer
 from rich.console import Console
@@ -167,7 +167,13 @@ def _people_metavars(command: Any, ctx: Any) -> None:
         _people_metavars(sub, ctx)
 
 
-def _usage_line(exc: ClickException) -> str:
+class _UsageError(Protocol):
+    """What :func:`_usage_line` reads of a click usage error (typer's vendored click or click itself)."""
+
+    def format_message(self) -> str: ...
+
+
+def _usage_line(exc: _UsageError) -> str:
     """A usage error as one line: the command, the problem and the command's options (no "Possible options")."""
     ctx = getattr(exc, "ctx", None)
     message = exc.format_message().split(" (Possible options:")[0]

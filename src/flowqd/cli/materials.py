@@ -73,7 +73,8 @@ def _plot_curves(mats: list, out: Path) -> None:  # type: ignore[type-arg]
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in mats:
         for c in m.sizing_curves.values():
-            d = np.linspace(*c.valid_diameter_nm, 200)
+            lo, hi = c.valid_diameter_nm
+            d = np.linspace(lo, hi, 200)
             ax.plot(d, 1239.841984 / c.gap_ev(d), label=f"{m.name}: {c.name}" + (" (default)" if c is m.sizing else ""))
     ax.set_xlabel("equivalent-sphere diameter (nm)")
     ax.set_ylabel("first exciton (nm)")

@@ -20,15 +20,17 @@ class CurveTable(BaseModel):
 
     model_config = _STRICT
 
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
     citation: str = ""
     form: str = "hyperbolic"
-    points: str | None = Field(None, min_length=1, description="CSV of diameter_nm and energy_ev or wavelength_nm")
+    points: str | None = Field(default=None, min_length=1,
+                               description="CSV of diameter_nm and energy_ev or wavelength_nm")
     fit_c: bool = False
-    coefficients: tuple[float, ...] | None = Field(None, strict=False, min_length=1)
-    valid_diameter_nm: tuple[float, float] = Field((1.0, 10.0), strict=False)
-    diameter_grid_nm: tuple[float, float, float] | None = Field(None, strict=False, description="[min, max, step]")
-    uncertainty_ev: float = Field(0.0, ge=0)
+    coefficients: tuple[float, ...] | None = Field(default=None, strict=False, min_length=1)
+    valid_diameter_nm: tuple[float, float] = Field(default=(1.0, 10.0), strict=False)
+    diameter_grid_nm: tuple[float, float, float] | None = Field(default=None, strict=False,
+                                                                description="[min, max, step]")
+    uncertainty_ev: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _source(self) -> CurveTable:
@@ -44,8 +46,8 @@ class OpticalTable(BaseModel):
 
     file: str = Field(min_length=1)
     citation: str | None = None
-    min_energy_ev: float = Field(0.0, ge=0)
-    max_energy_ev: float | None = Field(None, gt=0, description="default: no upper limit")
+    min_energy_ev: float = Field(default=0.0, ge=0)
+    max_energy_ev: float | None = Field(default=None, gt=0, description="default: no upper limit")
 
 
 class KernelTable(BaseModel):
@@ -58,7 +60,8 @@ class KernelTable(BaseModel):
     exciton_strength: float | None = None
     onset_offset_ev: float | None = None
     onset_width_ev: float | None = None
-    diameter_grid_nm: tuple[float, float, float] | None = Field(None, strict=False, description="[min, max, step]")
+    diameter_grid_nm: tuple[float, float, float] | None = Field(default=None, strict=False,
+                                                                description="[min, max, step]")
     fit_above_peak_ev: float | None = None
     onset_margin_ev: float | None = None
     exciton_strength_size_exponent: float | None = None
@@ -69,8 +72,9 @@ class AnalysisTable(BaseModel):
 
     model_config = _STRICT
 
-    wavelength_star_nm: float | None = Field(None, gt=0, description="concentration wavelength λ*")
-    exciton_search_nm: tuple[float, float] | None = Field(None, strict=False, description="exciton search window")
+    wavelength_star_nm: float | None = Field(default=None, gt=0, description="concentration wavelength λ*")
+    exciton_search_nm: tuple[float, float] | None = Field(default=None, strict=False,
+                                                          description="exciton search window")
 
 
 class MaterialFile(BaseModel):
@@ -86,6 +90,6 @@ class MaterialFile(BaseModel):
     size_convention: str = ""
     bandgap: CurveTable
     sizing_curves: dict[str, CurveTable] = Field(default_factory=dict)
-    optical_constants: tuple[OpticalTable, ...] = Field((), strict=False)
+    optical_constants: tuple[OpticalTable, ...] = Field(default=(), strict=False)
     psd_kernel: KernelTable | None = None
     analysis: AnalysisTable = AnalysisTable()

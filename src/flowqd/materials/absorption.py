@@ -63,4 +63,4 @@ def intrinsic_absorption_coefficient_cm(
     ns = solvent_refractive_index(solvent)
     eps = optical.dielectric_function(wl)
     wavelength_cm = wl * 1e-7
-    return 2.0 * np.pi / (wavelength_cm * ns) * local_field_factor_sq(eps, ns) * eps.imag
+    return 2.0 * np.pi / (wavelength_cm * ns) * local_field_factor_sq(eps, ns) * np.imag(eps)

@@ -102,7 +102,7 @@ class ObjectiveConfig(BaseModel):
     outcome: Literal["peak_nm", "x13_nm", "rsd", "pl_peak_nm", "pl_fwhm_nm", "plqy", "cie_x", "cie_y",
                      "production_rate_mg_h", "stock_ml"]
     target: float | None = None
-    tolerance: float | None = Field(None, gt=0)
+    tolerance: float | None = Field(default=None, gt=0)
     goal: Literal["minimize", "maximize"] | None = None
 
     @model_validator(mode="after")
@@ -144,9 +144,9 @@ class BudgetConfig(BaseModel):
 
     model_config = _STRICT
 
-    experiments: int = Field(20, ge=1, le=500)
-    stock_ml: float | None = Field(None, gt=0)
-    hours: float | None = Field(None, gt=0)
+    experiments: int = Field(default=20, ge=1, le=500)
+    stock_ml: float | None = Field(default=None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
     stop_at_target: bool = True
 
 
@@ -155,15 +155,15 @@ class DesignConfig(BaseModel):
 
     model_config = _STRICT
 
-    initial: int = Field(4, ge=1, le=64)
-    batch_size: int = Field(1, ge=1, le=8)
-    seed: int = Field(0, ge=0)
+    initial: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=1, ge=1, le=8)
+    seed: int = Field(default=0, ge=0)
     acquisition: Literal["auto", "qLogNEI", "qLogNEHVI", "qLogNParEGO"] = "auto"
     twin_prior: bool = True
-    twin_grid: int = Field(9, ge=3, le=25, description="twin prior: points per variable of the twin's grid")
-    restarts: int = Field(4, ge=1, le=64)
-    raw_samples: int = Field(128, ge=16, le=4096)
-    mc_samples: int = Field(64, ge=16, le=2048)
+    twin_grid: int = Field(default=9, ge=3, le=25, description="twin prior: points per variable of the twin's grid")
+    restarts: int = Field(default=4, ge=1, le=64)
+    raw_samples: int = Field(default=128, ge=16, le=4096)
+    mc_samples: int = Field(default=64, ge=16, le=2048)
 
 
 class OptimizeCampaign(BaseModel):

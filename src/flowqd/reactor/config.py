@@ -67,7 +67,7 @@ class _TubeConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     inner_diameter_mm: float = Field(gt=0, le=50)
     length_m: float = Field(gt=0, le=1000)
-    coil_diameter_mm: float | None = Field(None, gt=0, le=10_000)
+    coil_diameter_mm: float | None = Field(default=None, gt=0, le=10_000)
 
     def tube(self) -> Tube:
         """The geometry object of the tube."""
@@ -77,7 +77,7 @@ class _TubeConfig(BaseModel):
 class UnitConfig(_TubeConfig):
     """One heating unit's coil."""
 
-    max_temperature_c: float | None = Field(None, gt=0, le=1000, description="defaults to the box's limit")
+    max_temperature_c: float | None = Field(default=None, gt=0, le=1000, description="defaults to the box's limit")
 
 
 class HeatingBoxConfig(BaseModel):
@@ -88,8 +88,8 @@ class HeatingBoxConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     max_temperature_c: float = Field(gt=0, le=1000)
     units: tuple[UnitConfig, ...] = Field(min_length=1, max_length=100, strict=False)
-    units_in_use: tuple[str, ...] | None = Field(None, strict=False)
-    temperature_c: float | None = Field(None, ge=0, le=1000)
+    units_in_use: tuple[str, ...] | None = Field(default=None, strict=False)
+    temperature_c: float | None = Field(default=None, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _check(self) -> HeatingBoxConfig:
@@ -120,7 +120,7 @@ class HeatingBoxConfig(BaseModel):
 class LineConfig(_TubeConfig):
     """An unheated line."""
 
-    temperature_c: float = Field(25.0, ge=0, le=350)
+    temperature_c: float = Field(default=25.0, ge=0, le=350)
 
     def to_line(self) -> Line:
         """The geometry object."""
@@ -134,7 +134,7 @@ class MixerConfig(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     stream: str = Field(min_length=1, max_length=100)
-    volume_ml: float = Field(0.0, ge=0, le=1000)
+    volume_ml: float = Field(default=0.0, ge=0, le=1000)
 
     def to_mixer(self) -> MixingPoint:
         """The geometry object."""
@@ -146,11 +146,11 @@ class TrainConfig(BaseModel):
 
     model_config = _STRICT
 
-    name: str = Field("reactor", max_length=200)
+    name: str = Field(default="reactor", max_length=200)
     sequence: tuple[str, ...] = Field(min_length=1, max_length=100, strict=False)
-    heating_box: tuple[HeatingBoxConfig, ...] = Field((), max_length=100, strict=False)
-    line: tuple[LineConfig, ...] = Field((), max_length=100, strict=False)
-    mixer: tuple[MixerConfig, ...] = Field((), max_length=100, strict=False)
+    heating_box: tuple[HeatingBoxConfig, ...] = Field(default=(), max_length=100, strict=False)
+    line: tuple[LineConfig, ...] = Field(default=(), max_length=100, strict=False)
+    mixer: tuple[MixerConfig, ...] = Field(default=(), max_length=100, strict=False)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

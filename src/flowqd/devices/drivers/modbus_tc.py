@@ -33,7 +33,7 @@ class _Register(BaseModel):
     model_config = _STRICT
 
     address: int = Field(ge=0, le=65535)
-    scale: float = Field(1.0, gt=0)
+    scale: float = Field(default=1.0, gt=0)
 
 
 class _Registers(BaseModel):
@@ -54,7 +54,7 @@ class _RegisterMapFile(BaseModel):
 
     model_config = _STRICT
 
-    model: str | None = Field(None, min_length=1, max_length=200)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
     verified: bool = False
     registers: _Registers
 

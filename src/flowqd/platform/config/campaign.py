@@ -64,10 +64,10 @@ class CampaignCondition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
                               arbitrary_types_allowed=True)
 
-    label: str = Field("", max_length=200)
+    label: str = Field(default="", max_length=200)
     conditions: Conditions
-    n_spectra: int = Field(3, ge=1, le=1000)
-    collect_volume_ml: float = Field(0.0, ge=0, le=10_000)
+    n_spectra: int = Field(default=3, ge=1, le=1000)
+    collect_volume_ml: float = Field(default=0.0, ge=0, le=10_000)
 
     @classmethod
     def toml_keys(cls) -> list[str]:
@@ -91,8 +91,9 @@ class CampaignCondition(BaseModel):
             key = _culprit(given)
             if key is None:
                 raise ValueError(str(exc)) from None
-            raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
-                type=PydanticCustomError("set_point", str(exc)), loc=(key,), input=given[key])]) from None
+            error = PydanticCustomError("set_point", "{reason}", {"reason": str(exc)})
+            raise ValidationError.from_exception_data(
+                cls.__name__, [InitErrorDetails(type=error, loc=(key,), input=given[key])]) from None
         if not own.get("label"):
             own["label"] = _label(own["conditions"])
         return own
@@ -212,9 +213,9 @@ class CampaignConfig(FromToml):
     model_config = _STRICT
 
     name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=10_000)
+    description: str = Field(default="", max_length=10_000)
     defaults: ConditionDefaults = ConditionDefaults()
-    conditions: tuple[CampaignCondition, ...] = Field((), strict=False, max_length=MAX_CONDITIONS)
+    conditions: tuple[CampaignCondition, ...] = Field(default=(), strict=False, max_length=MAX_CONDITIONS)
     sweep: SweepConfig | None = None
 
     _source: str = PrivateAttr("<campaign>")

@@ -36,21 +36,21 @@ class DeviceConfig(BaseModel):
 
     model_config = _STRICT
 
-    driver: str = Field("sim", min_length=1, max_length=100)
-    port: str | None = Field(None, max_length=500)
-    address: int | None = Field(None, ge=0, le=65535)
-    timeout_s: float = Field(1.0, gt=0, le=60)
+    driver: str = Field(default="sim", min_length=1, max_length=100)
+    port: str | None = Field(default=None, max_length=500)
+    address: int | None = Field(default=None, ge=0, le=65535)
+    timeout_s: float = Field(default=1.0, gt=0, le=60)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SyringePumpConfig(DeviceConfig):
     """A syringe pump fed from a reservoir."""
 
-    syringe_volume_ml: float = Field(2.5, gt=0, le=1000)
-    pressure_rating_bar: float = Field(20.0, gt=0, le=1000)
-    min_flow_ml_min: float = Field(0.03, gt=0, le=1000)
-    max_flow_ml_min: float = Field(1.5, gt=0, le=1000)
-    refill_flow_ml_min: float = Field(2.5, gt=0, le=1000)
+    syringe_volume_ml: float = Field(default=2.5, gt=0, le=1000)
+    pressure_rating_bar: float = Field(default=20.0, gt=0, le=1000)
+    min_flow_ml_min: float = Field(default=0.03, gt=0, le=1000)
+    max_flow_ml_min: float = Field(default=1.5, gt=0, le=1000)
+    refill_flow_ml_min: float = Field(default=2.5, gt=0, le=1000)
     reservoir_ml: float = Field(gt=0, le=100_000, description="liquid in the reservoir at the start of a run")
 
     @model_validator(mode="after")
@@ -64,8 +64,8 @@ class SyringePumpConfig(DeviceConfig):
 class DualSyringePumpConfig(SyringePumpConfig):
     """Two alternating syringes (continuous flow)."""
 
-    partner_address: int | None = Field(None, ge=0, le=65535)
-    switch_volume_ml: float = Field(0.25, ge=0, le=1000)
+    partner_address: int | None = Field(default=None, ge=0, le=65535)
+    switch_volume_ml: float = Field(default=0.25, ge=0, le=1000)
     overlap: bool = True
 
     @model_validator(mode="after")
@@ -80,9 +80,9 @@ class HeaterConfig(DeviceConfig):
     """A heating-box temperature controller."""
 
     max_c: float = Field(gt=0, le=1000)
-    min_c: float = Field(20.0, ge=-50, le=1000)
-    max_ramp_c_min: float = Field(10.0, gt=0, le=100)
-    ramp_c_min: float = Field(5.0, gt=0, le=100)
+    min_c: float = Field(default=20.0, ge=-50, le=1000)
+    max_ramp_c_min: float = Field(default=10.0, gt=0, le=100)
+    ramp_c_min: float = Field(default=5.0, gt=0, le=100)
 
     @model_validator(mode="after")
     def _ramp(self) -> HeaterConfig:
@@ -96,7 +96,7 @@ class HeaterConfig(DeviceConfig):
 class PressureSensorConfig(DeviceConfig):
     """Inline pressure transducer."""
 
-    max_bar: float = Field(25.0, gt=0, le=1000)
+    max_bar: float = Field(default=25.0, gt=0, le=1000)
 
 
 class ValveConfig(DeviceConfig):
@@ -107,27 +107,33 @@ class SpectrometerConfig(DeviceConfig):
     """Fibre spectrometer on the flow cell."""
 
     mode: Literal["absorbance", "pl"] = "absorbance"
-    path_mm: float = Field(1.0, gt=0, le=100)
-    wavelength_min_nm: float = Field(400.0, ge=150, le=3000)
-    wavelength_max_nm: float = Field(900.0, ge=150, le=3000)
-    pixels: int = Field(2048, ge=16, le=MAX_PIXELS)
-    integration_ms: float = Field(100.0, gt=0, le=60_000)
-    averages: int = Field(10, ge=1, le=10_000)
-    full_well_counts: float = Field(65535.0, gt=0, le=1e9)
-    dilution: float = Field(1.0, ge=1, le=10_000, description="dilution of the outlet before the flow cell (inline "
+    path_mm: float = Field(default=1.0, gt=0, le=100)
+    wavelength_min_nm: float = Field(default=400.0, ge=150, le=3000)
+    wavelength_max_nm: float = Field(default=900.0, ge=150, le=3000)
+    pixels: int = Field(default=2048, ge=16, le=MAX_PIXELS)
+    integration_ms: float = Field(default=100.0, gt=0, le=60_000)
+    averages: int = Field(default=10, ge=1, le=10_000)
+    full_well_counts: float = Field(default=65535.0, gt=0, le=1e9)
+    dilution: float = Field(default=1.0, ge=1, le=10_000,
+                            description="dilution of the outlet before the flow cell (inline "
                             "solvent make-up); the concentration analysis multiplies it back")
     # PL in an integrating-sphere flow cell, PLQY by the two-measurement method (blank = stock/solvent, sample):
-    excitation_nm: float | None = Field(None, ge=150, le=3000, description="excitation wavelength; PL mode only")
-    excitation_fwhm_nm: float = Field(8.0, gt=0, le=200, description="FWHM of the excitation band (LED + filter)")
+    excitation_nm: float | None = Field(default=None, ge=150, le=3000,
+                                        description="excitation wavelength; PL mode only")
+    excitation_fwhm_nm: float = Field(default=8.0, gt=0, le=200,
+                                      description="FWHM of the excitation band (LED + filter)")
     excitation_band_nm: tuple[float, float] | None = Field(
-        None, strict=False, description="integration band of the scattered excitation (default excitation_nm ± 10 nm)")
-    emission_band_nm: tuple[float, float] = Field((450.0, 850.0), strict=False,
+        default=None, strict=False,
+        description="integration band of the scattered excitation (default excitation_nm ± 10 nm)")
+    emission_band_nm: tuple[float, float] = Field(default=(450.0, 850.0), strict=False,
                                                   description="integration band of the emission")
     sphere_excitation_counts: float = Field(
-        25000.0, gt=0, le=1e9, description="peak counts of the blank's scattered excitation per 100 ms of integration")
+        default=25000.0, gt=0, le=1e9,
+        description="peak counts of the blank's scattered excitation per 100 ms of integration")
     plqy_method: Literal["two-measurement"] = "two-measurement"
     smooth_window_nm: float | None = Field(
-        None, gt=0, le=500, description="PL peak/FWHM on a Savitzky-Golay-smoothed copy (noisy, broad emission)")
+        default=None, gt=0, le=500,
+        description="PL peak/FWHM on a Savitzky-Golay-smoothed copy (noisy, broad emission)")
 
     @model_validator(mode="after")
     def _pl_bands(self) -> SpectrometerConfig:
@@ -189,19 +195,20 @@ class ControlConfig(BaseModel):
 
     model_config = _STRICT
 
-    control_period_s: float = Field(1.0, ge=0.01, le=60)
-    trace_period_s: float = Field(10.0, gt=0, le=3600)
-    temperature_tolerance_c: float = Field(1.0, gt=0, le=20)
-    temperature_hold_s: float = Field(120.0, ge=0, le=3600)
-    stabilise_timeout_s: float = Field(7200.0, gt=0, le=86_400)
-    washout_fraction: float = Field(0.99, gt=0, lt=1)
-    spectrum_interval_s: float = Field(60.0, ge=0, le=3600)
-    peak_drift_nm: float = Field(1.0, gt=0, le=50)
-    drift_window: int = Field(3, ge=2, le=50)
-    max_extra_spectra: int = Field(5, ge=0, le=100)
-    material: str = Field("InP", min_length=1, max_length=100)
+    control_period_s: float = Field(default=1.0, ge=0.01, le=60)
+    trace_period_s: float = Field(default=10.0, gt=0, le=3600)
+    temperature_tolerance_c: float = Field(default=1.0, gt=0, le=20)
+    temperature_hold_s: float = Field(default=120.0, ge=0, le=3600)
+    stabilise_timeout_s: float = Field(default=7200.0, gt=0, le=86_400)
+    washout_fraction: float = Field(default=0.99, gt=0, lt=1)
+    spectrum_interval_s: float = Field(default=60.0, ge=0, le=3600)
+    peak_drift_nm: float = Field(default=1.0, gt=0, le=50)
+    drift_window: int = Field(default=3, ge=2, le=50)
+    max_extra_spectra: int = Field(default=5, ge=0, le=100)
+    material: str = Field(default="InP", min_length=1, max_length=100)
     feed_indium_mol_l: float | None = Field(
-        None, gt=0, le=10, description="In concentration of the stock, mol/L, for the inline yield (Hens method); "
+        default=None, gt=0, le=10,
+        description="In concentration of the stock, mol/L, for the inline yield (Hens method); "
         "default: the paper's recipe (examples/recipe-wang-segets-2023.toml, 0.0877 M)")
 
     @model_validator(mode="after")
@@ -228,24 +235,26 @@ class InterlockConfig(BaseModel):
 
     model_config = _STRICT
 
-    max_pressure_bar: float = Field(15.0, gt=0, le=1000)
-    max_pressure_rise_bar_min: float = Field(2.0, gt=0, le=1000)
-    pressure_rise_window_s: float = Field(10.0, gt=0, le=600)
-    over_temperature_margin_c: float = Field(15.0, gt=0, le=100)
-    safe_setpoint_c: float = Field(25.0, ge=0, le=100)
+    max_pressure_bar: float = Field(default=15.0, gt=0, le=1000)
+    max_pressure_rise_bar_min: float = Field(default=2.0, gt=0, le=1000)
+    pressure_rise_window_s: float = Field(default=10.0, gt=0, le=600)
+    over_temperature_margin_c: float = Field(default=15.0, gt=0, le=100)
+    safe_setpoint_c: float = Field(default=25.0, ge=0, le=100)
     # sensor plausibility (flowqd.platform.plausibility)
-    sensor_min_bar: float = Field(-1.0, ge=-1, le=0, description="a pressure reading below this is a sensor fault")
-    sensor_min_c: float = Field(-20.0, ge=-50, le=50, description="a temperature reading below this is a fault")
-    sensor_max_c: float = Field(500.0, gt=0, le=1500, description="a temperature reading above this is a fault")
-    max_pressure_step_bar_s: float = Field(5.0, gt=0, le=1000, description="|dP/dt| between two readings")
-    max_temperature_step_c_min: float = Field(60.0, gt=0, le=6000, description="|dT/dt| between two readings")
-    stuck_window_s: float = Field(120.0, ge=5, le=3600)
-    stuck_band_bar: float = Field(0.001, gt=0, le=10, description="no change beyond this over the window = stuck")
-    stuck_band_c: float = Field(0.05, gt=0, le=10)
-    pressure_agreement_bar: float = Field(1.0, gt=0, le=100, description="|sensor - pump pressure| allowed")
-    pressure_model_tolerance_bar: float = Field(1.0, gt=0, le=100)
-    pressure_model_fraction: float = Field(0.5, gt=0, lt=1)
-    max_saturated_spectra: int = Field(3, ge=1, le=100)
+    sensor_min_bar: float = Field(default=-1.0, ge=-1, le=0,
+                                  description="a pressure reading below this is a sensor fault")
+    sensor_min_c: float = Field(default=-20.0, ge=-50, le=50, description="a temperature reading below this is a fault")
+    sensor_max_c: float = Field(default=500.0, gt=0, le=1500, description="a temperature reading above this is a fault")
+    max_pressure_step_bar_s: float = Field(default=5.0, gt=0, le=1000, description="|dP/dt| between two readings")
+    max_temperature_step_c_min: float = Field(default=60.0, gt=0, le=6000, description="|dT/dt| between two readings")
+    stuck_window_s: float = Field(default=120.0, ge=5, le=3600)
+    stuck_band_bar: float = Field(default=0.001, gt=0, le=10,
+                                  description="no change beyond this over the window = stuck")
+    stuck_band_c: float = Field(default=0.05, gt=0, le=10)
+    pressure_agreement_bar: float = Field(default=1.0, gt=0, le=100, description="|sensor - pump pressure| allowed")
+    pressure_model_tolerance_bar: float = Field(default=1.0, gt=0, le=100)
+    pressure_model_fraction: float = Field(default=0.5, gt=0, lt=1)
+    max_saturated_spectra: int = Field(default=3, ge=1, le=100)
 
     @model_validator(mode="after")
     def _plausible(self) -> InterlockConfig:
@@ -261,8 +270,8 @@ class NoDotsRegion(BaseModel):
 
     model_config = _STRICT
 
-    core_temperature_c: tuple[float, float] | None = Field(None, strict=False)
-    core_flow_ml_min: tuple[float, float] | None = Field(None, strict=False)
+    core_temperature_c: tuple[float, float] | None = Field(default=None, strict=False)
+    core_flow_ml_min: tuple[float, float] | None = Field(default=None, strict=False)
 
     @model_validator(mode="after")
     def _ranges(self) -> NoDotsRegion:
@@ -294,12 +303,12 @@ class SimConfig(BaseModel):
     model_config = _STRICT
 
     twin: Literal["default", "surrogate"] = "default"
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    ambient_c: float = Field(25.0, ge=-20, le=50)
-    pressure_noise_bar: float = Field(0.002, ge=0, le=1)
-    twin_parameters: str | None = Field(None, max_length=1000)
-    measurement_noise: float = Field(0.0, ge=0, le=0.5)
-    no_dots: tuple[NoDotsRegion, ...] = Field((), strict=False, max_length=100)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    ambient_c: float = Field(default=25.0, ge=-20, le=50)
+    pressure_noise_bar: float = Field(default=0.002, ge=0, le=1)
+    twin_parameters: str | None = Field(default=None, max_length=1000)
+    measurement_noise: float = Field(default=0.0, ge=0, le=0.5)
+    no_dots: tuple[NoDotsRegion, ...] = Field(default=(), strict=False, max_length=100)
 
     @model_validator(mode="after")
     def _twin_file(self) -> SimConfig:
@@ -315,7 +324,7 @@ class PlatformConfig(FromToml):
     model_config = _STRICT
 
     name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=10_000)
+    description: str = Field(default="", max_length=10_000)
     reactor: TrainConfig
     devices: DevicesConfig
     control: ControlConfig = ControlConfig()
