@@ -162,9 +162,11 @@ def _is_dict(annotation: Any) -> bool:
     return False
 
 
-def _walk(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> tuple[str, type[BaseModel] | None]:
+def _walk(root: type[BaseModel] | None, loc: tuple[Any, ...], *,
+          user_key: bool = False) -> tuple[str, type[BaseModel] | None]:
     """The key path of ``loc`` as the file writes it (``conditions[2].core_temperature_c``) and the model of the
-    table holding its last part (``None`` when not known)."""
+    table holding its last part (``None`` when not known). ``user_key``: the last part is a key of the file (an
+    unknown one), never one of pydantic's branch names."""
     text = ""
     model, in_dict = root, False
     for i, part in enumerate(loc):
@@ -179,7 +181,7 @@ def _walk(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> tuple[str, type
                 field = model.model_fields[name]
                 in_dict = _is_dict(field.annotation)
                 model = next((m.model for m in field.metadata if isinstance(m, KeysOf)), _models_in(field.annotation))
-        elif i < len(loc) - 1 and _BRANCH.fullmatch(name):
+        elif (i < len(loc) - 1 or not user_key) and _BRANCH.fullmatch(name):
             continue
         elif i < len(loc) - 1:
             model = None
@@ -212,7 +214,8 @@ def error_lines(errors: Iterable[Mapping[str, Any]], root: type[BaseModel] | Non
     """
     dropped = set(skip)
     errs = [dict(e) for e in errors]
-    walked = [_walk(root, tuple(p for p in e.get("loc", ()) if p not in dropped)) for e in errs]
+    walked = [_walk(root, tuple(p for p in e.get("loc", ()) if p not in dropped),
+                    user_key=e.get("type") == "extra_forbidden") for e in errs]
     keys = [k for k, _ in walked]
     lines: list[str] = []
     for err, (key, table) in zip(errs, walked, strict=True):
