@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from flowqd import _toml
 from flowqd.errors import ConfigError
-from flowqd.platform.config import CampaignCondition, ConditionDefaults, PlatformConfig
+from flowqd.platform.config import CampaignCondition, ConditionDefaults, FromToml, PlatformConfig
 from flowqd.reactor.geometry import BoxStage
 
 __all__ = [
@@ -166,7 +166,7 @@ class DesignConfig(BaseModel):
     mc_samples: int = Field(default=64, ge=16, le=2048)
 
 
-class OptimizeCampaign(BaseModel):
+class OptimizeCampaign(FromToml):
     """An optimisation campaign file (see the module docstring)."""
 
     model_config = _STRICT
@@ -182,22 +182,6 @@ class OptimizeCampaign(BaseModel):
     design: DesignConfig = DesignConfig()
 
     _source: str = PrivateAttr("<optimize campaign>")
-    _text: str = PrivateAttr("")
-
-    @property
-    def source(self) -> str:
-        """The file it was read from."""
-        return self._source
-
-    @property
-    def text(self) -> str:
-        """The TOML text it was read from (provenance)."""
-        return self._text
-
-    def remember(self, source: str, text: str) -> None:
-        """Record the file and text it was read from (the loaders call this once, after validation)."""
-        self._source = source
-        self._text = text
 
     @model_validator(mode="after")
     def _check(self) -> OptimizeCampaign:

@@ -13,6 +13,7 @@ in another unit is an *unknown key*, never a silently wrong number. Every proble
 ``examples/campaign.toml: conditions[2].core_flow_ml_min = 5.0: outside the core pump range 0.03-1.5 mL/min``.
 """
 
+from flowqd.platform.config._base import FromToml
 from flowqd.platform.config.campaign import (
     MAX_CONDITIONS,
     MAX_SWEEP_AXIS,
@@ -54,6 +55,7 @@ __all__ = [
     "DeviceConfig",
     "DevicesConfig",
     "DualSyringePumpConfig",
+    "FromToml",
     "HeaterConfig",
     "InterlockConfig",
     "NoDotsRegion",
