@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowqd import _toml
-from flowqd.errors import RangeError
+from flowqd.errors import ConfigError, RangeError
 from flowqd.materials import get_material
 from flowqd.reactor.geometry import _positive
 
@@ -77,16 +77,20 @@ class Component(BaseModel):
         """Mass, mg (from the volume for liquids)."""
         if self.mass_mg is not None:
             return self.mass_mg
-        assert self.volume_ml is not None  # _one_amount: exactly one is given
-        return self.volume_ml * self.density_g_ml * 1e3
+        return self._amount(self.volume_ml) * self.density_g_ml * 1e3
 
     @property
     def actual_volume_ml(self) -> float:
         """Volume contributed to the stock, mL (additive volumes)."""
         if self.volume_ml is not None:
             return self.volume_ml
-        assert self.mass_mg is not None  # _one_amount: exactly one is given
-        return self.mass_mg / (self.density_g_ml * 1e3)
+        return self._amount(self.mass_mg) / (self.density_g_ml * 1e3)
+
+    def _amount(self, value: float | None) -> float:
+        """The one given amount (the validator guarantees exactly one of mass and volume)."""
+        if value is None:
+            raise ConfigError(f"component {self.name}: give exactly one of mass_mg or volume_ml")
+        return float(value)
 
     @property
     def amount_mmol(self) -> float:
