@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flowqd.cli._common import check_output, print_json, print_table
+
+if TYPE_CHECKING:
+    from flowqd.materials import Material
 
 __all__ = ["register"]
 
@@ -63,7 +66,7 @@ def materials(
                   "{:g}-{:g}".format(*r["valid_diameter_nm"])] for r in rows], right=(1, 2, 3))
 
 
-def _plot_curves(mats: list, out: Path) -> None:  # type: ignore[type-arg]
+def _plot_curves(mats: list[Material], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # inside the command only: no module switches the backend on import

@@ -50,7 +50,7 @@ def intrinsic_absorption_coefficient_cm(
 
     Examples
     --------
-    InP at 413.3 nm in hexane and toluene (cf. the optics notes, 6.67e4 and 8.17e4 1/cm):
+    InP at 413.3 nm in hexane and toluene (6.67e4 and 8.17e4 1/cm; computed from the tables, not a published μ_i):
 
     >>> from flowqd.materials import get_material
     >>> inp = get_material("InP").optical
