@@ -23,7 +23,7 @@ def jsonable(obj: Any) -> Any:
     >>> jsonable({"a": np.array([1.0, np.nan]), "t": datetime(2026, 1, 2, 3, 4, 5), "n": np.int64(3)})
     {'a': [1.0, None], 't': '2026-01-02T03:04:05', 'n': 3}
     """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if not isinstance(obj, type) and dataclasses.is_dataclass(obj):
         return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}

@@ -61,7 +61,7 @@ def test_bad_campaign_is_one_red_line_and_starts_nothing(files, capsys):
     (files / "c.toml").write_text(CAMPAIGN.replace("core_temperature_c = 220.0", "core_temperature_c = 400.0"))
     assert main(_args(files, "--speed", "0")) == 2
     err = capsys.readouterr().err
-    assert "conditions[1].core_temperature_c = 400.0: above the HB1 limit 350 °C" in err
+    assert "c.toml: conditions[1].core_temperature_c = 400.0: core temperature 400 °C above the HB1 limit 350 °C" in err
     assert "Traceback" not in err
     with Store(f"sqlite:///{files / 'runs.sqlite'}") as store:
         assert store.list_runs() == []

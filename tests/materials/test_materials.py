@@ -130,7 +130,7 @@ class TestThirdMaterialByDataAlone:
 
     def test_missing_key_is_a_clear_error(self, tmp_path: Path) -> None:
         (tmp_path / "bad.toml").write_text('name = "X"\n')
-        with pytest.raises(ConfigError, match="missing key 'bulk_gap_ev'"):
+        with pytest.raises(ConfigError, match=r"bad.toml: bulk_gap_ev: missing \(required\)"):
             load_material(tmp_path / "bad.toml")
 
 

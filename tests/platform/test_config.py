@@ -17,12 +17,12 @@ PLATFORM = (EXAMPLES / "platform-wang-segets-2023.toml").read_text()
 def test_examples_and_packaged_copies_load_and_agree():
     p = load_platform(EXAMPLES / "platform-wang-segets-2023.toml")
     c = load_campaign(EXAMPLES / "campaign-temperature-series.toml")
-    assert [x.core_temperature_c for x in c.conditions] == [180.0, 200.0, 220.0, 235.0, 250.0]
-    assert {x.core_flow_ml_min for x in c.conditions} == {0.1}
+    assert [x.conditions.core_temperature_c for x in c.conditions] == [180.0, 200.0, 220.0, 235.0, 250.0]
+    assert {x.conditions.core_flow_ml_min for x in c.conditions} == {0.1}
     assert p.devices.core_pump.syringe_volume_ml == 2.5 and p.devices.core_pump.pressure_rating_bar == 20.0
     assert p.devices.uvvis.path_mm == 1.0 and p.box_names() == ("HB1", "HB2")
     assert check_campaign(c, p) == []
-    cs = load_campaign(EXAMPLES / "campaign-core-shell.toml").conditions[0]
+    cs = load_campaign(EXAMPLES / "campaign-core-shell.toml").conditions[0].conditions
     assert (cs.core_temperature_c, cs.core_flow_ml_min, cs.ddt_flow_ml_min, cs.shell_temperature_c) == (
         200.0, 0.06, 0.03, 200.0)
     data = Path(__file__).resolve().parents[2] / "src" / "flowqd" / "platform" / "data"
@@ -32,13 +32,14 @@ def test_examples_and_packaged_copies_load_and_agree():
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
     ("core_temperature_c = 220.0", "core_temperature_c = 400.0",
-     "examples/campaign.toml: conditions[2].core_temperature_c = 400.0: above the HB1 limit 350 °C"),
+     "examples/campaign.toml: conditions[2].core_temperature_c = 400.0: core temperature 400 °C above the HB1 limit "
+     "350 °C"),
     ("core_temperature_c = 220.0", "core_temperature_k = 493.0",
      "conditions[2].core_temperature_k = 493.0: unknown key (wrong unit? did you mean core_temperature_c"),
     ("collect_volume_ml = 1.0", "collect_volume_ml = 1.0\nspeed = 3",
      "examples/campaign.toml: defaults.speed = 3: unknown key; allowed: collect_volume_ml"),
     ("core_flow_ml_min = 0.1", "core_flow_ml_min = 5.0",
-     "conditions[0].core_flow_ml_min = 5.0: outside the core pump range 0.03-1.5 mL/min"),
+     "conditions[0].core_flow_ml_min = 5.0: core flow 5 mL/min outside the pump range 0.03-1.5 mL/min"),
     ("core_temperature_c = 180.0", "core_temperature_c = 180.0\nshell = true",
      "conditions[0]: a shell condition needs shell_temperature_c and ddt_flow_ml_min"),
 ])
@@ -91,7 +92,7 @@ n_spectra = 4
 core_temperature_c = {start = 180.0, stop = 240.0, num = 4}
 core_flow_ml_min = [0.05, 0.3]
 """, "g.toml")
-    assert [(c.core_temperature_c, c.core_flow_ml_min) for c in camp.conditions] == [
+    assert [(c.conditions.core_temperature_c, c.conditions.core_flow_ml_min) for c in camp.conditions] == [
         (180.0, 0.05), (180.0, 0.3), (200.0, 0.05), (200.0, 0.3), (220.0, 0.05), (220.0, 0.3), (240.0, 0.05),
         (240.0, 0.3)]
     assert {c.n_spectra for c in camp.conditions} == {4}

@@ -124,7 +124,8 @@ def test_fuzzed_configs_are_refused_in_one_line_or_are_sane(tmp_path_factory, ca
         p, c = accepted
         assert _numbers_ok(p.model_dump()) and _numbers_ok(c.model_dump())
         for cond in c.conditions:  # strict types: a bool never stands in for a number
-            assert not isinstance(cond.core_flow_ml_min, bool) and not isinstance(cond.core_temperature_c, bool)
+            c_ = cond.conditions
+            assert not isinstance(c_.core_flow_ml_min, bool) and not isinstance(c_.core_temperature_c, bool)
         return
     d = tmp_path_factory.mktemp("fuzz")
     (d / "p.toml").write_text(p_text)

@@ -13,7 +13,6 @@ from flowqd.devices.sim.surrogate import SurrogateTwin
 from flowqd.errors import ConfigError
 from flowqd.platform import campaign_from_text, preflight
 from flowqd.platform.preflight import operating_point
-from flowqd.reactor.conditions import Conditions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -38,7 +37,7 @@ def test_campaign_runs_every_phase_and_records_spectra(rig, quick_campaign):
     # the measured peaks match the exciton of the twin's own (noise-free, fully washed-out) spectrum within 1 nm
     twin = SurrogateTwin()
     for i, cond in enumerate(quick_campaign.conditions):
-        pred = twin.predict(Conditions(cond.core_temperature_c, cond.core_flow_ml_min))
+        pred = twin.predict(cond.conditions)
         wl = np.linspace(400, 900, 2048)
         truth = find_exciton(Spectrum(wl, np.interp(wl, pred.absorbance_wavelength_nm, pred.absorbance)))
         assert np.mean(rec.condition_peaks_nm(summary.run_id, i)) == pytest.approx(truth.wavelength_nm, abs=1.0)
@@ -81,15 +80,25 @@ def test_short_flush_is_caught_by_the_spectral_steady_state_test(make, ptext, qu
 
 
 def test_preflight_reports_all_problems_and_nothing_moves(make, ptext):
-    rig = make(ptext(**{"reservoir_ml = 45.6": "reservoir_ml = 10.0"}))
+    # a set point outside the reactor's own limits (Conditions) is refused when the campaign is read, every one
+    with pytest.raises(ConfigError) as err:
+        campaign_from_text("name = 'bad'\n[[conditions]]\ncore_temperature_c = 400.0\ncore_flow_ml_min = 0.1\n"
+                           "[[conditions]]\ncore_temperature_c = 200.0\ncore_flow_ml_min = 2.0\n", "bad.toml")
+    assert str(err.value) == ("bad.toml: conditions[0].core_temperature_c = 400.0: core temperature 400 °C above the "
+                              "HB1 limit 350 °C; conditions[1].core_flow_ml_min = 2.0: core flow 2 mL/min outside the "
+                              "pump range 0.03-1.5 mL/min")
+    # one inside those but outside this platform's devices is refused by pre-flight, before anything moves
+    core_pump = "min_flow_ml_min = 0.03\nmax_flow_ml_min = "
+    rig = make(ptext(**{"reservoir_ml = 45.6": "reservoir_ml = 10.0", "max_c = 350.0": "max_c = 300.0",
+                        core_pump + "1.5": core_pump + "1.0"}))
     bad = campaign_from_text("""
 name = "bad"
 [[conditions]]
-core_temperature_c = 400.0
+core_temperature_c = 320.0
 core_flow_ml_min = 0.1
 [[conditions]]
 core_temperature_c = 200.0
-core_flow_ml_min = 2.0
+core_flow_ml_min = 1.2
 [[conditions]]
 core_temperature_c = 200.0
 core_flow_ml_min = 0.1
@@ -97,8 +106,8 @@ core_flow_ml_min = 0.1
     with pytest.raises(ConfigError) as err:
         rig.engine.run(bad)
     msg = str(err.value)
-    assert "bad.toml: conditions[0].core_temperature_c = 400.0: above the HB1 limit 350 °C" in msg
-    assert "bad.toml: conditions[1].core_flow_ml_min = 2.0: outside the core pump range 0.03-1.5 mL/min" in msg
+    assert "bad.toml: conditions[0].core_temperature_c = 320.0: above the HB1 limit 300 °C" in msg
+    assert "bad.toml: conditions[1].core_flow_ml_min = 1.2: outside the core pump range 0.03-1 mL/min" in msg
     assert not rig.recorder.runs and rig.plant.stream_command_ml_min("core") == 0.0
     assert all(not h.enabled for h in rig.plant.heaters.values())
     ok = campaign_from_text("name='x'\n[[conditions]]\ncore_temperature_c=200.0\ncore_flow_ml_min=0.1\n"

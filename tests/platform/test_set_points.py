@@ -10,6 +10,7 @@ from tests.reactor.test_process import PAPER_UNIT_VOLUME_ML
 
 from flowqd.devices import SimClock, build_devices
 from flowqd.devices.sim import SurrogateTwin
+from flowqd.errors import ConfigError
 from flowqd.platform import campaign_from_text, platform_from_text, preflight
 from flowqd.platform.preflight import operating_point
 from flowqd.reactor import Conditions
@@ -64,9 +65,9 @@ def test_the_platforms_residence_time_is_the_geometry_volume():
         PAPER_UNIT_VOLUME_ML / 0.15 + PAPER_UNIT_VOLUME_ML / 0.2, rel=1e-9)
 
 
-def test_a_campaign_condition_outside_the_models_range_is_a_preflight_problem():
-    platform = platform_from_text(platform_text(), "platform.toml")
-    cold = campaign_from_text(CAMPAIGN.replace("core_temperature_c = 180.0", "core_temperature_c = 80.0"), "c.toml")
-    report = preflight(cold, platform)
-    assert not report.ok
-    assert any("conditions[0]" in p and "below the model's lower limit" in p for p in report.problems), report.problems
+def test_a_campaign_condition_outside_the_models_range_is_refused_when_the_campaign_is_read():
+    # a campaign condition holds a Conditions: its own range check runs as the file is read, naming the key
+    with pytest.raises(ConfigError) as err:
+        campaign_from_text(CAMPAIGN.replace("core_temperature_c = 180.0", "core_temperature_c = 80.0"), "c.toml")
+    assert str(err.value) == ("c.toml: conditions[0].core_temperature_c = 80.0: core temperature 80 °C below the "
+                              "model's lower limit 100 °C")

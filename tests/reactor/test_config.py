@@ -45,16 +45,17 @@ def _bad(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
 
 def test_unknown_key(tmp_path: Path) -> None:
     p = _bad(tmp_path, "length_m = 4.6", "lenght_m = 4.6")
-    with pytest.raises(ConfigError, match=r"heating_box.0.units.0.lenght_m: Extra inputs are not permitted "
-                                          r"\(got 4.6\)") as exc:
+    with pytest.raises(ConfigError, match=r"heating_box\[0\].units\[0\].lenght_m = 4.6: unknown key \(did you mean "
+                                          r"length_m\?\); allowed: coil_diameter_mm, inner_diameter_mm, length_m, "
+                                          r"max_temperature_c, name") as exc:
         load_train(p)
     assert str(exc.value).startswith(f"{p}: ") and "\n" not in str(exc.value)
 
 
 def test_negative_length(tmp_path: Path) -> None:
     p = _bad(tmp_path, "length_m = 4.6", "length_m = -4.6")
-    with pytest.raises(ConfigError, match=r"heating_box.0.units.0.length_m: Input should be greater than 0 "
-                                          r"\(got -4.6\)"):
+    with pytest.raises(ConfigError, match=r"heating_box\[0\].units\[0\].length_m = -4.6: Input should be greater "
+                                          r"than 0"):
         load_train(p)
 
 
@@ -63,7 +64,7 @@ def test_temperature_above_box_limit(tmp_path: Path) -> None:
     i = text.index('name = "HB2"')
     p = tmp_path / "reactor.toml"
     p.write_text(text[:i] + text[i:].replace("temperature_c = 200.0", "temperature_c = 250.0", 1))
-    with pytest.raises(ConfigError, match=r"heating_box.1: heating box HB2: temperature_c 250 above "
+    with pytest.raises(ConfigError, match=r"heating_box\[1\]: heating box HB2: temperature_c 250 above "
                                           r"max_temperature_c 220 °C"):
         load_train(p)
     # and at run time the resolved set point is checked against the limit too
@@ -87,5 +88,5 @@ def test_bad_files(tmp_path: Path) -> None:
     p.write_text("name = \n")
     with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML"):
         load_train(p)
-    with pytest.raises(ConfigError, match=r"<reactor table>: sequence: Field required"):
+    with pytest.raises(ConfigError, match=r"<reactor table>: sequence: missing \(required\)"):
         train_from_mapping({"name": "x"})

@@ -6,13 +6,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from flowqd._json import jsonable
+from flowqd._toml import format_errors
 from flowqd.errors import FlowqdError
 
 try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
@@ -131,21 +132,6 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _one_line(exc: BaseException) -> str:
-    try:
-        from pydantic import ValidationError
-    except ImportError:  # pragma: no cover
-        ValidationError = ()  # type: ignore[assignment]
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err.get("loc", ()))
-            value = err.get("input")
-            parts.append(f"{loc}: {err.get('msg')} (got {value!r})" if loc else str(err.get("msg")))
-        return "; ".join(parts)
-    return " ".join(str(exc).split())
-
-
 #: Help metavars for people (``FLOAT``, ``FILE...``), by the Python type typer would print (``<float>``).
 _METAVARS = {"float": "FLOAT", "int": "INTEGER", "str": "TEXT", "path": "PATH", "file": "FILE",
              "list[Path]": "FILE...", "list[str]": "TEXT...", "list[float]": "FLOAT..."}
@@ -181,7 +167,13 @@ def _people_metavars(command: Any, ctx: Any) -> None:
         _people_metavars(sub, ctx)
 
 
-def _usage_line(exc: ClickException) -> str:
+class _UsageError(Protocol):
+    """What :func:`_usage_line` reads of a click usage error (typer's vendored click or click itself)."""
+
+    def format_message(self) -> str: ...
+
+
+def _usage_line(exc: _UsageError) -> str:
     """A usage error as one line: the command, the problem and the command's options (no "Possible options")."""
     ctx = getattr(exc, "ctx", None)
     message = exc.format_message().split(" (Possible options:")[0]
@@ -224,7 +216,7 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
         exc.show()
         return exc.exit_code
     except (FlowqdError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        message = _one_line(exc)
+        message = format_errors(exc)
         if isinstance(exc, OSError) and exc.filename:
             message = f"{exc.filename}: {exc.strerror or message}"
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
@@ -232,7 +224,7 @@ def run_cli(app: typer.Typer, argv: Sequence[str]) -> int:
     except Exception as exc:
         line = _database_error(exc)
         if type(exc).__name__ == "ValidationError" or line is not None:
-            err_console.print(f"[bold red]error:[/] {escape(line or _one_line(exc))}", highlight=False,
+            err_console.print(f"[bold red]error:[/] {escape(line or format_errors(exc))}", highlight=False,
                               soft_wrap=True)
             return 2
         raise

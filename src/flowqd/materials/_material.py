@@ -7,7 +7,6 @@ material is added by writing the same files, either there or in any folder passe
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,7 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from flowqd import _toml
 from flowqd.errors import ConfigError, FlowqdError
+from flowqd.materials._file import CurveTable, MaterialFile
 from flowqd.materials.absorption import intrinsic_absorption_coefficient_cm
 from flowqd.materials.bandgap import BANDGAP_FORMS, SizingCurve, fit_bandgap
 from flowqd.materials.optical_constants import OpticalConstants, read_nk_csv
@@ -49,9 +50,8 @@ class Material:
     optical : OpticalConstants or None
         Bulk n, k; ``None`` if no table ships (concentration and the continuum kernel are then unavailable).
     kernel : Mapping
-        Parameters of the PSD kernel (the ``[psd_kernel]`` TOML section), owned by :mod:`flowqd.analysis.psd`.
-    shell : Mapping
-        Shell-related constants (the ``[shell]`` TOML section), used by the twin.
+        Parameters of the PSD kernel (the ``[psd_kernel]`` TOML section, as given), owned by
+        :mod:`flowqd.analysis.psd`.
     """
 
     name: str
@@ -63,7 +63,6 @@ class Material:
     sizing: SizingCurve
     optical: OpticalConstants | None
     kernel: Mapping[str, Any] = field(default_factory=dict)
-    shell: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
     #: every sizing curve the material file offers, by name (the default one included)
     sizing_curves: Mapping[str, SizingCurve] = field(default_factory=dict)
@@ -170,23 +169,24 @@ def _read_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(diam), np.asarray(energy)
 
 
-def _load_curve(table: Mapping[str, Any], base: Path, bulk: float, default_name: str) -> SizingCurve:
+def _load_curve(table: CurveTable, base: Path, bulk: float, default_name: str) -> SizingCurve:
     """One sizing curve from its TOML table: fitted to a points table, or published coefficients."""
     from dataclasses import replace
 
-    form = str(table.get("form", "hyperbolic"))
-    valid = tuple(float(v) for v in table.get("valid_diameter_nm", (1.0, 10.0)))
-    if "points" in table:
-        d, e = _read_points(base / table["points"])
-        curve = fit_bandgap(d, e, bulk, form=form, fit_c=bool(table.get("fit_c", False)), valid_diameter_nm=valid)
+    form = table.form
+    valid = (float(table.valid_diameter_nm[0]), float(table.valid_diameter_nm[1]))
+    if table.points is not None:
+        d, e = _read_points(base / table.points)
+        curve = fit_bandgap(d, e, bulk, form=form, fit_c=table.fit_c, valid_diameter_nm=valid)
     else:
         if form not in BANDGAP_FORMS:
             raise ConfigError(f"unknown sizing-curve form {form!r}; known: {', '.join(BANDGAP_FORMS)}")
-        curve = SizingCurve(form, bulk, tuple(float(c) for c in table["coefficients"]), valid)  # type: ignore[arg-type]
-    grid = table.get("diameter_grid_nm")
-    curve = replace(curve, name=str(table.get("name", default_name)), citation=str(table.get("citation", "")),
-                    diameter_grid_nm=tuple(float(g) for g in grid) if grid else None,  # type: ignore[arg-type]
-                    uncertainty_ev=float(table.get("uncertainty_ev", 0.0)))
+        assert table.coefficients is not None  # CurveTable: points or coefficients
+        curve = SizingCurve(form, bulk, tuple(float(c) for c in table.coefficients), valid)
+    grid = table.diameter_grid_nm
+    curve = replace(curve, name=table.name or default_name, citation=table.citation,
+                    diameter_grid_nm=(float(grid[0]), float(grid[1]), float(grid[2])) if grid else None,
+                    uncertainty_ev=float(table.uncertainty_ev))
     lo, hi = curve.valid_diameter_nm
     dd = np.linspace(lo, hi, 400)
     ee = curve.gap_ev(dd)
@@ -196,46 +196,41 @@ def _load_curve(table: Mapping[str, Any], base: Path, bulk: float, default_name:
 
 
 def load_material(path: str | Path) -> Material:
-    """Load a material from its TOML file (tables are resolved relative to it)."""
+    """Load a material from its TOML file (tables are resolved relative to it); unknown keys are errors."""
     path = Path(path)
-    try:
-        spec = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError("material file not found", source=str(path)) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML ({exc})", source=str(path)) from exc
+    spec = _toml.validate(MaterialFile, _toml.read_toml(path), source=str(path))
     base = path.parent
     try:
-        bulk = float(spec["bulk_gap_ev"])
-        sizing = _load_curve(spec["bandgap"], base, bulk, "default")
+        bulk = float(spec.bulk_gap_ev)
+        sizing = _load_curve(spec.bandgap, base, bulk, "default")
         curves = {sizing.name: sizing}
-        for cname, table in dict(spec.get("sizing_curves", {})).items():
+        for cname, table in spec.sizing_curves.items():
             curves[cname] = _load_curve(table, base, bulk, cname)
         optical = None
-        if spec.get("optical_constants"):
+        if spec.optical_constants:
             tables = []
-            for t in spec["optical_constants"]:
-                wl, n, k = read_nk_csv(str(base / t["file"]))
-                tables.append((wl, n, k, float(t.get("min_energy_ev", 0.0)),
-                               float(t.get("max_energy_ev", np.inf)), str(t.get("citation", t["file"]))))
+            for t in spec.optical_constants:
+                wl, n, k = read_nk_csv(str(base / t.file))
+                tables.append((wl, n, k, float(t.min_energy_ev),
+                               float(t.max_energy_ev) if t.max_energy_ev is not None else float(np.inf),
+                               t.citation if t.citation is not None else t.file))
             optical = OpticalConstants.stitch(tables)
-        return Material(
-            name=str(spec["name"]),
-            formula=str(spec.get("formula", spec["name"])),
-            bulk_gap_ev=bulk,
-            density_g_cm3=float(spec["density_g_cm3"]),
-            molar_mass_g_mol=float(spec["molar_mass_g_mol"]),
-            size_convention=str(spec.get("size_convention", "")),
-            sizing=sizing,
-            optical=optical,
-            kernel=MappingProxyType(dict(spec.get("psd_kernel", {}))),
-            shell=MappingProxyType(dict(spec.get("shell", {}))),
-            source=str(path),
-            sizing_curves=MappingProxyType(curves),
-            analysis=MappingProxyType(dict(spec.get("analysis", {}))),
-        )
-    except KeyError as exc:
-        raise ConfigError(f"missing key {exc.args[0]!r}", source=str(path)) from exc
+    except (FlowqdError, OSError, ValueError, KeyError) as exc:
+        raise ConfigError(" ".join(str(exc).split()), source=str(path)) from None
+    return Material(
+        name=spec.name,
+        formula=spec.formula if spec.formula is not None else spec.name,
+        bulk_gap_ev=bulk,
+        density_g_cm3=float(spec.density_g_cm3),
+        molar_mass_g_mol=float(spec.molar_mass_g_mol),
+        size_convention=spec.size_convention,
+        sizing=sizing,
+        optical=optical,
+        kernel=MappingProxyType(spec.psd_kernel.model_dump(exclude_none=True) if spec.psd_kernel else {}),
+        source=str(path),
+        sizing_curves=MappingProxyType(curves),
+        analysis=MappingProxyType(spec.analysis.model_dump(exclude_none=True)),
+    )
 
 
 def available_materials() -> list[str]:

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from flowqd import _toml
 from flowqd.errors import ConfigError
-from flowqd.platform.config import ConditionConfig, PlatformConfig, _read, _validated
+from flowqd.platform.config import CampaignCondition, ConditionDefaults, FromToml, PlatformConfig
+from flowqd.reactor.geometry import BoxStage
 
 __all__ = [
     "OUTCOMES",
@@ -100,7 +102,7 @@ class ObjectiveConfig(BaseModel):
     outcome: Literal["peak_nm", "x13_nm", "rsd", "pl_peak_nm", "pl_fwhm_nm", "plqy", "cie_x", "cie_y",
                      "production_rate_mg_h", "stock_ml"]
     target: float | None = None
-    tolerance: float | None = Field(None, gt=0)
+    tolerance: float | None = Field(default=None, gt=0)
     goal: Literal["minimize", "maximize"] | None = None
 
     @model_validator(mode="after")
@@ -142,9 +144,9 @@ class BudgetConfig(BaseModel):
 
     model_config = _STRICT
 
-    experiments: int = Field(20, ge=1, le=500)
-    stock_ml: float | None = Field(None, gt=0)
-    hours: float | None = Field(None, gt=0)
+    experiments: int = Field(default=20, ge=1, le=500)
+    stock_ml: float | None = Field(default=None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
     stop_at_target: bool = True
 
 
@@ -153,18 +155,18 @@ class DesignConfig(BaseModel):
 
     model_config = _STRICT
 
-    initial: int = Field(4, ge=1, le=64)
-    batch_size: int = Field(1, ge=1, le=8)
-    seed: int = Field(0, ge=0)
+    initial: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=1, ge=1, le=8)
+    seed: int = Field(default=0, ge=0)
     acquisition: Literal["auto", "qLogNEI", "qLogNEHVI", "qLogNParEGO"] = "auto"
     twin_prior: bool = True
-    twin_grid: int = Field(9, ge=3, le=25, description="twin prior: points per variable of the twin's grid")
-    restarts: int = Field(4, ge=1, le=64)
-    raw_samples: int = Field(128, ge=16, le=4096)
-    mc_samples: int = Field(64, ge=16, le=2048)
+    twin_grid: int = Field(default=9, ge=3, le=25, description="twin prior: points per variable of the twin's grid")
+    restarts: int = Field(default=4, ge=1, le=64)
+    raw_samples: int = Field(default=128, ge=16, le=4096)
+    mc_samples: int = Field(default=64, ge=16, le=2048)
 
 
-class OptimizeCampaign(BaseModel):
+class OptimizeCampaign(FromToml):
     """An optimisation campaign file (see the module docstring)."""
 
     model_config = _STRICT
@@ -172,22 +174,14 @@ class OptimizeCampaign(BaseModel):
     name: str
     description: str = ""
     variables: VariablesConfig
-    fixed: dict[str, Any] = Field(default_factory=dict)
+    #: condition keys held constant (checked as a run campaign's ``[defaults]``)
+    fixed: Annotated[dict[str, Any], _toml.KeysOf(ConditionDefaults)] = Field(default_factory=dict)
     objectives: tuple[ObjectiveConfig, ...]
     constraints: tuple[ConstraintConfig, ...] = ()
     budget: BudgetConfig = BudgetConfig()
     design: DesignConfig = DesignConfig()
 
     _source: str = PrivateAttr("<optimize campaign>")
-    _text: str = PrivateAttr("")
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    @property
-    def text(self) -> str:
-        return self._text
 
     @model_validator(mode="after")
     def _check(self) -> OptimizeCampaign:
@@ -195,19 +189,25 @@ class OptimizeCampaign(BaseModel):
             raise ValueError("variables: give at least one decision variable")
         if not self.objectives:
             raise ValueError("objectives: give at least one objective")
-        allowed = set(ConditionConfig.model_fields) - {"label"}
         for key in self.fixed:
-            if key not in allowed:
-                raise ValueError(f"fixed.{key}: unknown condition key; allowed: {', '.join(sorted(allowed))}")
             if key in self.variable_names:
                 raise ValueError(f"fixed.{key}: is also a decision variable")
         shell_vars = {"shell_temperature_c", "ddt_flow_ml_min"} & set(self.variable_names)
         if shell_vars and not self.fixed.get("shell", False):
             raise ValueError(f"variables {sorted(shell_vars)} need fixed.shell = true")
-        ConditionConfig.model_validate({**self.condition_values(self.midpoint()), "label": "check"})
+        try:
+            CampaignCondition.model_validate({**self.condition_values(self.midpoint()), "label": "check"})
+        except ValidationError as exc:
+            raise ValueError(f"[fixed] with the variables' midpoints: {_toml.format_errors(exc)}") from None
         if self.design.initial < 1:
             raise ValueError("design.initial must be ≥ 1")
         return self
+
+    @field_validator("fixed")
+    @classmethod
+    def _fixed(cls, fixed: dict[str, Any]) -> dict[str, Any]:
+        ConditionDefaults.model_validate(fixed)  # unknown keys and wrong types, as fixed.<key>
+        return fixed
 
     @property
     def variable_names(self) -> tuple[str, ...]:
@@ -229,9 +229,10 @@ class OptimizeCampaign(BaseModel):
         """The run-campaign condition keys for decision values ``x`` (fixed keys added)."""
         return {**self.fixed, **{k: float(v) for k, v in x.items()}}
 
-    def condition(self, x: dict[str, float], label: str) -> ConditionConfig:
-        """The :class:`~flowqd.platform.config.ConditionConfig` for decision values ``x``."""
-        return ConditionConfig.model_validate({**self.condition_values(x), "label": label})
+    def condition(self, x: dict[str, float], label: str) -> CampaignCondition:
+        """The campaign condition (a :class:`~flowqd.reactor.conditions.Conditions` and its label) for decision
+        values ``x``."""
+        return _toml.validate(CampaignCondition, {**self.condition_values(x), "label": label}, source=label)
 
     def modelled_outcomes(self) -> tuple[str, ...]:
         """Outcomes the optimiser models (objectives and constraints; ``stock_ml`` is computed, not modelled)."""
@@ -292,7 +293,8 @@ def platform_limits(platform: PlatformConfig) -> dict[str, tuple[float, float, s
 
     def box_max(box: str) -> float:
         stage = train.section(box)
-        return min([stage.box.max_temperature_c] + [u.max_temperature_c for u in stage.box.units])  # type: ignore[union-attr]
+        assert isinstance(stage, BoxStage)  # box_names() names heating boxes only
+        return min([stage.box.max_temperature_c] + [u.max_temperature_c for u in stage.box.units])
 
     out = {
         "core_temperature_c": (dev.hb1.min_c, min(dev.hb1.max_c, box_max(core_box)), f"{core_box} range (°C)"),
@@ -310,12 +312,11 @@ def platform_limits(platform: PlatformConfig) -> dict[str, tuple[float, float, s
 
 def optimize_campaign_from_text(text: str, source: str = "<optimize campaign>") -> OptimizeCampaign:
     """Validate an optimisation campaign TOML text; errors name ``source``, the key and the value."""
-    cfg = _validated(OptimizeCampaign, text, source)
-    cfg._source = source
-    cfg._text = text
+    cfg = _toml.from_text(OptimizeCampaign, text, source)
+    cfg.remember(source, text)
     return cfg
 
 
 def load_optimize_campaign(path: str | Path) -> OptimizeCampaign:
     """Load and validate an optimisation campaign file."""
-    return optimize_campaign_from_text(_read(path), str(path))
+    return optimize_campaign_from_text(_toml.read_text(path), str(path))

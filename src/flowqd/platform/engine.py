@@ -52,11 +52,12 @@ from flowqd.devices.protocols import DeviceError, DeviceTimeout, SpectrumReading
 from flowqd.devices.registry import Devices
 from flowqd.errors import FlowqdError, InterlockTrip, LeaseLost, StorageError
 from flowqd.platform.analyzer import Analyzer, SpectrumAnalyzer
-from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig
+from flowqd.platform.config import CampaignCondition, CampaignConfig, PlatformConfig
 from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
 from flowqd.platform.plausibility import PlausibilityLimits, finite_or_none
 from flowqd.platform.preflight import operating_point, preflight
 from flowqd.platform.recorder import RunRecorder
+from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.process import ProcessModel
 
 __all__ = ["ConditionOutcome", "Progress", "RunEngine", "RunSummary"]
@@ -325,7 +326,8 @@ class RunEngine:
         self._event("spectrometer.referenced", "dark and reference spectra taken",
                     details={"integration_ms": d.uvvis.integration_ms(), "averages": d.uvvis.averages()})
 
-    def _apply_setpoints(self, c: ConditionConfig) -> None:
+    def _apply_setpoints(self, entry: CampaignCondition) -> None:
+        c = entry.conditions
         d = self.devices
         cfg = self.platform.devices
         self._units = (c.core_units, c.shell_units)
@@ -334,7 +336,6 @@ class RunEngine:
         self._setpoints["hb1"] = c.core_temperature_c
         if c.shell:
             assert d.hb2 is not None and d.shell_pump is not None and cfg.hb2 is not None
-            assert c.shell_temperature_c is not None and c.ddt_flow_ml_min is not None
             d.hb2.set_ramp_c_min(cfg.hb2.ramp_c_min)
             d.hb2.set_setpoint_c(c.shell_temperature_c)
             self._setpoints["hb2"] = c.shell_temperature_c
@@ -355,14 +356,14 @@ class RunEngine:
         assert self.run_id is not None
         self.recorder.record_sample(self.run_id, self.clock.now(), sp, role="setpoint")
 
-    def _run_condition(self, i: int, c: ConditionConfig) -> ConditionOutcome:
+    def _run_condition(self, i: int, entry: CampaignCondition) -> ConditionOutcome:
         assert self.run_id is not None
         rec = self.recorder
-        op = operating_point(c)
+        c = op = operating_point(entry)
         tau_min = self.process.residence_time_min(op)
         wash_min = self.process.washout_time_min(op, self.ctl.washout_fraction)
-        self._condition_index, self._label = i, c.label or f"condition {i}"
-        self._condition_id = rec.start_condition(self.run_id, i, **c.setpoints(), residence_time_s=tau_min * 60.0)
+        self._condition_index, self._label = i, entry.label or f"condition {i}"
+        self._condition_id = rec.start_condition(self.run_id, i, **entry.setpoints(), residence_time_s=tau_min * 60.0)
         for_condition = getattr(self.analyzer, "for_condition", None)  # yield and production need the flows
         if for_condition is not None:
             for_condition(core_flow_ml_min=c.core_flow_ml_min, outlet_flow_ml_min=op.total_flow_ml_min)
@@ -375,15 +376,15 @@ class RunEngine:
         self._event("condition.started", f"{self._label}: {self._describe(c)}; τ = {tau_min:.1f} min, flush "
                     f"{wash_min:.1f} min" + (f"; {existing} spectra from before the interruption kept, marked "
                                              "superseded, not averaged" if existing else ""),
-                    details={"index": i, "superseded_spectra": existing, **c.setpoints()})
+                    details={"index": i, "superseded_spectra": existing, **entry.setpoints()})
         self._phase_change("setpoints")
-        self._apply_setpoints(c)
+        self._apply_setpoints(entry)
         self._stabilise(c)
         self._phase_change("flushing", wash_min * 60.0)
         self._wait(wash_min * 60.0)
-        outcome = self._acquire(i, c, 0)
-        if c.collect_volume_ml > 0:
-            collect_s = c.collect_volume_ml / op.total_flow_ml_min * 60.0
+        outcome = self._acquire(i, entry, 0)
+        if entry.collect_volume_ml > 0:
+            collect_s = entry.collect_volume_ml / op.total_flow_ml_min * 60.0
             self._phase_change("collecting", collect_s)
             self.devices.outlet_valve.move("collect")
             self._wait(collect_s)
@@ -395,9 +396,9 @@ class RunEngine:
         outcome.status = "completed"
         return outcome
 
-    def _stabilise(self, c: ConditionConfig) -> None:
+    def _stabilise(self, c: Conditions) -> None:
         targets = {"hb1": c.core_temperature_c}
-        if c.shell and c.shell_temperature_c is not None:
+        if c.shell:
             targets["hb2"] = c.shell_temperature_c
         tol, hold = self.ctl.temperature_tolerance_c, self.ctl.temperature_hold_s
         self._phase_change("stabilising")
@@ -438,9 +439,9 @@ class RunEngine:
                 self._trip([Trip("stabilise_timeout", f"temperatures not within ±{tol:g} °C of {targets} after "
                                  f"{self.ctl.stabilise_timeout_s:g} s")])
 
-    def _acquire(self, i: int, c: ConditionConfig, existing: int) -> ConditionOutcome:
+    def _acquire(self, i: int, entry: CampaignCondition, existing: int) -> ConditionOutcome:
         ctl = self.ctl
-        fresh_needed = max(c.n_spectra - existing, min(ctl.drift_window, c.n_spectra))
+        fresh_needed = max(entry.n_spectra - existing, min(ctl.drift_window, entry.n_spectra))
         peaks: list[float] = []
         outcome = ConditionOutcome(i, "acquiring")
         acquired = extra = 0
@@ -448,7 +449,7 @@ class RunEngine:
         while True:
             if acquired >= fresh_needed:
                 window = peaks[-ctl.drift_window:]
-                if c.n_spectra < 2 or (len(window) >= min(ctl.drift_window, c.n_spectra)
+                if entry.n_spectra < 2 or (len(window) >= min(ctl.drift_window, entry.n_spectra)
                                        and max(window) - min(window) < ctl.peak_drift_nm):
                     outcome.steady = True
                     spread = (max(window) - min(window)) if window else 0.0
@@ -826,7 +827,7 @@ class RunEngine:
             spectra=self._spectra_this_condition, last_analysis=self._last_analysis, message=message))
 
     @staticmethod
-    def _describe(c: ConditionConfig) -> str:
+    def _describe(c: Conditions) -> str:
         s = f"HB1 {c.core_temperature_c:g} °C, {c.core_flow_ml_min:g} mL/min"
         if c.shell:
             s += f", DDT {c.ddt_flow_ml_min:g} mL/min, HB2 {c.shell_temperature_c:g} °C"

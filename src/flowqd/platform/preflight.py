@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from flowqd.errors import ConfigError, FlowqdError
 from flowqd.materials import get_material
-from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig, check_campaign
+from flowqd.platform.config import CampaignCondition, CampaignConfig, PlatformConfig, check_campaign
 from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.process import ProcessModel
 from flowqd.reactor.recipe import stock_consumed_ml
@@ -32,18 +32,10 @@ from flowqd.units import HC_EV_NM
 __all__ = ["ConditionPlan", "PreflightReport", "analysis_problems", "operating_point", "preflight"]
 
 
-def operating_point(c: ConditionConfig) -> Conditions:
-    """The set point (:class:`~flowqd.reactor.conditions.Conditions`) of a campaign condition.
-
-    Raises :class:`~flowqd.errors.RangeError` / :class:`~flowqd.errors.ConfigError` where the set point lies outside
-    the model's limits (e.g. a core temperature below 100 °C).
-    """
-    if not c.shell:
-        return Conditions(c.core_temperature_c, c.core_flow_ml_min, c.core_units, shell_units=c.shell_units)
-    if c.shell_temperature_c is None or c.ddt_flow_ml_min is None:
-        raise ConfigError("a shell condition needs shell_temperature_c and ddt_flow_ml_min")
-    return Conditions(c.core_temperature_c, c.core_flow_ml_min, c.core_units, True, c.shell_temperature_c,
-                      c.ddt_flow_ml_min, c.shell_units)
+def operating_point(entry: CampaignCondition) -> Conditions:
+    """The set point (:class:`~flowqd.reactor.conditions.Conditions`) of a campaign condition: the one it holds,
+    validated against the model's limits when the campaign was read."""
+    return entry.conditions
 
 
 @dataclass(frozen=True)
@@ -117,9 +109,9 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
     skip = skip_conditions or set()
     prev_core = prev_shell = platform.sim.ambient_c
     stock_total = ddt_total = 0.0
-    for i, c in enumerate(campaign.conditions):
+    for i, entry in enumerate(campaign.conditions):
+        c = op = operating_point(entry)
         try:
-            op = operating_point(c)
             tau = process.residence_time_min(op)
             wash = process.washout_time_min(op, ctl.washout_fraction)
             dp = process.pressure_drop_bar(op)
@@ -136,16 +128,16 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
                     f"{src}: conditions[{i}].core_flow_ml_min = {c.core_flow_ml_min!r}: predicted pressure drop "
                     f"{p:.2f} bar {what} reaches the limit {lock.max_pressure_bar:g} bar")
         ramp_min = abs(c.core_temperature_c - prev_core) / dev.hb1.ramp_c_min
-        if c.shell and dev.hb2 is not None and c.shell_temperature_c is not None:
+        if c.shell and dev.hb2 is not None:
             ramp_min = max(ramp_min, abs(c.shell_temperature_c - prev_shell) / dev.hb2.ramp_c_min)
             prev_shell = c.shell_temperature_c
         prev_core = c.core_temperature_c
         flow_total = op.total_flow_ml_min
-        spectra_min = (c.n_spectra + 1) * ctl.spectrum_interval_s / 60.0
-        collect_min = c.collect_volume_ml / flow_total
+        spectra_min = (entry.n_spectra + 1) * ctl.spectrum_interval_s / 60.0
+        collect_min = entry.collect_volume_ml / flow_total
         duration = ramp_min + 5.0 + ctl.temperature_hold_s / 60.0 + wash + spectra_min + collect_min
         stock = stock_consumed_ml(c.core_flow_ml_min, duration)
-        ddt = stock_consumed_ml(c.ddt_flow_ml_min, duration) if c.shell and c.ddt_flow_ml_min else 0.0
+        ddt = stock_consumed_ml(c.ddt_flow_ml_min, duration) if c.shell else 0.0
         report.plans.append(ConditionPlan(i, tau, wash, duration, stock, ddt, dp, cold))
         if i not in skip:
             stock_total += stock

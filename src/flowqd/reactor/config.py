@@ -29,10 +29,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowqd import _toml
 from flowqd.errors import ConfigError, FlowqdError
-from flowqd.reactor._toml import read_toml, validation_message
 from flowqd.reactor.geometry import (
     BoxStage,
     HeatingBox,
@@ -67,7 +67,7 @@ class _TubeConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     inner_diameter_mm: float = Field(gt=0, le=50)
     length_m: float = Field(gt=0, le=1000)
-    coil_diameter_mm: float | None = Field(None, gt=0, le=10_000)
+    coil_diameter_mm: float | None = Field(default=None, gt=0, le=10_000)
 
     def tube(self) -> Tube:
         """The geometry object of the tube."""
@@ -77,7 +77,7 @@ class _TubeConfig(BaseModel):
 class UnitConfig(_TubeConfig):
     """One heating unit's coil."""
 
-    max_temperature_c: float | None = Field(None, gt=0, le=1000, description="defaults to the box's limit")
+    max_temperature_c: float | None = Field(default=None, gt=0, le=1000, description="defaults to the box's limit")
 
 
 class HeatingBoxConfig(BaseModel):
@@ -88,8 +88,8 @@ class HeatingBoxConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     max_temperature_c: float = Field(gt=0, le=1000)
     units: tuple[UnitConfig, ...] = Field(min_length=1, max_length=100, strict=False)
-    units_in_use: tuple[str, ...] | None = Field(None, strict=False)
-    temperature_c: float | None = Field(None, ge=0, le=1000)
+    units_in_use: tuple[str, ...] | None = Field(default=None, strict=False)
+    temperature_c: float | None = Field(default=None, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _check(self) -> HeatingBoxConfig:
@@ -120,7 +120,7 @@ class HeatingBoxConfig(BaseModel):
 class LineConfig(_TubeConfig):
     """An unheated line."""
 
-    temperature_c: float = Field(25.0, ge=0, le=350)
+    temperature_c: float = Field(default=25.0, ge=0, le=350)
 
     def to_line(self) -> Line:
         """The geometry object."""
@@ -134,7 +134,7 @@ class MixerConfig(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     stream: str = Field(min_length=1, max_length=100)
-    volume_ml: float = Field(0.0, ge=0, le=1000)
+    volume_ml: float = Field(default=0.0, ge=0, le=1000)
 
     def to_mixer(self) -> MixingPoint:
         """The geometry object."""
@@ -146,11 +146,11 @@ class TrainConfig(BaseModel):
 
     model_config = _STRICT
 
-    name: str = Field("reactor", max_length=200)
+    name: str = Field(default="reactor", max_length=200)
     sequence: tuple[str, ...] = Field(min_length=1, max_length=100, strict=False)
-    heating_box: tuple[HeatingBoxConfig, ...] = Field((), max_length=100, strict=False)
-    line: tuple[LineConfig, ...] = Field((), max_length=100, strict=False)
-    mixer: tuple[MixerConfig, ...] = Field((), max_length=100, strict=False)
+    heating_box: tuple[HeatingBoxConfig, ...] = Field(default=(), max_length=100, strict=False)
+    line: tuple[LineConfig, ...] = Field(default=(), max_length=100, strict=False)
+    mixer: tuple[MixerConfig, ...] = Field(default=(), max_length=100, strict=False)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -179,17 +179,16 @@ class TrainConfig(BaseModel):
 
 def train_from_mapping(data: Mapping[str, Any], *, source: str = "<reactor table>") -> ReactorTrain:
     """Validate a parsed TOML table (e.g. the ``[reactor]`` table of a platform file) into a train."""
+    cfg = _toml.validate(TrainConfig, dict(data), source=source)
     try:
-        return TrainConfig.model_validate(dict(data)).to_train()
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc), source=source) from None
+        return cfg.to_train()
     except FlowqdError as exc:
         raise ConfigError(str(exc), source=source) from None
 
 
 def load_train(path: str | Path, *, table: str | None = None) -> ReactorTrain:
     """Load a reactor train from a TOML file (optionally from its sub-table ``table``)."""
-    data = read_toml(path)
+    data = _toml.read_toml(path)
     if table is not None:
         if not isinstance(data.get(table), dict):
             raise ConfigError(f"no [{table}] table", source=str(path))

@@ -23,11 +23,11 @@ import math
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowqd import _toml
 from flowqd.errors import ConfigError, RangeError
 from flowqd.materials import get_material
-from flowqd.reactor._toml import read_toml, validation_message
 from flowqd.reactor.geometry import _positive
 
 __all__ = [
@@ -199,11 +199,7 @@ class Recipe(BaseModel):
 
 def load_recipe(path: str | Path) -> Recipe:
     """Load a :class:`Recipe` from TOML; any problem is a :class:`ConfigError` naming the file and key."""
-    data = read_toml(path)
-    try:
-        return Recipe.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(exc), source=str(path)) from None
+    return _toml.validate(Recipe, _toml.read_toml(path), source=str(path))
 
 
 def paper_stock() -> Stock:

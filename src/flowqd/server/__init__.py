@@ -68,6 +68,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from flowqd._json import jsonable
+from flowqd._toml import format_errors
 from flowqd.errors import FlowqdError
 from flowqd.reactor.conditions import Conditions
 from flowqd.server.auth import COOKIE, Admin, AuthConfig, Authenticator, Viewer, same_origin
@@ -209,11 +210,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
-        return JSONResponse({"detail": "; ".join(parts)}, status_code=422)
+        return JSONResponse({"detail": format_errors(exc, skip=("body",), values=False)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,6 +1,7 @@
 """A Modbus-RTU temperature controller (e.g. Eurotherm 3200) as a :class:`TemperatureController`.
 
-The register map is data (``drivers/data/<model>.toml``: name → ``{address, scale}``), read at construction;
+The register map is data (``drivers/data/<model>.toml``: name → ``{address, scale}``), read at construction and
+validated like every config (:mod:`flowqd._toml`: an unknown register name or key is an error, never ignored);
 values are 16-bit two's-complement integers times ``scale``. Switching the output off (safe state) puts the loop
 in manual mode with 0 % output; a new set point returns it to automatic.
 """
@@ -8,10 +9,13 @@ in manual mode with 0 % output; a new set point returns it to automatic.
 from __future__ import annotations
 
 import logging
-import tomllib
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowqd import _toml
 from flowqd.devices.clock import Clock
 from flowqd.devices.drivers.transport import ModbusClient, PymodbusClient
 from flowqd.devices.protocols import check_ramp, check_range
@@ -20,6 +24,39 @@ from flowqd.errors import ConfigError, RangeError
 __all__ = ["ModbusTemperatureController", "RegisterMap", "from_config", "load_register_map"]
 
 REQUIRED = ("process_value", "target_setpoint", "output_percent", "setpoint_rate", "auto_manual")
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class _Register(BaseModel):
+    """``{address, scale}``: a 16-bit holding register; engineering value = raw × scale."""
+
+    model_config = _STRICT
+
+    address: int = Field(ge=0, le=65535)
+    scale: float = Field(default=1.0, gt=0)
+
+
+class _Registers(BaseModel):
+    """``[registers]``: the registers the driver uses (``working_setpoint`` is documentation: read by nothing)."""
+
+    model_config = _STRICT
+
+    process_value: _Register
+    target_setpoint: _Register
+    output_percent: _Register
+    setpoint_rate: _Register
+    auto_manual: _Register
+    working_setpoint: _Register | None = None
+
+
+class _RegisterMapFile(BaseModel):
+    """A register-map TOML file."""
+
+    model_config = _STRICT
+
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    verified: bool = False
+    registers: _Registers
 
 
 class RegisterMap:
@@ -41,17 +78,15 @@ class RegisterMap:
 def load_register_map(name_or_path: str = "eurotherm-3200") -> RegisterMap:
     """A packaged map by name (``eurotherm-3200``) or a TOML file path."""
     if name_or_path.endswith(".toml"):
-        from pathlib import Path
-
-        text = Path(name_or_path).read_text()
+        text = _toml.read_text(Path(name_or_path))
     else:
         res = files("flowqd.devices.drivers") / "data" / f"{name_or_path}.toml"
         if not res.is_file():
             raise ConfigError(f"no packaged register map {name_or_path!r}")
         text = res.read_text()
-    data = tomllib.loads(text)
-    return RegisterMap(str(data.get("model", name_or_path)), dict(data["registers"]),
-                       verified=bool(data.get("verified", False)))
+    spec = _toml.from_text(_RegisterMapFile, text, name_or_path)
+    registers = {k: v.model_dump() for k, v in spec.registers if v is not None}
+    return RegisterMap(spec.model or name_or_path, registers, verified=spec.verified)
 
 
 def _to_raw(value: float, scale: float) -> int:
