@@ -2,8 +2,9 @@
 
 The functions here are the methods the run engine calls, in the engine's words (``start_run``, ``start_condition``,
 ``record_sample``, ``record_spectrum`` …), each a thin layer over the store's own methods; :class:`Store` binds them
-as its methods (``Store.record_spectrum`` is :func:`record_spectrum`). :func:`record_spectrum` writes a raw acquisition, its processed spectrum and its typed
-analysis (:class:`~flowqd.analysis.outcome.SpectrumOutcome`) in one transaction. The rest of the protocol
+as its methods (``Store.record_spectrum`` is :func:`record_spectrum`). :func:`record_spectrum` writes a raw
+acquisition, its processed spectrum and its typed analysis (:class:`~flowqd.analysis.outcome.SpectrumOutcome`) in
+one transaction (:meth:`Store.add_spectrum`). The rest of the protocol
 (``get_run``, ``set_run_status``, ``finish_run``, ``next_seq``, ``completed_conditions``,
 ``completed_spectra_count``, ``supersede_spectra``) are the store's own methods.
 """
@@ -106,5 +107,5 @@ def record_spectrum(
                                  "processed_wavelength_nm": None, "acquired_at": None, "t_s": None,
                                  "integration_ms": None, "averages": 1, "saturated": False, "meta": None}
     spec_args.update(args)
-    return self.add_spectrum(run_id, seq, kind=spectrum_kind, condition_id=condition_id, analysis=analysis, method=method,
-                             **spec_args)
+    return self.add_spectrum(run_id, seq, kind=spectrum_kind, condition_id=condition_id, analysis=analysis,
+                             method=method, **spec_args)

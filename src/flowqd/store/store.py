@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flowqd._json import jsonable
 from flowqd.analysis.outcome import SpectrumOutcome, finite_or_none, scalars_from_payload
 from flowqd.errors import FlowqdError
+from flowqd.store import recorder
 from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, sqlite_path, storage_error
 from flowqd.store.models import (
     CONDITION_STATUSES,
@@ -54,7 +55,6 @@ from flowqd.store.models import (
     pack_array,
     utcnow,
 )
-from flowqd.store import recorder
 from flowqd.store.results import ResultRow, results_table
 
 __all__ = ["RESERVE_BYTES", "Store", "sha256_text"]
@@ -330,8 +330,9 @@ class Store:
         values = {
             "run_id": run_id, "index": int(index), "label": label, "core_temperature_c": float(core_temperature_c),
             "core_flow_ml_min": float(core_flow_ml_min), "core_units": int(core_units), "shell": bool(shell),
-            "shell_temperature_c": finite_or_none(shell_temperature_c), "ddt_flow_ml_min": finite_or_none(ddt_flow_ml_min),
-            "residence_time_s": finite_or_none(residence_time_s), "n_spectra": int(n_spectra), "status": status,
+            "shell_temperature_c": finite_or_none(shell_temperature_c),
+            "ddt_flow_ml_min": finite_or_none(ddt_flow_ml_min), "residence_time_s": finite_or_none(residence_time_s),
+            "n_spectra": int(n_spectra), "status": status,
             "extra": jsonable(dict(extra or {})),
         }
         with self._session() as s:
