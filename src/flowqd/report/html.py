@@ -26,6 +26,7 @@ import numpy as np
 from flowqd._time import for_people
 from flowqd.store import Store
 from flowqd.store.models import Condition, Event, Run
+from flowqd.store.results import RESULT_COLUMNS, ResultColumn
 
 __all__ = ["Figure", "condition_label", "is_trip", "write_report"]
 
@@ -293,42 +294,10 @@ pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-siz
 .muted{color:#777}.warn{color:#9a5b00}td.warn{background:#fff3d6;font-weight:600}
 """
 
-_RESULT_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
-    # key, header, format, scale
-    ("core_temperature_c", "T core (°C)", "{:g}", 1.0),
-    ("core_flow_ml_min", "Flow (mL/min)", "{:g}", 1.0),
-    ("core_units", "Core units", "{:d}", 1.0),
-    ("residence_time_min", "τ (min)", "{:.1f}", 1.0),
-    ("shell_temperature_c", "T shell (°C)", "{:g}", 1.0),
-    ("ddt_flow_ml_min", "DDT flow (mL/min)", "{:g}", 1.0),
-    ("n_absorbance", "n UV-vis", "{:d}", 1.0),
-    ("n_pl", "n PL", "{:d}", 1.0),
-    ("n_superseded", "superseded", "{:d}", 1.0),
-    ("peak_nm", "Peak (nm)", "{:.1f}", 1.0),
-    ("x13_nm", "x1,3 (nm)", "{:.2f}", 1.0),
-    ("sigma_nm", "σ (nm)", "{:.2f}", 1.0),
-    ("rsd", "RSD (%)", "{:.1f}", 100.0),
-    ("conversion", "Conversion = yield (%)", "{:.1f}", 100.0),
-    ("production_rate_mg_h", "Production (mg/h)", "{:.1f}", 1.0),
-    ("pl_peak_nm", "PL peak (nm)", "{:.1f}", 1.0),
-    ("pl_fwhm_nm", "PL FWHM (nm)", "{:.1f}", 1.0),
-    ("plqy", "PLQY (%)", "{:.1f}", 100.0),
-    ("cie_x", "CIE x", "{:.3f}", 1.0),
-    ("cie_y", "CIE y", "{:.3f}", 1.0),
-)
+#: The results table's columns (:data:`flowqd.store.results.RESULT_COLUMNS`; # and status are drawn apart).
+_COLUMNS: tuple[ResultColumn, ...] = tuple(c for c in RESULT_COLUMNS if c.key not in ("index", "label", "status"))
 #: Columns shown even when empty.
 _ALWAYS = {"core_temperature_c", "core_flow_ml_min", "n_absorbance", "peak_nm", "x13_nm", "sigma_nm", "rsd"}
-
-
-def format_cell(value: Any, fmt: str, scale: float = 1.0) -> str:
-    """Format a table value; ``None`` → an en dash."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if fmt == "{:d}":
-        return str(int(value))
-    return fmt.format(value * scale)
 
 
 def _esc(value: Any) -> str:
@@ -358,13 +327,13 @@ def _results_html(rows: Sequence[Mapping[str, Any]], marks: Mapping[int, Sequenc
             return any(r.get(key, 1) != 1 for r in rows)
         return key in _ALWAYS or any(r.get(key) not in (None, 0) for r in rows)
 
-    cols = [c for c in _RESULT_COLUMNS if shown(c[0])]
-    head = "<tr><th>#</th><th class='l'>Status</th>" + "".join(f"<th>{_esc(h)}</th>" for _, h, _, _ in cols)
+    cols = [c for c in _COLUMNS if shown(c.key)]
+    head = "<tr><th>#</th><th class='l'>Status</th>" + "".join(f"<th>{_esc(c.header)}</th>" for c in cols)
     if marks:
         head += "<th class='l'>PSD</th>"
     body = []
     for r in rows:
-        cells = "".join(f"<td>{_esc(format_cell(r.get(k), f, s))}</td>" for k, _, f, s in cols)
+        cells = "".join(f"<td>{_esc(c.cell(r))}</td>" for c in cols)
         if marks:
             warn = marks.get(r["condition_id"])
             cells += (f"<td class='l warn' title='{_esc('; '.join(warn))}'>⚠ {len(warn)} warning(s)</td>" if warn
