@@ -198,7 +198,7 @@ def red_edge_nm(spectrum: Spectrum, peak_nm: float, *, smooth_nm: float = 9.0, r
     n = max(5, round(smooth_nm / step) | 1)
     if wl.size <= n:
         return float("nan")
-    d1 = savgol_filter(y, n, 2, deriv=1, delta=step)
+    d1 = np.asarray(savgol_filter(y, n, 2, deriv=1, delta=step), dtype=float)
     sel = np.flatnonzero((wl > peak_nm) & (wl <= peak_nm + reach_nm))
     if sel.size < 3:
         return float("nan")

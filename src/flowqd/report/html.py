@@ -215,7 +215,7 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
             + "; error bars ±1 u (noise-propagated uncertainty of the PSD inversion, RMS over the condition's "
             "spectra). Right: first exciton peak — cf. Fig. 3c.",
             figures.plot_size_rsd(
-                [r.get(key) for r in sel], [r["x13_nm"] for r in sel],
+                [float(v) for r in sel if (v := r.get(key)) is not None], [r["x13_nm"] for r in sel],
                 [None if r["rsd"] is None else 100 * r["rsd"] for r in sel], png("fig3c_size_rsd"), xlabel=label,
                 groups=None if group is None else [_group_text(group, r.get(group)) for r in sel],
                 x13_uncertainty_nm=[u_x13.get(r["condition_id"]) for r in sel],
