@@ -19,7 +19,8 @@ Payload schema (version 1, the keys every flowqd version has written): the absor
 ``plqy_error``), ``excitation_band_nm``, ``emission_band_nm``, ``emission_detected`` and, without emission,
 ``plqy_upper_limit`` and ``note``; a failed analysis ``error``; a saturated spectrum ``saturated``.
 :data:`PAYLOAD_SCALAR_KEYS` names, for each scalar column, the one payload key it is read from when a payload
-(rather than a :class:`SpectrumOutcome`) is stored.
+(rather than a :class:`SpectrumOutcome`) is stored; :class:`StoredOutcome` is a stored payload read back, typed (what
+the report draws from).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from flowqd.analysis.absorbance import AbsorbanceResult
     from flowqd.analysis.emission import EmissionCheck
@@ -37,8 +40,8 @@ if TYPE_CHECKING:
     from flowqd.analysis.pl import PLResult
     from flowqd.analysis.plqy import PLQYResult
 
-__all__ = ["PAYLOAD_SCALAR_KEYS", "SCALAR_FIELDS", "SpectrumOutcome", "YieldOutcome", "finite_or_none",
-           "scalars_from_payload"]
+__all__ = ["PAYLOAD_SCALAR_KEYS", "SCALAR_FIELDS", "SpectrumOutcome", "StoredOutcome", "YieldOutcome",
+           "finite_or_none", "scalars_from_payload"]
 
 #: The key scalars of an analysis (columns of the store's ``analysis_results`` table). For PL spectra
 #: ``peak_wavelength_nm``/``fwhm_nm`` are the emission peak and width; for absorbance spectra ``peak_wavelength_nm``
@@ -271,3 +274,51 @@ class SpectrumOutcome:
             if not self.emission.detected:
                 out["note"] = self.emission.note
         return out
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    """A stored analysis payload (schema version 1) read back, typed: the parts the report and the console draw.
+
+    Each attribute comes from one payload key: ``psd`` from ``psd.diameter_nm``/``psd.q3`` (None unless two equal
+    lists of at least three numbers), ``psd_warnings`` from ``psd.warnings``, the uncertainties from
+    ``x13_uncertainty_nm``/``rsd_uncertainty``, ``emission_band_nm``, ``emission_detected`` (True when absent: only
+    a sphere analysis that found no emission says False), ``plqy_upper_limit``, ``error`` and ``note``.
+
+    Examples
+    --------
+    >>> o = StoredOutcome.from_payload("pl", {"emission_detected": False, "plqy_upper_limit": 0.004})
+    >>> o.emission_detected, o.plqy_upper_limit, o.psd
+    (False, 0.004, None)
+    """
+
+    method: str
+    scalars: Mapping[str, float | None]
+    psd: tuple[np.ndarray, np.ndarray] | None = None
+    psd_warnings: tuple[str, ...] = ()
+    x13_uncertainty_nm: float | None = None
+    rsd_uncertainty: float | None = None
+    emission_band_nm: tuple[float, float] | None = None
+    emission_detected: bool = True
+    plqy_upper_limit: float | None = None
+    error: str | None = None
+    note: str = ""
+
+    @classmethod
+    def from_payload(cls, method: str, payload: Mapping[str, Any] | Any) -> StoredOutcome:
+        """Read a stored payload (anything but a mapping reads as an empty one)."""
+        p: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
+        psd_map = p.get("psd")
+        psd, warnings = None, ()
+        if isinstance(psd_map, Mapping):
+            d, q = psd_map.get("diameter_nm"), psd_map.get("q3")
+            if isinstance(d, list) and isinstance(q, list) and len(d) == len(q) >= 3:
+                psd = (np.asarray(d, float), np.asarray(q, float))
+            warnings = tuple(str(w) for w in psd_map.get("warnings") or ())
+        band = p.get("emission_band_nm")
+        error = p.get("error")
+        return cls(method, scalars_from_payload(p), psd, warnings, finite_or_none(p.get("x13_uncertainty_nm")),
+                   finite_or_none(p.get("rsd_uncertainty")),
+                   (float(band[0]), float(band[1])) if isinstance(band, list | tuple) and len(band) == 2 else None,
+                   bool(p.get("emission_detected", True)), finite_or_none(p.get("plqy_upper_limit")),
+                   None if error is None else str(error), str(p.get("note") or ""))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from flowqd._time import for_people
+from flowqd.analysis.outcome import StoredOutcome
 from flowqd.store import Store
 from flowqd.store.models import Condition, Event, Run
 from flowqd.store.results import RESULT_COLUMNS, ResultColumn
@@ -76,15 +77,9 @@ def find_psd(payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None
     """The volume-weighted PSD ``(diameter_nm, q3)`` of an absorbance analysis payload, or None.
 
     Uses the stable analysis key ``psd = {"diameter_nm": [...], "q3": [...]}``
-    (:meth:`flowqd.analysis.absorbance.AbsorbanceResult.to_dict`).
+    (:meth:`flowqd.analysis.absorbance.AbsorbanceResult.to_dict`; :class:`~flowqd.analysis.outcome.StoredOutcome`).
     """
-    psd = payload.get("psd")
-    if not isinstance(psd, Mapping):
-        return None
-    d, q = psd.get("diameter_nm"), psd.get("q3")
-    if not isinstance(d, list) or not isinstance(q, list) or len(d) != len(q) or len(d) < 3:
-        return None
-    return np.asarray(d, float), np.asarray(q, float)
+    return StoredOutcome.from_payload("", payload).psd
 
 
 def _sweep_axes(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str, str | None] | None:
@@ -122,7 +117,7 @@ def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
-def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[Any]]) -> dict[int, list[str]]:
+def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[StoredOutcome]]) -> dict[int, list[str]]:
     """PSD warnings per condition id (:func:`flowqd.analysis.psd_checks.psd_warnings`, stored with each absorbance
     analysis), each with the number of the condition's spectra that raised it: ``"… (2/3 spectra)"``."""
     counts: dict[int, dict[str, int]] = {}
@@ -133,10 +128,8 @@ def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[Any]]) -> 
         totals[s.condition_id] = totals.get(s.condition_id, 0) + 1
         found: set[str] = set()
         for a in analyses.get(s.id, []):
-            psd = a.payload.get("psd") if isinstance(a.payload, Mapping) else None
-            if isinstance(psd, Mapping):
-                # the same artefact moves by a grid point between spectra: count it by its kind and place
-                found.update(str(w).split(":")[0] for w in psd.get("warnings") or ())
+            # the same artefact moves by a grid point between spectra: count it by its kind and place
+            found.update(w.split(":")[0] for w in a.psd_warnings)
         for w in found:
             counts.setdefault(s.condition_id, {})[w] = counts.setdefault(s.condition_id, {}).get(w, 0) + 1
     return {cid: [f"{w} ({n}/{totals[cid]} spectra)" for w, n in sorted(ws.items())] for cid, ws in counts.items()}
@@ -154,9 +147,9 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
     label_of = {c.id: condition_label(c) for c in conds}
     # spectra taken before an interruption are kept in the store but are not part of the condition's result
     spectra = [s for s in store.spectra(run_id) if not (s.meta or {}).get("superseded")]
-    analyses: dict[int, list[Any]] = {}
+    analyses: dict[int, list[StoredOutcome]] = {}  # per spectrum id, typed (payload schema 1)
     for a in store.analyses(run_id):
-        analyses.setdefault(a.spectrum_id, []).append(a)
+        analyses.setdefault(a.spectrum_id, []).append(StoredOutcome.from_payload(a.method, a.payload))
     by_cond: dict[tuple[int | None, str], list[Any]] = {}
     for s in spectra:
         by_cond.setdefault((s.condition_id, s.kind), []).append(s)
@@ -187,7 +180,7 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
     psds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for c in conds:
         for s in by_cond.get((c.id, "absorbance"), []):
-            found = next((p for a in analyses.get(s.id, []) if (p := find_psd(a.payload)) is not None), None)
+            found = next((a.psd for a in analyses.get(s.id, []) if a.psd is not None), None)
             if found is not None:
                 psds[label_of[c.id] + (" ⚠" if marks.get(c.id) else "")] = found
                 break
@@ -205,10 +198,9 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
                or [r for r in rows if r.get(key) is not None])
         u_x13, u_rsd = {}, {}
         for c in conds:
-            payloads = [a.payload for s in by_cond.get((c.id, "absorbance"), []) for a in analyses.get(s.id, [])
-                        if isinstance(a.payload, Mapping)]
-            u_x13[c.id] = _rms([p.get("x13_uncertainty_nm") for p in payloads])
-            u_rsd[c.id] = _rms([p.get("rsd_uncertainty") for p in payloads])
+            found = [a for s in by_cond.get((c.id, "absorbance"), []) for a in analyses.get(s.id, [])]
+            u_x13[c.id] = _rms([a.x13_uncertainty_nm for a in found])
+            u_rsd[c.id] = _rms([a.rsd_uncertainty for a in found])
         what = label.split(" (")[0].lower()
         add("fig3c_size_rsd", f"Mean size x1,3 (left, squares) and RSD (right, circles) against {what}"
             + (f", one line per {'flow' if group == 'core_flow_ml_min' else 'temperature'}" if group else "")
@@ -231,8 +223,8 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
         band of an integrating-sphere spectrum would dwarf the emission)."""
         specs = by_cond[(c.id, "pl")]
         mean = _mean_curve(specs)
-        band = next((a.payload.get("emission_band_nm") for sp in specs for a in analyses.get(sp.id, [])
-                     if isinstance(a.payload, Mapping) and a.payload.get("emission_band_nm")), None)
+        band = next((a.emission_band_nm for sp in specs for a in analyses.get(sp.id, [])
+                     if a.emission_band_nm is not None), None)
         if mean is None or band is None:
             return mean
         keep = (mean[0] >= float(band[0])) & (mean[0] <= float(band[1]))
@@ -240,11 +232,10 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
 
     def no_emission(c: Any) -> str | None:
         """"no emission detected" (with the PLQY upper limit) when every PL analysis of the condition says so."""
-        payloads = [a.payload for sp in by_cond[(c.id, "pl")] for a in analyses.get(sp.id, [])
-                    if isinstance(a.payload, Mapping)]
-        if not payloads or any(p.get("emission_detected", True) for p in payloads):
+        found = [a for sp in by_cond[(c.id, "pl")] for a in analyses.get(sp.id, [])]
+        if not found or any(a.emission_detected for a in found):
             return None
-        limits = [float(v) for p in payloads if (v := p.get("plqy_upper_limit")) is not None]
+        limits = [a.plqy_upper_limit for a in found if a.plqy_upper_limit is not None]
         return "no emission detected" + (f"\n(PLQY < {100 * max(limits):.2g} %)" if limits else "")
 
     for c in pl_conds:
