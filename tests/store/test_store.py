@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -314,3 +315,24 @@ def test_many_processes_creating_the_schema_at_once_all_succeed(tmp_path):
         with Store(url) as s:
             assert s.schema_version == SCHEMA_VERSION
             assert s.engine.connect().exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+
+
+def test_database_written_before_issue_7_reads_the_same(tmp_path):
+    """tests/data/store-pre-issue7.sqlite was written by flowqd before issue 7, whose store guessed scalar columns
+    from payload aliases (``rsd_percent``, ``chromaticity_xy``, nested ``exciton.wavelength_nm`` …). The columns
+    hold what was stored then; reading needs no guessing, so the results and the report's typed reading are the
+    values written (tests/data/make_store_pre_issue7.py says how the file was made)."""
+    import shutil
+
+    from flowqd.analysis.outcome import StoredOutcome
+
+    path = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parents[1] / "data" / "store-pre-issue7.sqlite", path)
+    with Store(f"sqlite:///{path}", create=False) as store:
+        (row,) = store.results_table(1)
+        assert (row["peak_nm"], row["x13_nm"], row["rsd"], row["conversion"]) == (561.5, 3.1, 0.09, 0.7)
+        assert (row["pl_peak_nm"], row["pl_fwhm_nm"], row["plqy"], row["cie_x"], row["cie_y"]) == (
+            607.0, 90.0, 0.309, 0.553, 0.441)
+        absorbance, pl = (StoredOutcome.from_payload(a.method, a.payload) for a in store.analyses(1))
+        assert absorbance.psd is not None and absorbance.psd[0].tolist() == [2.0, 3.0, 4.0]
+        assert pl.emission_band_nm == (450.0, 850.0) and pl.emission_detected
