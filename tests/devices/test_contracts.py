@@ -11,7 +11,6 @@ from flowqd.devices import SimClock
 from flowqd.devices.drivers.modbus_tc import ModbusTemperatureController, load_register_map
 from flowqd.devices.drivers.ocean import OceanSpectrometer
 from flowqd.devices.drivers.serial_pump import SerialSyringePump
-from flowqd.devices.process import ProcessModel
 from flowqd.devices.sim import (
     HeaterParams,
     SimPlant,
@@ -23,7 +22,6 @@ from flowqd.devices.sim import (
     SurrogateTwin,
     SyringeParams,
 )
-from flowqd.devices.sim.surrogate import SurrogateConditions
 from flowqd.devices.testing import (
     FakeModbusController,
     FakePumpFirmware,
@@ -35,12 +33,12 @@ from flowqd.devices.testing import (
     ValveContract,
 )
 from flowqd.reactor.geometry import paper_train
+from flowqd.reactor.process import ProcessModel
 
 
 def _plant():
     clock = SimClock(speedup=math.inf)
-    plant = SimPlant(clock=clock, process=ProcessModel(paper_train()), twin=SurrogateTwin(),
-                     make_conditions=SurrogateConditions)
+    plant = SimPlant(clock=clock, process=ProcessModel(paper_train()), twin=SurrogateTwin())
     plant.reservoirs_ml["stock"] = 40.0
     return clock, plant
 

@@ -141,8 +141,8 @@ def test_stagnant_plug_is_simulated_from_its_residence_time_not_rejected():
 
 
 def test_predictions_are_cached_per_point_and_batched():
-    from flowqd.devices.process import OperatingPoint
     from flowqd.devices.sim import PredictionCache
+    from flowqd.reactor.conditions import Conditions
 
     calls = []
 
@@ -151,11 +151,11 @@ def test_predictions_are_cached_per_point_and_batched():
             calls.append((len(conds), bands))
             return [self.predict(c) for c in conds]
 
-    cache = PredictionCache(BatchTwin(), OperatingPoint)
-    points = [OperatingPoint(t, q) for t in (180.0, 220.0) for q in (0.05, 0.1, 0.2)]
+    cache = PredictionCache(BatchTwin())
+    points = [Conditions(t, q) for t in (180.0, 220.0) for q in (0.05, 0.1, 0.2)]
     assert cache.prefetch(points + points[:2]) == 6
     assert calls == [(6, False)]  # one call, no uncertainty bands
     assert cache.get(points[3]).peak_wavelength_nm == pytest.approx(SurrogateTwin().peak_nm(points[3]))
     assert cache.prefetch(points) == 0 and cache.hits == 1 and cache.misses == 0
-    cache.get(OperatingPoint(200.0, 0.1))
+    cache.get(Conditions(200.0, 0.1))
     assert calls[-1] == (1, False) and cache.misses == 1 and len(cache) == 7

@@ -95,7 +95,7 @@ def test_sim_plant_takes_twin_parameters_noise_and_a_no_dots_region(tmp_path):
 
 
 def test_measurement_noise_is_relative_on_the_spectrum_and_no_dots_is_a_clear_outlet():
-    from flowqd.devices.process import OperatingPoint
+    from flowqd.devices.sim.plant import _Commanded  # the plant's record of commanded set points
 
     def plant_with(extra: str):
         platform = platform_from_text(platform_text(**FAST) + extra, "p.toml")
@@ -105,7 +105,7 @@ def test_measurement_noise_is_relative_on_the_spectrum_and_no_dots_is_a_clear_ou
     noisy = plant_with("").__class__  # same class; noise set below
     assert noisy is type(quiet)
     wl = np.linspace(450.0, 650.0, 401)
-    op = OperatingPoint(220.0, 0.3, 1, False, None, None, 1)
+    op = _Commanded(220.0, 0.3, 1)
     quiet._segments[-1].key = op
     a0 = quiet.outlet_absorbance(wl, 1.0)
     quiet.measurement_noise = 0.02
@@ -113,7 +113,7 @@ def test_measurement_noise_is_relative_on_the_spectrum_and_no_dots_is_a_clear_ou
     assert np.std(ratio) == pytest.approx(0.02, rel=0.2)  # 401 samples: σ of the sample σ ≈ 3.5 %
     assert abs(np.mean(ratio)) < 0.005
     clear = plant_with(NO_DOTS)
-    op = OperatingPoint(235.0, 0.5, 1, False, None, None, 1)
+    op = _Commanded(235.0, 0.5, 1)
     clear._segments[-1].key = op
     clear._mean_flows = lambda seg: (op.core_flow_ml_min, 0.0)  # a plug made at its set point (pumps idle here)
     assert np.all(clear.outlet_absorbance(wl, 1.0) == 0.0)

@@ -9,10 +9,11 @@ import pytest
 
 from flowqd.analysis.exciton import find_exciton
 from flowqd.analysis.spectrum import Spectrum
-from flowqd.devices.sim.surrogate import SurrogateConditions, SurrogateTwin
+from flowqd.devices.sim.surrogate import SurrogateTwin
 from flowqd.errors import ConfigError
 from flowqd.platform import campaign_from_text, preflight
 from flowqd.platform.preflight import operating_point
+from flowqd.reactor.conditions import Conditions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -37,7 +38,7 @@ def test_campaign_runs_every_phase_and_records_spectra(rig, quick_campaign):
     # the measured peaks match the exciton of the twin's own (noise-free, fully washed-out) spectrum within 1 nm
     twin = SurrogateTwin()
     for i, cond in enumerate(quick_campaign.conditions):
-        pred = twin.predict(SurrogateConditions(cond.core_temperature_c, cond.core_flow_ml_min))
+        pred = twin.predict(Conditions(cond.core_temperature_c, cond.core_flow_ml_min))
         wl = np.linspace(400, 900, 2048)
         truth = find_exciton(Spectrum(wl, np.interp(wl, pred.absorbance_wavelength_nm, pred.absorbance)))
         assert np.mean(rec.condition_peaks_nm(summary.run_id, i)) == pytest.approx(truth.wavelength_nm, abs=1.0)

@@ -19,6 +19,7 @@ from flowqd.devices import SimClock, build_devices
 from flowqd.devices.sim import SurrogateTwin
 from flowqd.errors import InterlockTrip
 from flowqd.platform import campaign_from_text, platform_from_text
+from flowqd.reactor.conditions import Conditions
 
 BIG_RESERVOIR = {"reservoir_ml = 45.6 ": "reservoir_ml = 5000.0 "}
 
@@ -41,7 +42,7 @@ def test_flow_sweep_with_hand_overs_completes(make, ptext):
     assert rig.devices.core_pump.swaps >= 5  # hand-overs happened during the run
     peaks = [float(np.mean(o.peaks_nm)) for o in summary.conditions]
     twin = SurrogateTwin()
-    expected = [twin.peak_nm(twin.Conditions(180.0, q)) for q in (0.05, 0.1, 0.15)]
+    expected = [twin.peak_nm(Conditions(180.0, q)) for q in (0.05, 0.1, 0.15)]
     # the set points' products (the analysis reads the surrogate's exciton ~3.7 nm blue of its centre on the
     # background, the same at every flow): 6 nm·ln(τ) apart, 4.2 and 2.4 nm
     assert np.diff(peaks) == pytest.approx(np.diff(expected), abs=0.3)

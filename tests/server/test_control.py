@@ -113,8 +113,8 @@ def test_engine_pause_holds_setpoints_and_stops_the_phase_clock():
         engine.run(campaign_from_text(ONE_CONDITION))
         return rec, clock.now()
 
-    from flowqd.devices.process import ProcessModel
     from flowqd.platform.preflight import operating_point
+    from flowqd.reactor.process import ProcessModel
 
     rec, _ = run(600.0)
     t = {e["kind"]: e["t_s"] for e in reversed(rec.events)}  # first occurrence of each kind

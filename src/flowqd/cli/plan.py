@@ -285,7 +285,7 @@ def plan(
                                         ("conversion", "twin: conversion", 100, "%"),
                                         ("production_mg_h", "twin: production", 1, "mg/h")):
             lo, hi = tp.get(f"{key}_interval") or (None, None)
-            iv = "" if lo is None else f"  [90 %: {scale * lo:.3g}-{scale * hi:.3g}]"
+            iv = "" if lo is None or hi is None else f"  [90 %: {scale * lo:.3g}-{scale * hi:.3g}]"
             table.add_row(f"{label} ({unit})", f"{scale * tp[key]:.3g}{iv}")
     console.print(table)
     for e in r["limits"]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from flowqd.cli._common import console, print_json, print_table
+
+if TYPE_CHECKING:
+    from flowqd.twin import Twin
 
 __all__ = ["register"]
 
@@ -24,7 +28,7 @@ def _floats(text: str, what: str) -> list[float]:
         raise RangeError(f"{what}: expected comma-separated numbers, got {text!r}") from None
 
 
-def twin_from_file(parameters: str | None) -> object:
+def twin_from_file(parameters: str | None) -> Twin:
     """The twin with the packaged parameters, or with a parameter file (``--parameters``; JSON, v1-v3)."""
     from flowqd.twin import Twin, TwinParameters
 
@@ -262,8 +266,9 @@ class _Progress:
         self._bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(*exc)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._bar.__exit__(exc_type, exc, tb)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         label = {"fit": "MAP fit (model calls)", "posterior": "posterior sampling (ensemble steps)"}.get(stage, stage)

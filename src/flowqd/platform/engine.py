@@ -6,7 +6,7 @@ State machine per condition (numbers from the platform's ``[control]`` table; th
 2. **stabilising** — until every heater in use has stayed within ``temperature_tolerance_c`` [1 °C] of its set
    point for ``temperature_hold_s`` [120 s]; longer than ``stabilise_timeout_s`` [2 h] trips ``stabilise_timeout``;
 3. **flushing** — valve on waste for the time the particle RTD needs to replace ``washout_fraction`` [99 %] of
-   the flow-cell content (:meth:`~flowqd.devices.process.ProcessModel.washout_time_min`);
+   the flow-cell content (:meth:`~flowqd.reactor.process.ProcessModel.washout_time_min`);
 4. **acquiring** — ``n_spectra`` absorbance spectra (plus PL if a PL spectrometer exists), one per
    ``spectrum_interval_s`` [60 s]; each is analysed at once and committed (``record_spectrum``) before the next;
 5. **judging** — steady state when the exciton peaks of the last ``drift_window`` [3] spectra span less than
@@ -48,7 +48,6 @@ import numpy as np
 
 from flowqd.analysis.outcome import SpectrumOutcome
 from flowqd.devices.clock import Clock
-from flowqd.devices.process import ProcessModel
 from flowqd.devices.protocols import DeviceError, DeviceTimeout, SpectrumReading
 from flowqd.devices.registry import Devices
 from flowqd.errors import FlowqdError, InterlockTrip, LeaseLost, StorageError
@@ -58,6 +57,7 @@ from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
 from flowqd.platform.plausibility import PlausibilityLimits, finite_or_none
 from flowqd.platform.preflight import operating_point, preflight
 from flowqd.platform.recorder import RunRecorder
+from flowqd.reactor.process import ProcessModel
 
 __all__ = ["ConditionOutcome", "Progress", "RunEngine", "RunSummary"]
 

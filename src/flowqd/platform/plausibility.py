@@ -23,7 +23,7 @@ model           inlet pressure below the hydraulic model for the commanded flows
 ==============  =========================================================================  ===================
 
 The expected pressure change after a flow step and the model pressure come from
-:meth:`flowqd.devices.process.ProcessModel.pressure_drop_actual_bar` (laminar Hagen-Poiseuille drop with the
+:meth:`flowqd.reactor.process.ProcessModel.pressure_drop_actual_bar` (laminar Hagen-Poiseuille drop with the
 temperature-dependent viscosity of the stream; :mod:`flowqd.reactor.hydraulics`). A reading *above* the model is
 left to the over-pressure and clog interlocks (a clog is exactly that). The heating boxes' controllers report no
 output power, so no power-versus-temperature cross-check is made; a driver that adds one would add a rule here.

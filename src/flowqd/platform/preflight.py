@@ -21,21 +21,29 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flowqd.devices.process import OperatingPoint, ProcessModel
 from flowqd.errors import ConfigError, FlowqdError
 from flowqd.materials import get_material
 from flowqd.platform.config import CampaignConfig, ConditionConfig, PlatformConfig, check_campaign
+from flowqd.reactor.conditions import Conditions
+from flowqd.reactor.process import ProcessModel
 from flowqd.reactor.recipe import stock_consumed_ml
 from flowqd.units import HC_EV_NM
 
 __all__ = ["ConditionPlan", "PreflightReport", "analysis_problems", "operating_point", "preflight"]
 
 
-def operating_point(c: ConditionConfig) -> OperatingPoint:
-    """The :class:`~flowqd.devices.process.OperatingPoint` of a campaign condition."""
-    return OperatingPoint(c.core_temperature_c, c.core_flow_ml_min, c.core_units, c.shell,
-                          c.shell_temperature_c if c.shell else None, c.ddt_flow_ml_min if c.shell else None,
-                          c.shell_units)
+def operating_point(c: ConditionConfig) -> Conditions:
+    """The set point (:class:`~flowqd.reactor.conditions.Conditions`) of a campaign condition.
+
+    Raises :class:`~flowqd.errors.RangeError` / :class:`~flowqd.errors.ConfigError` where the set point lies outside
+    the model's limits (e.g. a core temperature below 100 °C).
+    """
+    if not c.shell:
+        return Conditions(c.core_temperature_c, c.core_flow_ml_min, c.core_units, shell_units=c.shell_units)
+    if c.shell_temperature_c is None or c.ddt_flow_ml_min is None:
+        raise ConfigError("a shell condition needs shell_temperature_c and ddt_flow_ml_min")
+    return Conditions(c.core_temperature_c, c.core_flow_ml_min, c.core_units, True, c.shell_temperature_c,
+                      c.ddt_flow_ml_min, c.shell_units)
 
 
 @dataclass(frozen=True)
@@ -110,15 +118,15 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
     prev_core = prev_shell = platform.sim.ambient_c
     stock_total = ddt_total = 0.0
     for i, c in enumerate(campaign.conditions):
-        op = operating_point(c)
         try:
+            op = operating_point(c)
             tau = process.residence_time_min(op)
             wash = process.washout_time_min(op, ctl.washout_fraction)
             dp = process.pressure_drop_bar(op)
             cold = process.pressure_drop_actual_bar(
-                c.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=c.ddt_flow_ml_min or 0.0,
-                shell=c.shell, shell_temperature_c=platform.sim.ambient_c, core_units=c.core_units,
-                shell_units=c.shell_units)
+                op.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=op.ddt_flow_ml_min if op.shell else 0.0,
+                shell=op.shell, shell_temperature_c=platform.sim.ambient_c, core_units=op.core_units,
+                shell_units=op.shell_units)
         except FlowqdError as exc:
             report.problems.append(f"{src}: conditions[{i}]: {exc}")
             continue

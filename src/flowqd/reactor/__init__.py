@@ -12,6 +12,8 @@
 - :mod:`.config` — :class:`TrainConfig` TOML model and :func:`load_train`.
 - :mod:`.conditions` — :class:`Conditions`, the one set-point type (temperatures, flows, units in use) with its
   limits; used by the twin, the devices, the platform and the server.
+- :mod:`.process` — :class:`ProcessModel`: a train's residence time, RTD washout and pressure drop per set point
+  (for the simulated plant, the run engine and the pre-flight).
 
 This package imports only :mod:`flowqd.errors`, :mod:`flowqd.units` and :mod:`flowqd.materials`.
 """
@@ -59,6 +61,7 @@ from flowqd.reactor.hydraulics import (
     train_hydraulics,
     white_curvature_factor,
 )
+from flowqd.reactor.process import ProcessModel
 from flowqd.reactor.properties import (
     DDT,
     OLEYLAMINE,
@@ -120,6 +123,7 @@ __all__ = [
     "HeatingUnit",
     "Line",
     "MixingPoint",
+    "ProcessModel",
     "ReactorTrain",
     "Recipe",
     "ResidenceTimeDistribution",

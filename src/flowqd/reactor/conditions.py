@@ -114,6 +114,15 @@ class Conditions:
             raise RangeError(f"inlet line length must be ≥ 0 m, got {length:g} m")
         object.__setattr__(self, "inlet_line_m", length)
 
+    @property
+    def total_flow_ml_min(self) -> float:
+        """Flow through the flow cell (stock plus DDT when the shell stage runs), mL/min.
+
+        >>> Conditions(230.0, 0.15, shell=True, ddt_flow_ml_min=0.05).total_flow_ml_min
+        0.2
+        """
+        return self.core_flow_ml_min + (self.ddt_flow_ml_min if self.shell else 0.0)
+
     def to_dict(self) -> dict[str, float | int | bool]:
         """Plain dict (JSON-ready)."""
         return asdict(self)

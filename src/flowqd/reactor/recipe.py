@@ -61,9 +61,9 @@ class Component(BaseModel):
     role: Role
     molar_mass_g_mol: float = Field(gt=0)
     density_g_ml: float = Field(gt=0, description="liquid density or crystal density (salt volume)")
-    mass_mg: float | None = Field(None, gt=0)
-    volume_ml: float | None = Field(None, gt=0)
-    hnet2_per_mol: float = Field(0.0, ge=0, description="HNEt2 released per mol on full transamination")
+    mass_mg: float | None = Field(default=None, gt=0)
+    volume_ml: float | None = Field(default=None, gt=0)
+    hnet2_per_mol: float = Field(default=0.0, ge=0, description="HNEt2 released per mol on full transamination")
     source: str = ""
 
     @model_validator(mode="after")
@@ -75,12 +75,22 @@ class Component(BaseModel):
     @property
     def actual_mass_mg(self) -> float:
         """Mass, mg (from the volume for liquids)."""
-        return self.mass_mg if self.mass_mg is not None else float(self.volume_ml) * self.density_g_ml * 1e3
+        if self.mass_mg is not None:
+            return self.mass_mg
+        return self._amount(self.volume_ml) * self.density_g_ml * 1e3
 
     @property
     def actual_volume_ml(self) -> float:
         """Volume contributed to the stock, mL (additive volumes)."""
-        return self.volume_ml if self.volume_ml is not None else float(self.mass_mg) / (self.density_g_ml * 1e3)
+        if self.volume_ml is not None:
+            return self.volume_ml
+        return self._amount(self.mass_mg) / (self.density_g_ml * 1e3)
+
+    def _amount(self, value: float | None) -> float:
+        """The one given amount (the validator guarantees exactly one of mass and volume)."""
+        if value is None:
+            raise ConfigError(f"component {self.name}: give exactly one of mass_mg or volume_ml")
+        return float(value)
 
     @property
     def amount_mmol(self) -> float:
@@ -153,9 +163,9 @@ class ShellFeed(BaseModel):
     model_config = _FROZEN
 
     name: str = "1-dodecanethiol"
-    molar_mass_g_mol: float = Field(202.40, gt=0)
-    density_g_ml: float = Field(0.845, gt=0)
-    purity: float = Field(1.0, gt=0, le=1)
+    molar_mass_g_mol: float = Field(default=202.40, gt=0)
+    density_g_ml: float = Field(default=0.845, gt=0)
+    purity: float = Field(default=1.0, gt=0, le=1)
 
     @property
     def concentration_m(self) -> float:
@@ -168,9 +178,9 @@ class SyringeSpec(BaseModel):
 
     model_config = _FROZEN
 
-    volume_ml: float = Field(2.5, gt=0)
-    pressure_limit_bar: float = Field(20.0, gt=0)
-    refill_ml_min: float = Field(2.5, gt=0, description="ASSUMPTION: not given in the paper")
+    volume_ml: float = Field(default=2.5, gt=0)
+    pressure_limit_bar: float = Field(default=20.0, gt=0)
+    refill_ml_min: float = Field(default=2.5, gt=0, description="ASSUMPTION: not given in the paper")
 
 
 class Recipe(BaseModel):

@@ -232,7 +232,8 @@ class ResidenceTimeDistribution:
                 hi = 2.0 * tau
                 while float(self.cdf(hi)) < pi:
                     hi *= 2.0
-                out[i] = brentq(lambda t, pi=pi: float(self.cdf(t)) - pi, 0.0, hi, xtol=1e-12 * tau, rtol=1e-13)
+                out[i] = brentq(lambda t, pi=pi: float(self.cdf(t)) - pi, 0.0, hi, xtol=1e-12 * tau,
+                                rtol=np.float64(1e-13))  # scipy's stubs type rtol as float64
         return out.reshape(np.shape(fraction))
 
     def washout_time_min(self, fraction: float = 0.99) -> float:

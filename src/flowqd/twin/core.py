@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowqd.errors import RangeError
 from flowqd.kinetics.pbe import KineticParameters, SizeGrid, heatup_history_k, integrate, time_grid_s
 from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.geometry import paper_train
 from flowqd.reactor.heatup import heating_time_constant_s
-from flowqd.reactor.rtd import ResidenceTimeDistribution, section_rtd
+from flowqd.reactor.rtd import THETA_SWITCH, ResidenceTimeDistribution, section_rtd
 
 __all__ = ["CoreOutlet", "NumericsOptions", "core_outlet", "psd_statistics", "refine_times"]
 
@@ -102,14 +103,14 @@ def psd_statistics(diameter_nm: np.ndarray, number: np.ndarray) -> tuple[np.ndar
 def _hb1_rtds(conditions: Sequence[Conditions], particle_rtd: str = "dispersion") -> list[ResidenceTimeDistribution]:
     if particle_rtd not in ("dispersion", "auto"):
         raise ValueError(f"particle_rtd must be 'dispersion' or 'auto', got {particle_rtd!r}")
-    switch = {"theta_switch": 0.0} if particle_rtd == "dispersion" else {}
+    theta_switch = 0.0 if particle_rtd == "dispersion" else THETA_SWITCH
     out = []
     for c in conditions:
         train = paper_train(core_units=c.core_units, shell=False,
                             inlet_line_m=c.inlet_line_m if c.inlet_line_m > 0 else None)
         segs = train.resolve(c.core_flow_ml_min, {"HB1": c.core_temperature_c})
         hb1 = next(s for s in segs if s.name == "HB1")
-        out.append(section_rtd(hb1, species="particle", **switch))
+        out.append(section_rtd(hb1, species="particle", theta_switch=theta_switch))
     return out
 
 
@@ -117,6 +118,8 @@ def _rtd_end_min(rtd: ResidenceTimeDistribution, opts: NumericsOptions) -> float
     tau = rtd.tau_min
     if rtd.regime == "laminar":
         return 0.5 * tau / np.sqrt(1.0 - opts.laminar_tail_quantile)
+    if rtd.bodenstein is None:  # a dispersion RTD always has one (ResidenceTimeDistribution.__post_init__)
+        raise RangeError(f"RTD regime {rtd.regime!r} without a Bodenstein number")
     return tau * (1.0 + opts.dispersion_tail_sigmas * np.sqrt(2.0 / rtd.bodenstein))
 
 

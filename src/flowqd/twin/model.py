@@ -205,12 +205,28 @@ class BatchPrediction:
         raise AttributeError(name)
 
     def __getitem__(self, i: int) -> Prediction:
-        bands = {f"{k}_band": (float(v[i, 0]), float(v[i, 1])) for k, v in self.bands.items()}
-        bands.update({f"{k}_interval": (float(v[i, 0]), float(v[i, 1])) for k, v in self.intervals.items()})
-        return Prediction(self.conditions[i], **{k: float(v[i]) for k, v in self.scalars.items()},
-                          psd_diameter_nm=self.psd_diameter_nm, psd_q3=self.psd_q3[i],
-                          absorbance_wavelength_nm=self.absorbance_wavelength_nm, absorbance=self.absorbance[i],
-                          pl_wavelength_nm=self.pl_wavelength_nm, pl_intensity=self.pl_intensity[i], **bands)
+        s = {k: float(v[i]) for k, v in self.scalars.items()}
+
+        def band(k: str) -> tuple[float, float]:
+            v = self.bands.get(k)
+            return _NAN2 if v is None else (float(v[i, 0]), float(v[i, 1]))
+
+        def interval(k: str) -> tuple[float, float]:
+            v = self.intervals.get(k)
+            return _NAN2 if v is None else (float(v[i, 0]), float(v[i, 1]))
+
+        return Prediction(
+            self.conditions[i], residence_time_min=s["residence_time_min"], pressure_drop_bar=s["pressure_drop_bar"],
+            reynolds=s["reynolds"], dean=s["dean"], peak_wavelength_nm=s["peak_wavelength_nm"], x13_nm=s["x13_nm"],
+            sigma_nm=s["sigma_nm"], rsd=s["rsd"], conversion=s["conversion"], production_mg_h=s["production_mg_h"],
+            pl_peak_nm=s["pl_peak_nm"], pl_fwhm_nm=s["pl_fwhm_nm"], plqy=s["plqy"],
+            shell_thickness_nm=s["shell_thickness_nm"], psd_diameter_nm=self.psd_diameter_nm, psd_q3=self.psd_q3[i],
+            absorbance_wavelength_nm=self.absorbance_wavelength_nm, absorbance=self.absorbance[i],
+            pl_wavelength_nm=self.pl_wavelength_nm, pl_intensity=self.pl_intensity[i],
+            x13_nm_band=band("x13_nm"), peak_wavelength_nm_band=band("peak_wavelength_nm"), rsd_band=band("rsd"),
+            conversion_band=band("conversion"), peak_wavelength_nm_interval=interval("peak_wavelength_nm"),
+            x13_nm_interval=interval("x13_nm"), rsd_interval=interval("rsd"),
+            conversion_interval=interval("conversion"), production_mg_h_interval=interval("production_mg_h"))
 
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per condition (scalars and bands)."""
@@ -327,11 +343,11 @@ class Twin:
                 if k in band:
                     mu, sd = np.nanmean(v, axis=0), np.nanstd(v, axis=0)
                     band[k] = np.stack([mu - sd, mu + sd], axis=-1)
-        if steps is not None:
+        cov = prm.covariance
+        if steps is not None and cov is not None:  # steps exist only with a covariance (_perturbed_sets)
             values = {"x13_nm": [o.x13_nm for o in outs], "rsd": [o.rsd for o in outs],
                       "conversion": [o.conversion for o in outs],
                       "peak_wavelength_nm": [op[0]["peak_wavelength_nm"] for op in optics]}
-            cov = prm.covariance
             for k, vals in values.items():
                 v0 = vals[0]
                 jac = np.stack([(vals[i + 1] - v0) / steps[i] for i in range(len(steps))], axis=-1)
@@ -468,6 +484,7 @@ class Twin:
     def _shell_tau(self, c: Conditions) -> float:
         from flowqd.reactor.hydraulics import residence_time_min
 
+        # HB2 units as calibrated: 3.595 mL each (the geometry gives π/4·d²·L = 3.5948 mL; design.md §6, issue 7)
         volume = 3.595 * c.shell_units
         return float(residence_time_min(volume, c.core_flow_ml_min + c.ddt_flow_ml_min))
 

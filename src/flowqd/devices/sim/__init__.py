@@ -12,7 +12,6 @@ from typing import Any
 
 from flowqd.devices.alternating import AlternatingPump
 from flowqd.devices.clock import Clock
-from flowqd.devices.process import ProcessModel
 from flowqd.devices.sim.devices import (
     SimPressureSensor,
     SimSpectrometer,
@@ -23,8 +22,9 @@ from flowqd.devices.sim.devices import (
 from flowqd.devices.sim.forward import SimFastForward
 from flowqd.devices.sim.plant import HeaterParams, SimPlant, SyringeParams
 from flowqd.devices.sim.predictions import PredictionCache
-from flowqd.devices.sim.surrogate import SurrogateConditions, SurrogateTwin
+from flowqd.devices.sim.surrogate import SurrogateTwin
 from flowqd.errors import ConfigError
+from flowqd.reactor.process import ProcessModel
 
 #: Slowest step rate of a simulated syringe drive, mL/min (the process range is the pump config's).
 SIM_DRIVE_MIN_FLOW_ML_MIN = 0.001
@@ -47,18 +47,18 @@ __all__ = [
 ]
 
 
-def default_twin(kind: str = "default", parameters: str | Path | None = None) -> tuple[Any, Any]:
-    """``(twin, make_conditions)`` for ``[sim] twin`` = ``"default"`` (the digital twin, with the packaged or the
-    ``parameters`` file's parameters) or ``"surrogate"``."""
+def default_twin(kind: str = "default", parameters: str | Path | None = None) -> Any:
+    """The twin for ``[sim] twin`` = ``"default"`` (the digital twin, with the packaged or the ``parameters``
+    file's parameters) or ``"surrogate"``; both take :class:`~flowqd.reactor.conditions.Conditions`."""
     if kind == "surrogate":
-        return SurrogateTwin(), SurrogateConditions
+        return SurrogateTwin()
     try:
-        from flowqd.twin import Conditions, Twin, TwinParameters
+        from flowqd.twin import Twin, TwinParameters
     except ImportError as exc:  # the twin package is optional at this layer
         raise ConfigError(f"[sim] twin = 'default' needs flowqd.twin ({exc}); use twin = 'surrogate'") from None
     if parameters is not None:
-        return Twin(TwinParameters.load(parameters)), Conditions
-    return Twin.default(), Conditions
+        return Twin(TwinParameters.load(parameters))
+    return Twin.default()
 
 
 def _parameter_path(platform_config: Any) -> Path | None:
@@ -82,26 +82,18 @@ def build_sim_devices(platform_config: Any, clock: Clock, *, twin: Any = None,
     platform_config : PlatformConfig
     clock : Clock
     twin : object, optional
-        Anything with ``predict(conditions)``; default per ``[sim] twin``. A :class:`SurrogateTwin` passed here
-        uses its own conditions type.
+        Anything with ``predict(conditions)`` (:class:`~flowqd.reactor.conditions.Conditions`); default per
+        ``[sim] twin``.
     roles : sequence of str
         Roles to build (those the platform file configures with the ``sim`` driver).
     """
     sim_cfg = platform_config.sim
     if twin is None:
-        twin, make_conditions = default_twin(sim_cfg.twin, _parameter_path(platform_config))
-    elif isinstance(twin, SurrogateTwin):
-        make_conditions = SurrogateConditions
-    else:
-        make_conditions = getattr(twin, "Conditions", None)
-        if make_conditions is None:
-            from flowqd.twin import Conditions
-
-            make_conditions = Conditions
+        twin = default_twin(sim_cfg.twin, _parameter_path(platform_config))
     dev = platform_config.devices
     train = platform_config.train()
     process = ProcessModel(train)
-    plant = SimPlant(clock=clock, process=process, twin=twin, make_conditions=make_conditions,
+    plant = SimPlant(clock=clock, process=process, twin=twin,
                      ambient_c=sim_cfg.ambient_c, seed=sim_cfg.seed, pressure_noise_bar=sim_cfg.pressure_noise_bar,
                      # the twin's absorbance is that of its outlet diluted `twin.dilution`x; the flow cell sees the
                      # outlet diluted as the platform file says (devices.uvvis.dilution)

@@ -12,7 +12,7 @@ Physics (parameters in :class:`HeaterParams`, :class:`SyringeParams`):
   ``start_delay_s`` from standstill (drive backlash / compliance: the *switch transient*); volume bookkeeping;
   refill from a finite reservoir at ``refill_flow_ml_min``;
 * **pressure** — the reactor's laminar pressure drop at the measured flows and block temperatures
-  (:class:`~flowqd.devices.process.ProcessModel`) plus a clog term rising at ``inject_clog(rate)``;
+  (:class:`~flowqd.reactor.process.ProcessModel`) plus a clog term rising at ``inject_clog(rate)``;
 * **outlet** — a new *product segment* (a plug) starts when every block in use is within 2 °C of its set point and
   the commanded flows change by more than 5 % (set points, never transient delivered flows); the flow cell sees
   the twin's spectrum of each segment weighted by the RTD, ``w_k = F(t − t_k) − F(t − t_{k+1})`` (F: the reactor's
@@ -48,10 +48,11 @@ from typing import Any
 import numpy as np
 
 from flowqd.devices.clock import Clock
-from flowqd.devices.process import OperatingPoint, ProcessModel
 from flowqd.devices.protocols import DeviceTimeout
 from flowqd.devices.sim.predictions import PredictionCache
+from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.geometry import PUMP_RANGE_ML_MIN
+from flowqd.reactor.process import ProcessModel
 
 __all__ = ["HeaterParams", "SimPlant", "SyringeParams"]
 
@@ -116,10 +117,28 @@ class _Syringe:
     refill_broken: bool = False
 
 
+@dataclass(frozen=True)
+class _Commanded:
+    """What the devices were commanded while a plug entered: block set points (°C) and stream flows (mL/min).
+
+    Device state, not a model set point: a block may be commanded to 60 °C (no product), which
+    :class:`~flowqd.reactor.conditions.Conditions` refuses. A plug's product is a ``Conditions``
+    (:meth:`SimPlant._plug_point`). The shell fields are read only when ``shell``.
+    """
+
+    core_temperature_c: float
+    core_flow_ml_min: float
+    core_units: int
+    shell: bool = False
+    shell_temperature_c: float = 0.0
+    ddt_flow_ml_min: float = 0.0
+    shell_units: int = 1
+
+
 @dataclass
 class _Segment:
     t_start_s: float
-    key: OperatingPoint | None
+    key: _Commanded | None
     core_ml: float = 0.0  # delivered core volume when the plug entered
     ddt_ml: float = 0.0
 
@@ -160,9 +179,8 @@ class SimPlant:
     process : ProcessModel
         Hydraulics and RTD of the reactor train.
     twin : object
-        ``predict(conditions)`` returning absorbance (1 mm path) and PL spectra (the digital twin or the surrogate).
-    make_conditions : callable
-        Builds the twin's ``Conditions`` from keyword arguments.
+        ``predict(conditions)`` (a :class:`~flowqd.reactor.conditions.Conditions`) returning absorbance (1 mm
+        path) and PL spectra (the digital twin or the surrogate).
     ambient_c : float
     substep_s : float
     seed : int
@@ -171,7 +189,6 @@ class SimPlant:
     clock: Clock
     process: ProcessModel
     twin: Any
-    make_conditions: Callable[..., Any]
     ambient_c: float = 25.0
     substep_s: float = 0.25
     seed: int = 0
@@ -199,7 +216,7 @@ class SimPlant:
         self._clog_rate_bar_s = 0.0
         self._dead: set[str] = set()
         self._segments: list[_Segment] = [_Segment(-math.inf, None)]
-        self.predictions = PredictionCache(self.twin, self.make_conditions)
+        self.predictions = PredictionCache(self.twin)
         self.delivered_ml: dict[str, float] = {"core": 0.0, "ddt": 0.0}
         self._hist_t: list[float] = [self.t_s]
         self._hist_core: list[float] = [0.0]
@@ -611,7 +628,7 @@ class SimPlant:
         return float(dp + self._clog_bar)
 
     # -- outlet composition ------------------------------------------------------------------------------------
-    def _current_point(self) -> OperatingPoint | None:
+    def _current_point(self) -> _Commanded | None:
         """The set points the reactor is making product at now, or ``None`` (no flow, a block off its set point).
 
         At a point = the core stream commanded to flow and every block in use within 2 °C of its set point. The
@@ -631,12 +648,14 @@ class SimPlant:
             assert shell_h is not None
             if abs(shell_h.temperature_c - shell_h.setpoint_c) > 2.0:
                 return None
-        return OperatingPoint(round(core_h.setpoint_c, 3), float(f"{q_core:.3g}"), self.core_units, shell,
-                              round(shell_h.setpoint_c, 3) if shell and shell_h else None,
-                              float(f"{q_ddt:.3g}") if shell else None, self.shell_units)
+        if not shell or shell_h is None:
+            return _Commanded(round(core_h.setpoint_c, 3), float(f"{q_core:.3g}"), self.core_units, False,
+                              shell_units=self.shell_units)
+        return _Commanded(round(core_h.setpoint_c, 3), float(f"{q_core:.3g}"), self.core_units, True,
+                          round(shell_h.setpoint_c, 3), float(f"{q_ddt:.3g}"), self.shell_units)
 
     @staticmethod
-    def _same_point(a: OperatingPoint | None, b: OperatingPoint | None) -> bool:
+    def _same_point(a: _Commanded | None, b: _Commanded | None) -> bool:
         if a is None or b is None:
             return a is b
         if a.shell != b.shell or a.core_units != b.core_units or a.shell_units != b.shell_units:
@@ -646,8 +665,6 @@ class SimPlant:
         if abs(a.core_flow_ml_min - b.core_flow_ml_min) > 0.05 * b.core_flow_ml_min:
             return False
         if a.shell:
-            assert a.shell_temperature_c is not None and b.shell_temperature_c is not None
-            assert a.ddt_flow_ml_min is not None and b.ddt_flow_ml_min is not None
             if abs(a.shell_temperature_c - b.shell_temperature_c) > 0.5:
                 return False
             if abs(a.ddt_flow_ml_min - b.ddt_flow_ml_min) > 0.05 * b.ddt_flow_ml_min:
@@ -686,7 +703,7 @@ class SimPlant:
             t_x = self.t_s
         span_s = t_x - seg.t_start_s
         if span_s <= 1e-9:
-            return key.core_flow_ml_min, key.ddt_flow_ml_min or 0.0
+            return key.core_flow_ml_min, key.ddt_flow_ml_min if key.shell else 0.0
         core = (float(np.interp(t_x, hist_t, hist_c)) - seg.core_ml) / span_s * 60.0
         ddt = (float(np.interp(t_x, hist_t, self._hist_ddt)) - seg.ddt_ml) / span_s * 60.0
         return core, ddt
@@ -702,7 +719,7 @@ class SimPlant:
         step = math.log(_FLOW_GRID_RATIO)
         return float(f"{math.exp(round(math.log(q_ml_min) / step) * step):.4g}")
 
-    def _plug_point(self, seg: _Segment) -> OperatingPoint | None:
+    def _plug_point(self, seg: _Segment) -> Conditions | None:
         """The operating point whose product the plug carries: set-point temperatures, its own mean flows."""
         key = seg.key
         if key is None or key.core_temperature_c < self.reaction_min_c:
@@ -710,17 +727,17 @@ class SimPlant:
         q_core, q_ddt = self._mean_flows(seg)
         core = self._plug_flow(q_core, key.core_flow_ml_min)
         if not key.shell:
-            return OperatingPoint(key.core_temperature_c, core, key.core_units)
-        assert key.ddt_flow_ml_min is not None
+            return Conditions(key.core_temperature_c, core, key.core_units)
         ddt = self._plug_flow(q_ddt, key.ddt_flow_ml_min)
-        return OperatingPoint(key.core_temperature_c, core, key.core_units, True, key.shell_temperature_c, ddt,
-                              key.shell_units)
+        return Conditions(key.core_temperature_c, core, key.core_units, True, key.shell_temperature_c, ddt,
+                          key.shell_units)
 
-    def outlet_weights(self) -> list[tuple[OperatingPoint | None, float]]:
+    def outlet_weights(self) -> list[tuple[_Commanded | None, float]]:
         """Fractions of the flow-cell content from each product segment (oldest first; they sum to 1).
 
         Segment k (entered between ``t_k`` and ``t_{k+1}``) has weight ``F(t − t_k) − F(t − t_{k+1})``, with F
-        the particle RTD of the newest segment's operating point.
+        the particle RTD at the newest segment's commanded temperatures and flows; each segment is given by what
+        the devices were commanded while it entered (``None``: the clear stock before the first).
         """
         return [(seg.key, w) for seg, w in self._segment_weights()]
 
@@ -731,7 +748,7 @@ class SimPlant:
             return [(self._segments[-1], 1.0)]
         cum: list[tuple[_Segment, float]] = []
         for seg in reversed(self._segments):
-            f = 1.0 if not math.isfinite(seg.t_start_s) else self.process.washout_fraction(
+            f = 1.0 if not math.isfinite(seg.t_start_s) else self._washout_fraction(
                 op, (self.t_s - seg.t_start_s) / 60.0)
             cum.append((seg, f))
             if f >= 1.0 - 1e-12:
@@ -752,10 +769,19 @@ class SimPlant:
                 del self._hist_t[:j], self._hist_core[:j], self._hist_ddt[:j]
         return out
 
-    def outlet_products(self) -> list[tuple[OperatingPoint, float]]:
+    def _washout_fraction(self, key: _Commanded, elapsed_min: float) -> float:
+        """F(t) of the particle RTD at the commanded temperatures and flows ``key``."""
+        if elapsed_min <= 0:
+            return 0.0
+        rtd = self.process.rtd_at(key.core_temperature_c, key.core_flow_ml_min, core_units=key.core_units,
+                                  shell=key.shell, shell_temperature_c=key.shell_temperature_c,
+                                  ddt_flow_ml_min=key.ddt_flow_ml_min, shell_units=key.shell_units)
+        return float(rtd.cdf(float(elapsed_min)))
+
+    def outlet_products(self) -> list[tuple[Conditions, float]]:
         """Fractions of the flow-cell content per *product* (the operating point each plug was made at, from its
         own residence time; clear stock left out), oldest first."""
-        out: dict[OperatingPoint, float] = {}
+        out: dict[Conditions, float] = {}
         for seg, w in self._segment_weights():
             point = self._plug_point(seg)
             if point is not None:
@@ -763,21 +789,20 @@ class SimPlant:
         self.predictions.prefetch(out)  # the plugs the twin has not seen yet, in one batch
         return list(out.items())
 
-    def expect(self, points: Iterable[OperatingPoint]) -> None:
+    def expect(self, points: Iterable[Conditions]) -> None:
         """Compute the twin's predictions at ``points`` (a campaign's set points) now, in one batch."""
         self.predictions.prefetch(self._normal_point(p) for p in points)
 
     @staticmethod
-    def _normal_point(op: OperatingPoint) -> OperatingPoint:
+    def _normal_point(op: Conditions) -> Conditions:
         """``op`` as the plant keys it (3 significant digits of flow; shell fields only for a shell)."""
-        core = (round(op.core_temperature_c, 3), float(f"{op.core_flow_ml_min:.3g}"), op.core_units)
+        t_c, q_ml_min = round(op.core_temperature_c, 3), float(f"{op.core_flow_ml_min:.3g}")
         if not op.shell:
-            return OperatingPoint(*core)
-        assert op.shell_temperature_c is not None and op.ddt_flow_ml_min is not None
-        return OperatingPoint(*core, True, round(op.shell_temperature_c, 3), float(f"{op.ddt_flow_ml_min:.3g}"),
-                              op.shell_units)
+            return Conditions(t_c, q_ml_min, op.core_units)
+        return Conditions(t_c, q_ml_min, op.core_units, True, round(op.shell_temperature_c, 3),
+                          float(f"{op.ddt_flow_ml_min:.3g}"), op.shell_units)
 
-    def prediction(self, op: OperatingPoint) -> Any:
+    def prediction(self, op: Conditions) -> Any:
         """The twin's prediction at ``op`` (cached); a clear outlet inside a ``no_dots`` failure region."""
         pred = self.predictions.get(op)
         if self.no_dots is not None and self.no_dots(op.core_temperature_c, op.core_flow_ml_min):

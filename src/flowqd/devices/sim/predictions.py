@@ -1,34 +1,32 @@
-"""The twin's predictions for the simulated plant: cached per operating point, computed in batches.
+"""The twin's predictions for the simulated plant: cached per set point, computed in batches.
 
 The plant asks for the twin's spectra of every plug it blends at the flow cell. A prediction is a pure function of
-the operating point, so :class:`PredictionCache` keeps each one; :meth:`PredictionCache.prefetch` computes all
-missing points of a campaign in *one* batched call (``Twin.predict_batch``: conditions at one HB1 set point share
-one population-balance trajectory, and ``backend="auto"`` uses JAX for large batches where it pays), without the
-uncertainty bands the plant never reads. A twin without ``predict_batch`` (the surrogate) is called per point.
+the set point (:class:`~flowqd.reactor.conditions.Conditions`), so :class:`PredictionCache` keeps each one;
+:meth:`PredictionCache.prefetch` computes all missing points of a campaign in *one* batched call
+(``Twin.predict_batch``: conditions at one HB1 set point share one population-balance trajectory, and
+``backend="auto"`` uses JAX for large batches where it pays), without the uncertainty bands the plant never reads.
+A twin without ``predict_batch`` (the surrogate) is called per point.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flowqd.devices.process import OperatingPoint
+from flowqd.reactor.conditions import Conditions
 
 __all__ = ["PredictionCache"]
 
 
 class PredictionCache:
-    """Predictions of ``twin`` per :class:`~flowqd.devices.process.OperatingPoint`.
+    """Predictions of ``twin`` per set point (:class:`~flowqd.reactor.conditions.Conditions`).
 
     Parameters
     ----------
     twin : object
         ``predict(conditions)`` and optionally ``predict_batch(list_of_conditions, bands=...)``.
-    make_conditions : callable
-        Builds the twin's conditions from an operating point's fields.
 
     Attributes
     ----------
@@ -38,14 +36,13 @@ class PredictionCache:
         Wall time spent in the twin.
     """
 
-    def __init__(self, twin: Any, make_conditions: Callable[..., Any]) -> None:
+    def __init__(self, twin: Any) -> None:
         self.twin = twin
-        self.make_conditions = make_conditions
-        self._cache: dict[OperatingPoint, Any] = {}
+        self._cache: dict[Conditions, Any] = {}
         self.hits = self.misses = self.batches = 0
         self.twin_seconds = 0.0
         batch = getattr(twin, "predict_batch", None)
-        self._batch = batch if callable(batch) else None
+        self._batch: Callable[..., Any] | None = batch if callable(batch) else None
         self._batch_kwargs: dict[str, Any] = {}
         if self._batch is not None and "bands" in inspect.signature(self._batch).parameters:
             self._batch_kwargs["bands"] = False  # the plant reads spectra only
@@ -56,10 +53,7 @@ class PredictionCache:
     def __contains__(self, op: object) -> bool:
         return op in self._cache
 
-    def _conditions(self, op: OperatingPoint) -> Any:
-        return self.make_conditions(**{k: v for k, v in dataclasses.asdict(op).items() if v is not None})
-
-    def get(self, op: OperatingPoint) -> Any:
+    def get(self, op: Conditions) -> Any:
         """The prediction at ``op`` (computed on the first request)."""
         pred = self._cache.get(op)
         if pred is not None:
@@ -69,18 +63,17 @@ class PredictionCache:
         self.prefetch([op])
         return self._cache[op]
 
-    def prefetch(self, ops: Iterable[OperatingPoint]) -> int:
+    def prefetch(self, ops: Iterable[Conditions]) -> int:
         """Compute every point of ``ops`` not cached yet in one batched call; return how many were computed."""
         todo = list(dict.fromkeys(op for op in ops if op not in self._cache))
         if not todo:
             return 0
         t0 = time.perf_counter()
-        conds = [self._conditions(op) for op in todo]
         if self._batch is not None:
-            batch = self._batch(conds, **self._batch_kwargs)
+            batch = self._batch(todo, **self._batch_kwargs)
             preds = [batch[i] for i in range(len(todo))]
         else:
-            preds = [self.twin.predict(c) for c in conds]
+            preds = [self.twin.predict(c) for c in todo]
         self._cache.update(zip(todo, preds, strict=True))
         self.batches += 1
         self.twin_seconds += time.perf_counter() - t0

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowqd.devices.process import OperatingPoint
+from flowqd.reactor.conditions import Conditions
 
-__all__ = ["SurrogateConditions", "SurrogatePrediction", "SurrogateTwin"]
+__all__ = ["SurrogatePrediction", "SurrogateTwin"]
 
-
-#: The surrogate takes the same set points as the twin's ``Conditions``: the devices' :class:`OperatingPoint`.
-SurrogateConditions = OperatingPoint
+#: The anchors' stock flow through one HB1 unit, mL/min (paper Fig. 3: 518 and 590 nm at 0.1 mL/min).
+_ANCHOR_FLOW_ML_MIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,8 @@ class SurrogatePrediction:
 
 
 class SurrogateTwin:
-    """Analytic spectra through the paper's anchor points (1 mm path absorbance).
+    """Analytic spectra through the paper's anchor points (1 mm path absorbance) at a set point
+    (:class:`~flowqd.reactor.conditions.Conditions`, as the twin).
 
     Parameters
     ----------
@@ -45,19 +45,24 @@ class SurrogateTwin:
         Exciton absorbance at 1 mm path above the background.
     """
 
-    Conditions = SurrogateConditions
-
     def __init__(self, peak_absorbance: float = 0.35) -> None:
         self.peak_absorbance = float(peak_absorbance)
         self.path_mm = 1.0
 
-    def peak_nm(self, c: SurrogateConditions) -> float:
-        """First-exciton wavelength, nm."""
-        tau_min = 3.595 * c.core_units / c.core_flow_ml_min
-        peak = 518.0 + (590.0 - 518.0) * (c.core_temperature_c - 180.0) / 70.0 + 6.0 * math.log(tau_min / 35.95)
+    def peak_nm(self, c: Conditions) -> float:
+        """First-exciton wavelength, nm.
+
+        The residence-time term is ``6 nm · ln(τ/τ_anchor)`` with ``τ = V_unit · core_units / q`` and the anchors'
+        ``τ_anchor = V_unit / 0.1 mL/min``: the unit volume cancels, ``τ/τ_anchor = core_units · 0.1 / q``.
+
+        >>> round(SurrogateTwin().peak_nm(Conditions(180.0, 0.1)), 6)
+        518.0
+        """
+        tau_ratio = c.core_units * _ANCHOR_FLOW_ML_MIN / c.core_flow_ml_min
+        peak = 518.0 + (590.0 - 518.0) * (c.core_temperature_c - 180.0) / 70.0 + 6.0 * math.log(tau_ratio)
         return peak + (12.0 if c.shell else 0.0)
 
-    def predict(self, c: SurrogateConditions) -> SurrogatePrediction:
+    def predict(self, c: Conditions) -> SurrogatePrediction:
         """Spectra at ``c`` (absorbance 350-950 nm, PL 450-850 nm)."""
         peak = self.peak_nm(c)
         wl = np.linspace(350.0, 950.0, 601)
