@@ -7,13 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_contracts_are_kept() -> None:
-    pytest.importorskip("importlinter")
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -46,3 +43,12 @@ def test_cli_default_database_is_the_stores() -> None:
     from flowqd.store.database import DEFAULT_URL
 
     assert DEFAULT_DB_URL == DEFAULT_URL
+
+
+def test_every_subpackage_has_its_test_folder() -> None:
+    """docs/design.md § Tests: tests/ has one folder per subpackage of src/flowqd."""
+    src = ROOT / "src" / "flowqd"
+    subpackages = {p.parent.name for p in src.glob("*/__init__.py")}
+    assert len(subpackages) >= 12
+    missing = sorted(name for name in subpackages if not (ROOT / "tests" / name).is_dir())
+    assert missing == [], f"subpackages without a tests/ folder: {missing}"

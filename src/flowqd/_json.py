@@ -32,9 +32,9 @@ def jsonable(obj: Any) -> Any:
     np = sys.modules.get("numpy")  # a numpy object implies numpy is imported already
     if np is not None:
         if isinstance(obj, np.ndarray):
-            return jsonable(obj.tolist())
+            return jsonable(np.asarray(obj).tolist())  # asarray: pyright cannot narrow a module found at run time
         if isinstance(obj, np.generic):
-            obj = obj.item()
+            obj = np.asarray(obj).item()
     if isinstance(obj, datetime):
         return obj.isoformat()
     if isinstance(obj, float) and not math.isfinite(obj):

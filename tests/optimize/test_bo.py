@@ -5,9 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
-pytest.importorskip("botorch")
-
 from tests.platform.conftest import platform_text
 
 from flowqd.errors import ConfigError

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
-pytest.importorskip("botorch")
-
 from tests.store_fixtures import populate_demo_run
 
 from flowqd.cli import main

@@ -14,9 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("botorch")
-
 from tests.platform.conftest import platform_text
 
 from flowqd.cli import main

@@ -16,8 +16,7 @@ import pytest
 from flowqd.devices import SimClock, build_devices
 from flowqd.platform import RunEngine, campaign_from_text, platform_from_text
 from flowqd.store import Store
-
-twin_mod = pytest.importorskip("flowqd.twin")
+from flowqd.twin import Conditions, Twin
 
 DATA = files("flowqd.platform") / "data"
 SETPOINTS = ("core_temperature_c", "core_flow_ml_min", "core_units", "shell", "shell_temperature_c",
@@ -26,7 +25,7 @@ SETPOINTS = ("core_temperature_c", "core_flow_ml_min", "core_units", "shell", "s
 
 @pytest.fixture(scope="module")
 def twin():
-    return twin_mod.Twin.default()
+    return Twin.default()
 
 
 def _run(campaign_name: str, twin, db_path) -> tuple[Store, list[dict]]:
@@ -41,7 +40,7 @@ def _run(campaign_name: str, twin, db_path) -> tuple[Store, list[dict]]:
 
 
 def _predict(twin, row):
-    return twin.predict(twin_mod.Conditions(**{k: row[k] for k in SETPOINTS if row[k] is not None}))
+    return twin.predict(Conditions(**{k: row[k] for k in SETPOINTS if row[k] is not None}))
 
 
 def test_core_shell_campaign_reports_pl_plqy_and_cie_like_the_twin(twin, tmp_path):

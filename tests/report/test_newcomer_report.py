@@ -201,7 +201,6 @@ def test_item8_negative_pressure_is_explained(tmp_path):
 
 
 def test_item8_server_overview_time_without_microseconds():
-    pytest.importorskip("fastapi")
     from flowqd.server.auth import LOCAL
     from flowqd.server.pages import overview_page
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("fastapi")
-pytest.importorskip("argon2")
-
 from tests.store_fixtures import populate_demo_run
 
 from flowqd.store import Store

@@ -21,7 +21,7 @@ from tests.server.conftest import make_tokens, surrogate_platform
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+from playwright import sync_api  # noqa: E402  (the test extra; CI installs it)
 
 from flowqd.server import create_app  # noqa: E402
 from flowqd.store import Store  # noqa: E402

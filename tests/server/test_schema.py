@@ -9,16 +9,14 @@ types, responses that match their schemas, schema-valid requests accepted, inval
 from __future__ import annotations
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis.errors import Unsatisfiable
+from tests.server.conftest import bearer, make_tokens, surrogate_platform
+from tests.store_fixtures import populate_demo_run
 
-schemathesis = pytest.importorskip("schemathesis")
-
-from hypothesis import HealthCheck, settings  # noqa: E402
-from hypothesis.errors import Unsatisfiable  # noqa: E402
-from tests.server.conftest import bearer, make_tokens, surrogate_platform  # noqa: E402
-from tests.store_fixtures import populate_demo_run  # noqa: E402
-
-from flowqd.server import create_app  # noqa: E402
-from flowqd.store import Store  # noqa: E402
+from flowqd.server import create_app
+from flowqd.store import Store
 
 MAX_EXAMPLES = 4
 #: Fewer cases where each is costly: a twin prediction (seconds) and an Argon2 hash per new token.

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-pytest.importorskip("fastapi")
-
 from fastapi.testclient import TestClient
 from tests.server.conftest import bearer, make_tokens
 from tests.store_fixtures import populate_demo_run

@@ -51,7 +51,8 @@ def test_csv(demo, tmp_path):
 
 
 def test_parquet(demo, tmp_path):
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq
+
     store, run_id = demo
     export_run_parquet(store, run_id, tmp_path)
     spectra = pq.read_table(tmp_path / "spectra.parquet").to_pylist()

@@ -26,8 +26,6 @@ from tests.store_fixtures import open_concurrently, populate_demo_run
 from flowqd.store import SCHEMA_VERSION, Store
 from flowqd.store.models import Base
 
-pytest.importorskip("psycopg")
-
 
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
@@ -179,7 +177,6 @@ def test_password_never_shown(server: str, tmp_path: Path, capsys: pytest.Captur
     assert main(["runs", "--db", url.rsplit("/", 1)[0] + "/no_such_db"]) == 2  # an error naming the URL
     out = capsys.readouterr()
     assert "s3cret" not in out.out + out.err and "***" in out.out + out.err
-    pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
     from flowqd.server import create_app

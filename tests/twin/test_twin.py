@@ -200,3 +200,17 @@ def test_flow_series_psd_is_unimodal(explored):
         peaks = [i for i in range(1, q3.size - 1) if q3[i] > q3[i - 1] and q3[i] >= q3[i + 1]
                  and q3[i] > 0.05 * q3.max()]
         assert len(peaks) == 1
+
+
+def test_batch_prediction_names_every_scalar_field_as_a_property():
+    """The batch exposes exactly the scalar fields as typed properties (no ``__getattr__`` guessing)."""
+    from flowqd.twin.model import SCALAR_FIELDS, BatchPrediction
+
+    props = {n for n, v in vars(BatchPrediction).items() if isinstance(v, property)}
+    assert props == set(SCALAR_FIELDS)
+    pred = Twin.default().predict_batch([Conditions(200.0, 0.1), Conditions(220.0, 0.1)], bands=False)
+    for name in SCALAR_FIELDS:
+        assert getattr(pred, name) is pred.scalars[name]
+        assert getattr(pred[1], name) == pytest.approx(float(pred.scalars[name][1]), nan_ok=True)
+    with pytest.raises(AttributeError):
+        _ = pred.x13  # a misspelling is an error, not a lookup in the scalars

@@ -10,7 +10,8 @@ a wavelength λ* gives the volume fraction of semiconductor:
 yield = c_mol / c_In,feed (InP is 1:1 and In-limited) and production rate = c_mass · Q.
 
 Choice of λ* (default 413.3 nm = 3.00 eV): it lies inside the 400-900 nm range of the paper's spectrometer and is the
-wavelength recalled for the Hens-group InP/CdTe work. It sits on the steep flank of the InP E1 critical point
+wavelength we attribute to the Hens group's InP/CdTe work but could not trace to a specific paper (the choice rests
+on the reasons that follow, not on that attribution). It sits on the steep flank of the InP E1 critical point
 (μ_i changes ~30 % between 400 and 413 nm), so the wavelength calibration matters; 300-330 nm (μ_i flat within
 ±1.5 %) is the better choice when the spectrometer reaches it and the sample is purified. The PSD forward model
 (:func:`flowqd.analysis.psd.forward_absorbance`) uses the same μ_i, so both agree wherever the continuum of every
@@ -72,7 +73,7 @@ def volume_fraction(
 
     Examples
     --------
-    The worked example of the optics notes (§3.2): A = 0.50, DF = 50, 1 cm, toluene, 413 nm:
+    Worked example: A = 0.50, DF = 50, 1 cm, toluene, 413 nm:
 
     >>> phi = volume_fraction(0.50, 413.3, "InP", "toluene", path_mm=10.0, dilution=50.0)
     >>> f"{float(phi):.2e}"

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - depends on the typer version installed
 
     _ABORTS = (typer.Abort, _ClickAbort)
 
-__all__ = ["analyse_files", "check_output", "console", "err_console", "exit_if_skipped", "fail", "file_error",
+__all__ = ["analyze_files", "check_output", "console", "err_console", "exit_if_skipped", "fail", "file_error",
            "print_json", "print_table", "progress_bar", "report_skipped", "run_cli", "to_jsonable"]
 
 console = Console()
@@ -88,9 +88,9 @@ def check_output(path: Path | None, option: str) -> None:
         raise FlowqdError(f"{option} {path}: directory {path.parent} does not exist")
 
 
-def analyse_files(files: Sequence[Path], analyse: Callable[[Path], Any], *, skip_bad: bool, label: str,
+def analyze_files(files: Sequence[Path], analyze: Callable[[Path], Any], *, skip_bad: bool, label: str,
                   quiet: bool) -> tuple[list[tuple[Path, Any]], list[str]]:
-    """``analyse(path)`` for every file, with a progress bar (unless ``quiet``): ``[(path, result)]`` and the
+    """``analyze(path)`` for every file, with a progress bar (unless ``quiet``): ``[(path, result)]`` and the
     skipped files' lines. A bad file stops the batch (:func:`file_error`) unless ``skip_bad``; then it is reported
     (:func:`report_skipped`) and the rest go on."""
     from rich.progress import Progress
@@ -101,7 +101,7 @@ def analyse_files(files: Sequence[Path], analyse: Callable[[Path], Any], *, skip
         task = progress.add_task(label, total=len(files))
         for f in files:
             try:
-                results.append((f, analyse(f)))
+                results.append((f, analyze(f)))
             except FlowqdError as err:
                 if not skip_bad:
                     raise file_error(err, f, len(files)) from err

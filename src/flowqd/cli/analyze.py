@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from flowqd.cli._common import (
-    analyse_files,
+    analyze_files,
     check_output,
     console,
     err_console,
@@ -81,11 +81,11 @@ def pl(
     window = _band(baseline_window, "--baseline-window") if baseline_window else None
     check_output(csv_out, "--csv")
     check_output(plot, "--plot")
-    def analyse(f: Path) -> tuple[Any, Any]:
+    def analyze(f: Path) -> tuple[Any, Any]:
         spectrum = read_spectrum(f, kind="intensity", format=file_format, wavelength_unit=wavelength_unit)
         return spectrum, analyze_pl(spectrum, quantity=quantity, baseline_window_nm=window, smooth_window_nm=smooth_nm)
 
-    results, skipped = analyse_files(files, analyse, skip_bad=skip_bad, label="PL", quiet=json_out)
+    results, skipped = analyze_files(files, analyze, skip_bad=skip_bad, label="PL", quiet=json_out)
     analysed = [r for _, r in results]
     done = [f for f, _ in results]
     rows: list[dict[str, Any]] = []

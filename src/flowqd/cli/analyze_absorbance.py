@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from flowqd.cli._common import (
-    analyse_files,
+    analyze_files,
     check_output,
     exit_if_skipped,
     print_json,
@@ -91,7 +91,7 @@ def absorbance(
 
     column_skipped: list[str] = []
 
-    def analyse(f: Path) -> Any:
+    def analyze(f: Path) -> Any:
         out = []
         for s in read_spectra(f, kind="absorbance", wavelength_unit=wavelength_unit, column=pick):
             try:
@@ -106,7 +106,7 @@ def absorbance(
                 column_skipped.append(str(err))
         return out
 
-    per_file, skipped = analyse_files(files, analyse, skip_bad=skip_bad, label="analysing",
+    per_file, skipped = analyze_files(files, analyze, skip_bad=skip_bad, label="analysing",
                                       quiet=json_out or len(files) < 2)
     if column_skipped:
         report_skipped(column_skipped, len(column_skipped) + sum(len(rs) for _, rs in per_file))

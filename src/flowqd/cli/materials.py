@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flowqd.cli._common import check_output, print_json, print_table
+
+if TYPE_CHECKING:
+    from flowqd.materials import Material
 
 __all__ = ["register"]
 
@@ -63,7 +66,7 @@ def materials(
                   "{:g}-{:g}".format(*r["valid_diameter_nm"])] for r in rows], right=(1, 2, 3))
 
 
-def _plot_curves(mats: list, out: Path) -> None:  # type: ignore[type-arg]
+def _plot_curves(mats: list[Material], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # inside the command only: no module switches the backend on import
@@ -73,7 +76,8 @@ def _plot_curves(mats: list, out: Path) -> None:  # type: ignore[type-arg]
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in mats:
         for c in m.sizing_curves.values():
-            d = np.linspace(*c.valid_diameter_nm, 200)
+            lo, hi = c.valid_diameter_nm
+            d = np.linspace(lo, hi, 200)
             ax.plot(d, 1239.841984 / c.gap_ev(d), label=f"{m.name}: {c.name}" + (" (default)" if c is m.sizing else ""))
     ax.set_xlabel("equivalent-sphere diameter (nm)")
     ax.set_ylabel("first exciton (nm)")

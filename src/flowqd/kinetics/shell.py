@@ -1,21 +1,23 @@
 """ZnS shell on InP cores in HB2 after DDT injection: supply, deposition, thickness and optical effect.
 
-Simplified, documented model (notes §4; every step a hypothesis to be tested on shell series data):
+Simplified, documented model (every step a hypothesis to be tested on shell series data):
 
 1. **Supply.** The Zn left in the core stream (ZnCl2, 5 eq. of In; the paper adds no Zn) forms Zn thiolate with
    the excess DDT instantly; Zn(SR)2 → "ZnS monomer" is first order with an Arrhenius constant
-   ``k_S(T) = k_S,ref·exp(−E_S/R (1/T − 1/T_ref))`` (C–S cleavage of zinc alkanethiolates needs ≳ 200 °C [R]);
+   ``k_S(T) = k_S,ref·exp(−E_S/R (1/T − 1/T_ref))`` (C–S cleavage of zinc alkanethiolates needs ≳ 200 °C — a
+   common statement in the InP/ZnS literature that we have not checked against a primary source);
    converted fraction ``X_S = 1 − exp(−k_S τ_HB2)`` at the mean HB2 residence time (no RTD in HB2).
 2. **Deposition vs homogeneous nucleation.** A fraction ``f_dep = a/(a + a_½)`` of the ZnS deposits on the cores
    (``a`` = core surface area per volume, m²/m³; ``a_½`` the area at which half the ZnS nucleates separately).
-   This lumps the CNT competition of notes §4.3 item 3 into one calibratable constant.
+   This lumps the competition of heterogeneous and homogeneous ZnS nucleation into one calibratable constant.
 3. **Thickness.** A uniform shell ``h`` on every core from the mass balance
    ``Σ N_i (4/3)π[(r_i + h)³ − r_i³] = X_S·f_dep·c_Zn·V_m,ZnS`` — bounded by the Zn available (full conversion
-   gives ≈ 1.3 nm on 3 nm cores at the paper's point, notes §4.2).
+   gives ≈ 1.3 nm on 3 nm cores at the paper's point: [Zn] 0.439 M × 2/3 after the T-mixer, by this balance).
 4. **Optics.** The 1S transition moves by a saturating fraction of the core's confinement energy:
    ``E_cs(d, h) = E_core(d) − κ·(E_core(d) − E_bulk)·(1 − exp(−h/h_sat))`` with ``h_sat`` = 1 ML (0.31 nm;
-   the EMA shift saturates after ~2 ML as the light InP electron leaks into ZnS, notes §4.4).  ``κ > 0`` is a red
-   shift (leakage); ``κ < 0`` a net blue shift (thiol etching / Zn alloying, notes §4.3 item 5).  κ is calibrated
+   the effective-mass shift saturates after ~2 ML as the light InP electron leaks into ZnS — our modelling
+   assumption, not a fitted literature value).  ``κ > 0`` is a red
+   shift (leakage); ``κ < 0`` a net blue shift (thiol etching / Zn alloying).  κ is calibrated
    on the paper's single shell point (abs 530 nm).
 5. **PL.** Each size class emits a Gaussian (in energy) at ``E_cs − ΔE_Stokes`` with homogeneous FWHM ``w_h``,
    weighted by its absorbed 400 nm photons (∝ volume): ensemble PL = inhomogeneous (PSD) ⊗ homogeneous.  The
@@ -56,9 +58,11 @@ __all__ = [
     "zns_deposited_mol_m3",
 ]
 
-#: ZnS molar volume, m³/mol (ρ = 4.09 g/cm³, M = 97.47 g/mol [R]).
+#: ZnS molar volume, m³/mol (zinc blende ρ = 4.09 g/cm³, M = 97.47 g/mol; handbook values, CRC Handbook of Chemistry
+#: and Physics, not re-checked here).
 ZNS_MOLAR_VOLUME_M3_MOL: float = 97.47 / 4.09 * 1e-6
-#: One ZnS monolayer, nm (d(111) = a/√3 with a = 0.541 nm [R]).
+#: One ZnS monolayer, nm (d(111) = a/√3 with the zinc-blende lattice constant a = 0.541 nm; handbook value, not
+#: re-checked here).
 ZNS_MONOLAYER_NM: float = 0.541 / np.sqrt(3.0)
 
 

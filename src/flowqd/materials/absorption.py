@@ -50,7 +50,7 @@ def intrinsic_absorption_coefficient_cm(
 
     Examples
     --------
-    InP at 413.3 nm in hexane and toluene (cf. the optics notes, 6.67e4 and 8.17e4 1/cm):
+    InP at 413.3 nm in hexane and toluene (6.67e4 and 8.17e4 1/cm; computed from the tables, not a published μ_i):
 
     >>> from flowqd.materials import get_material
     >>> inp = get_material("InP").optical
@@ -63,4 +63,4 @@ def intrinsic_absorption_coefficient_cm(
     ns = solvent_refractive_index(solvent)
     eps = optical.dielectric_function(wl)
     wavelength_cm = wl * 1e-7
-    return 2.0 * np.pi / (wavelength_cm * ns) * local_field_factor_sq(eps, ns) * eps.imag
+    return 2.0 * np.pi / (wavelength_cm * ns) * local_field_factor_sq(eps, ns) * np.imag(eps)

@@ -241,4 +241,5 @@ def fit_bandgap(
             "narrow valid_diameter_nm or set fit_c = false"
         )
     rms = float(np.sqrt(np.mean(sol.fun**2)))
-    return SizingCurve(form, float(bulk_gap_ev), (a, b, c), tuple(valid_diameter_nm), rms)
+    valid = (float(valid_diameter_nm[0]), float(valid_diameter_nm[1]))
+    return SizingCurve(form, float(bulk_gap_ev), (a, b, c), valid, rms)

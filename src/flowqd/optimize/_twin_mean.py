@@ -27,8 +27,9 @@ class TwinMean(Mean):
         self.source.eval()
         self.mu = float(mu)
         self.sd = float(sd) if sd > 0 else 1.0
-        self.register_parameter("constant", torch.nn.Parameter(torch.zeros((), dtype=torch.float64)))
-        self.register_parameter("gain", torch.nn.Parameter(torch.ones((), dtype=torch.float64)))
+        # assigning a Parameter registers it (Module.__setattr__), as register_parameter does, and keeps its type
+        self.constant = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+        self.gain = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.source.eval()

@@ -124,7 +124,7 @@ class Optimizer:
                 out.append((v - lo) / (hi - lo))
         return np.asarray(out, dtype=float)
 
-    def from_unit(self, u: Sequence[float]) -> dict[str, float]:
+    def from_unit(self, u: Sequence[float] | np.ndarray) -> dict[str, float]:
         """Unit cube → decision values, rounded to set-point resolution (0.1 °C, 4 significant digits of flow)."""
         out = {}
         for n, ui in zip(self.names, u, strict=True):
@@ -214,6 +214,9 @@ class Optimizer:
         col = {name: i for i, name in enumerate(columns)}
         camp = self.campaign
         targets = [o for o in camp.objectives if o.is_target and o.outcome in col]
+        # (column, target, tolerance) of each target objective (the campaign model requires a tolerance with a target)
+        target_terms = [(col[o.outcome], o.target, o.tolerance) for o in targets
+                        if o.target is not None and o.tolerance is not None]
         goals = [o for o in camp.objectives if not o.is_target and o.outcome in col]
         met = any(o.feasible and camp.meets_targets(o.outcomes) for o in observations)
         phase = "refine" if goals and (met or not targets) else "reach"
@@ -235,15 +238,14 @@ class Optimizer:
         sampler = SobolQMCNormalSampler(sample_shape=torch.Size([d.mc_samples]), seed=seed)
         if phase == "reach":
             def reach(y: Any, X: Any = None) -> Any:
-                return -sum(torch.abs(y[..., col[o.outcome]] - o.target) / o.tolerance for o in targets)
+                return -sum(torch.abs(y[..., j] - t) / tol for j, t, tol in target_terms)
 
             acq = qLogNoisyExpectedImprovement(model, x_all, sampler=sampler, objective=GenericMCObjective(reach),
                                                constraints=constraints or None, prune_baseline=False)
             name = "qLogNEI"
         else:
-            for o in targets:
-                j = col[o.outcome]
-                constraints.append(lambda y, j=j, t=o.target, tol=o.tolerance: torch.abs(y[..., j] - t) - tol)
+            for j, t, tol in target_terms:
+                constraints.append(lambda y, j=j, t=t, tol=tol: torch.abs(y[..., j] - t) - tol)
             signs = [(col[o.outcome], (1.0 if o.goal == "maximize" else -1.0) / scales[o.outcome]) for o in goals]
             if len(goals) == 1:
                 j, s = signs[0]
@@ -271,6 +273,8 @@ class Optimizer:
         with torch.no_grad():
             post = model.posterior(unit)
             mean, sd = post.mean.numpy(), post.variance.clamp_min(0).sqrt().numpy()
+        if value is None:  # optimize_acqf's return type allows it; with return_best_only (the default) it is set
+            raise RangeError("BoTorch returned candidates without an acquisition value")
         acq_value = float(value.detach().reshape(-1)[0])
         settings = {**self.settings(), "acquisition": name}
         out = []
@@ -307,8 +311,8 @@ class Optimizer:
 
         models, columns = [], []
         for name in self.outcomes:
-            rows = [(self.to_unit(o.x), o.outcomes[name]) for o in observations
-                    if o.feasible and o.outcomes.get(name) is not None and math.isfinite(o.outcomes[name])]
+            rows = [(self.to_unit(o.x), v) for o in observations
+                    if o.feasible and (v := o.outcomes.get(name)) is not None and math.isfinite(v)]
             if len(rows) < 2:
                 continue
             X = torch.tensor(np.stack([r[0] for r in rows]), dtype=torch.float64)

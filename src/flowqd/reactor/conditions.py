@@ -57,7 +57,7 @@ class Conditions:
     core_flow_ml_min : float
         Stock flow, mL/min (pump range 0.03–1.5).
     core_units : int
-        HB1 units switched in series (1–3; the paper's series used one, notes/reactor).
+        HB1 units switched in series (1–3; the paper's series used one: τ = 3.595 mL / Q, see reactor.geometry).
     shell : bool
         Run the DDT injection and HB2 shell stage.
     shell_temperature_c : float

@@ -9,7 +9,7 @@ reactor is "length-wise adjustable": a run switches a subset of the units of a b
 Assumptions (flagged; see ``docs/design.md`` §6):
 
 - **Coil diameter** is not given in the paper. :data:`PAPER_COIL_DIAMETER_MM` = 30 mm (tube wrapped on an Al rod of
-  a few cm; the notes bracket 20-60 mm). It enters only the Dean number (RTD Dean reduction, White correction).
+  a few cm; 20-60 mm is the plausible range). It enters only the Dean number (RTD Dean reduction, White correction).
 - **Units in use.** The paper's τ = 12-72 min at 0.3-0.05 mL/min equals ONE unit (3.595/0.3 = 12.0, 3.595/0.05 =
   71.9 min; three units would give 36-216 min), so :func:`paper_train` switches in one unit of HB1 by default. The
   number of HB2 units in the shell run is not stated; one is assumed.

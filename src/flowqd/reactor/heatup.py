@@ -1,4 +1,4 @@
-"""Heat-up of a fluid element entering a hot heating unit (notes §3.4).
+"""Heat-up of a fluid element entering a hot heating unit (radial conduction in laminar flow).
 
 - Radial conduction time t_R = R²/α, α = k/(ρ c_p) ≈ 8e-8 m²/s → t_R ≈ 3 s in the 0.9975 mm tube.
 - Bulk (cup-mixing) temperature: first-order approach T(t) = T_w − (T_w − T_in)·exp(−t/τ_h) with

@@ -2,14 +2,14 @@
 
 Equations (SI inside, units in the names outside):
 
-- τ = V/Q; ū = Q/A; Re = ρ ū d/μ; De = Re·(d/D_c)^½ (``fluids.core.Dean``; notes §3.1).
-- Hagen–Poiseuille ΔP = 128 μ L Q/(π d⁴) with μ(T) of the local fluid (notes §3.6).
+- τ = V/Q; ū = Q/A; Re = ρ ū d/μ; De = Re·(d/D_c)^½ (``fluids.core.Dean``; W. R. Dean, Phil. Mag. 1927).
+- Hagen–Poiseuille ΔP = 128 μ L Q/(π d⁴) with μ(T) of the local fluid.
 - Curvature: White (1929) f_curved/f_straight = 1/[1 − (1 − (11.6/De)^0.45)^(1/0.45)] for De > 11.6, exactly 1 (the
   straight-pipe value) for De ≤ 11.6 (``fluids.friction.helical_laminar_fd_White``; validity 11.6 < De < 2000).
 - Mixed streams (after the DDT T-mixer): volume-weighted density, ln μ = Σ φ_i ln μ_i (Arrhenius mixing rule,
   an assumption adequate within the ±40 % viscosity uncertainty).
 - Margins: the 2.5 mL syringe is rated 20 bar (paper §3); margin = 20 − (ΔP_total + back-pressure).
-  HNEt2 bubble point (Raoult): p_b = x·P_sat(T); margin = local absolute pressure − p_b (notes §3.6).
+  HNEt2 bubble point (Raoult): p_b = x·P_sat(T); margin = local absolute pressure − p_b.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def pressure_drop_bar(flow_ml_min: npt.ArrayLike, inner_diameter_mm: float, leng
                       fluid: Fluid = STOCK) -> np.ndarray:
     """Laminar pressure drop of ``fluid`` in one tube at ``temperature_c``, with White's curvature correction, bar.
 
-    ΔP for the paper's unit at 0.1 mL/min and 200 °C is ≈ 2.0 mbar (notes §3.6):
+    ΔP for the paper's unit at 0.1 mL/min and 200 °C is ≈ 2.0 mbar (the doctest):
 
     >>> round(float(pressure_drop_bar(0.1, 0.9975, 4.6, 200.0, coil_diameter_mm=30.0)) * 1e3, 2)
     2.01
@@ -192,7 +192,7 @@ def bubble_point_margin_bar(temperature_c: npt.ArrayLike, pressure_abs_bar: npt.
     """Local absolute pressure minus the HNEt2 bubble-point pressure x·P_sat(T), bar (negative = gas slugs).
 
     Above HNEt2's critical temperature (226.5 °C) the Antoine curve is extrapolated (a pseudo vapour pressure).
-    At 200 °C, x = 0.05, open outlet: p_b = 1.3 bar, margin ≈ −0.3 bar (notes §3.6).
+    At 200 °C, x = 0.05, open outlet: p_b = 1.3 bar, margin ≈ −0.3 bar (the doctest).
 
     >>> round(float(bubble_point_margin_bar(200.0, 1.01325, 0.05)), 2)
     -0.3

@@ -2,18 +2,24 @@
 
 Provenance (read before trusting a number):
 
-- **Oleylamine density and viscosity are estimates**, taken from the flowqd research notes
-  (``shared/notes/kinetics-and-reactor.md`` §3.5). **No measured oleylamine viscosity was found**; the
-  correlation was built from DIPPR / VDI-PPDS analogue data (n-hexadecane, n-octadecane, n-octylamine) with an
-  amine/alkane ratio shrinking from ≈2.5 at 25 °C to ≈1.6 at 200 °C. Uncertainty ±40 % (viscosity), ±3 % (density).
+- **Oleylamine density and viscosity are estimates by analogy**, not measurements: **no measured oleylamine
+  viscosity was found**; the correlation was built from DIPPR / VDI-PPDS data of analogues (n-hexadecane,
+  n-octadecane, n-octylamine) with an amine/alkane ratio shrinking from ≈2.5 at 25 °C to ≈1.6 at 200 °C.
+  Uncertainty ±40 % (viscosity), ±3 % (density); unverified against any oleylamine measurement.
 - The **stock** (InCl3 + ZnCl2 + P(NEt2)3 in oleylamine) has never been measured either. Its viscosity is
   oleylamine's times :attr:`Fluid.viscosity_multiplier` (default 1; the dissolved salts raise it, by an unknown
   factor, possibly 2-20x at room temperature - the paper degassed the salts separately "to avoid high viscosity").
-- DDT density 0.845 g/mL at 25 °C is a literature value **to verify** [R]; its viscosity (≈2.5 mPa·s at 25 °C) is a
-  guess [R] given the temperature dependence of n-hexadecane (VFT fitted to the notes' DIPPR anchors).
-- Heat capacity 2400 J/(kg·K) and thermal conductivity 0.14 W/(m·K) are typical long-chain amine values [R, notes §3.4].
-- HNEt2 (diethylamine, the transamination by-product) vapour pressure: Antoine equation fitted here to the notes'
-  DIPPR/Wagner table (25-220 °C, max deviation 1.1 %); critical temperature 226.5 °C.
+- DDT density 0.845 g/mL at 25 °C is the usual catalogue value for 1-dodecanethiol, **not verified** against a
+  primary measurement; its viscosity (≈2.5 mPa·s at 25 °C) is a **guess**, given the temperature dependence of
+  n-hexadecane (VFT fit; within 1.5 % of the DIPPR equation-101 correlation of Perry's Chemical Engineers'
+  Handbook, 8th ed., 2008, Table 2-313, over 25-250 °C).
+- Heat capacity 2400 J/(kg·K) and thermal conductivity 0.14 W/(m·K) are typical long-chain amine magnitudes,
+  **unverified** for oleylamine (they only set the seconds-long heat-up, see :mod:`flowqd.reactor.heatup`).
+- HNEt2 (diethylamine, the transamination by-product) vapour pressure: Antoine equation fitted here; it agrees
+  within 1.2 % over 25-220 °C with McGarry's Wagner-equation correlation (J. McGarry, Ind. Eng. Chem. Process
+  Des. Dev. 1983, 22, 313, DOI 10.1021/i200021a023). Critical temperature 226.5 °C (499.7 K, the IUPAC
+  critical-property compilation; D. Ambrose, C. L. Young, J. Chem. Eng. Data 1996, 41, 154,
+  DOI 10.1021/je950378q, and its series; CRC Handbook: 499.5 K).
 
 Every function refuses temperatures outside :data:`VALID_TEMPERATURE_C` with :class:`~flowqd.errors.RangeError`.
 """
@@ -46,11 +52,12 @@ __all__ = [
 
 #: Temperature window (°C) of every property correlation here; outside it is an error, never an extrapolation.
 VALID_TEMPERATURE_C: tuple[float, float] = (0.0, 350.0)
-#: Diethylamine critical temperature, °C (DIPPR via the research notes §3.6).
+#: Diethylamine critical temperature, °C (499.7 K: IUPAC compilation, Ambrose & Young 1996 series; see module doc).
 HNET2_CRITICAL_TEMPERATURE_C: float = 226.5
-#: Antoine constants for HNEt2, log10(P/bar) = A - B/(T/°C + C), fitted to the notes' table 25-220 °C.
+#: Antoine constants for HNEt2, log10(P/bar) = A - B/(T/°C + C), 25-220 °C (within 1.2 % of McGarry 1983).
 _HNET2_ANTOINE = (4.16572, 1166.035, 224.592)
-#: VFT fit of n-hexadecane viscosity (notes §3.5 DIPPR anchors 25-250 °C, within 0.3 %): ln(μ/mPa·s) = A + B/(T/K - C).
+#: VFT fit of n-hexadecane viscosity, ln(μ/mPa·s) = A + B/(T/K - C) (within 1.5 % of Perry's 8th ed. Table 2-313
+#: DIPPR correlation, 25-250 °C).
 _HEXADECANE_VFT = (-4.26367, 1393.130, 39.286)
 
 
@@ -71,7 +78,7 @@ def check_temperature_c(temperature_c: npt.ArrayLike, what: str = "temperature",
 
 
 def oleylamine_density_kg_m3(temperature_c: npt.ArrayLike) -> np.ndarray:
-    """Oleylamine density, kg/m³: ρ = 813·[1 − 6.0e-4·(T/°C − 25)] (notes §3.5 estimate, ±3 %).
+    """Oleylamine density, kg/m³: ρ = 813·[1 − 6.0e-4·(T/°C − 25)] (estimate by analogy, ±3 %; unverified).
 
     >>> [round(float(x)) for x in oleylamine_density_kg_m3([25.0, 180.0, 200.0, 250.0])]
     [813, 737, 728, 703]
@@ -83,8 +90,8 @@ def oleylamine_density_kg_m3(temperature_c: npt.ArrayLike) -> np.ndarray:
 def oleylamine_viscosity_pa_s(temperature_c: npt.ArrayLike) -> np.ndarray:
     """Oleylamine dynamic viscosity, Pa·s: ln(μ/mPa·s) = −3.051 + 885.8/(T/K − 132.6).
 
-    Analogue-based estimate from the flowqd research notes §3.5 (DIPPR/VDI n-alkane and n-octylamine data; no
-    measured oleylamine data found), uncertainty ±40 %.
+    Analogue-based estimate (DIPPR/VDI n-alkane and n-octylamine data; no measured oleylamine data found),
+    uncertainty ±40 %; unverified against a measurement.
 
     >>> [round(float(x) * 1e3, 2) for x in oleylamine_viscosity_pa_s([25.0, 180.0, 200.0, 250.0])]
     [9.97, 0.75, 0.64, 0.46]
@@ -94,7 +101,7 @@ def oleylamine_viscosity_pa_s(temperature_c: npt.ArrayLike) -> np.ndarray:
 
 
 def ddt_viscosity_pa_s(temperature_c: npt.ArrayLike) -> np.ndarray:
-    """1-Dodecanethiol viscosity, Pa·s: 2.5 mPa·s at 25 °C [R, a guess] scaled with n-hexadecane's VFT curve.
+    """1-Dodecanethiol viscosity, Pa·s: 2.5 mPa·s at 25 °C (a guess, unverified) scaled with n-hexadecane's VFT curve.
 
     >>> [round(float(x) * 1e3, 2) for x in ddt_viscosity_pa_s([25.0, 200.0])]
     [2.5, 0.29]
@@ -120,7 +127,7 @@ class Fluid:
     viscosity_multiplier : float
         Factor on the base viscosity (the stock's salts raise it; unknown, default 1). Must be > 0.
     heat_capacity_j_kg_k, thermal_conductivity_w_m_k : float
-        Constant c_p and k [R, long-chain amines, notes §3.4].
+        Constant c_p and k (typical long-chain amine magnitudes; unverified for oleylamine).
     """
 
     name: str
@@ -163,11 +170,11 @@ class Fluid:
                      self.heat_capacity_j_kg_k, self.thermal_conductivity_w_m_k)
 
 
-#: Neat oleylamine (notes §3.5 estimate).
+#: Neat oleylamine (estimate by analogy, see the module docstring).
 OLEYLAMINE = Fluid("oleylamine", 813.0)
 #: The paper's stock: oleylamine properties (salts and PDEA ignored in ρ, see docs), viscosity multiplier 1.
 STOCK = Fluid("stock", 813.0)
-#: Neat 1-dodecanethiol: ρ 0.845 g/mL at 25 °C [R, verify]; expansion assumed equal to oleylamine's.
+#: Neat 1-dodecanethiol: ρ 0.845 g/mL at 25 °C (catalogue value, unverified); expansion assumed equal to oleylamine's.
 DDT = Fluid("ddt", 845.0, viscosity_kind="ddt")
 
 
@@ -177,7 +184,8 @@ def wilke_chang_diffusivity_m2_s(temperature_c: npt.ArrayLike, viscosity_pa_s: n
                                  association: float = 1.0) -> np.ndarray:
     """Molecular diffusivity (Wilke–Chang), m²/s: D = 7.4e-8 (φM)^½ T / (μ_cP V_A^0.6) cm²/s.
 
-    Defaults: oleylamine solvent (M 267.5, φ = 1), a precursor-sized solute (V_A = 500 cm³/mol), as in notes §3.5.
+    C. R. Wilke, P. Chang, AIChE J. 1955, 1, 264.  Defaults: oleylamine solvent (M 267.5, φ = 1), a precursor-sized
+    solute (V_A = 500 cm³/mol: our assumption for an In–aminophosphine complex).
 
     >>> round(float(wilke_chang_diffusivity_m2_s(200.0, oleylamine_viscosity_pa_s(200.0))) * 1e9, 2)
     2.16
@@ -193,7 +201,7 @@ def stokes_einstein_diffusivity_m2_s(temperature_c: npt.ArrayLike, viscosity_pa_
                                      hydrodynamic_diameter_nm: float = 7.0) -> np.ndarray:
     """Particle (nanocrystal) diffusivity, m²/s: D = k_B T / (3π μ d_h).
 
-    Default d_h = 7 nm: a 3 nm InP core plus its oleylamine ligand shell (notes §3.5).
+    Default d_h = 7 nm: a 3 nm InP core plus its oleylamine ligand shell (≈2 nm each side; an estimate).
 
     >>> round(float(stokes_einstein_diffusivity_m2_s(200.0, oleylamine_viscosity_pa_s(200.0))) * 1e10, 2)
     1.55
@@ -205,7 +213,7 @@ def stokes_einstein_diffusivity_m2_s(temperature_c: npt.ArrayLike, viscosity_pa_
 
 
 def hnet2_vapour_pressure_bar(temperature_c: npt.ArrayLike, *, allow_supercritical: bool = False) -> np.ndarray:
-    """Diethylamine vapour pressure, bar (Antoine fit to the notes' DIPPR table; 1.1 % max deviation 25-220 °C).
+    """Diethylamine vapour pressure, bar (Antoine fit; within 1.2 % of McGarry 1983, 25-220 °C).
 
     Above the critical temperature (226.5 °C) there is no vapour pressure; with ``allow_supercritical=True`` the
     Antoine curve is extrapolated as a *pseudo* vapour pressure (a rough indicator for the bubble-point margin),

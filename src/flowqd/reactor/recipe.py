@@ -2,13 +2,15 @@
 
 Stock of the paper: InCl3 884.72 mg (4 mmol), ZnCl2 2.7257 g (20 mmol), oleylamine 40 mL (2 × 20 mL), and
 P(NEt2)3 (PDEA) 4.4 mL (16 mmol). Molar masses: InCl3 221.18, ZnCl2 136.29 (= 2725.7 mg / 20 mmol),
-PDEA 247.32 g/mol; PDEA density 0.903 g/mL [R, supplier value] → 4.4·0.903/247.32 = 16.07 mmol.
+PDEA 247.32 g/mol; PDEA density 0.903 g/mL (catalogue value, unverified) → 4.4·0.903/247.32 = 16.07 mmol.
 
-**Assumption: additive volumes**, the salts counted with their crystal volume (InCl3 3.46, ZnCl2 2.907 g/cm³ [R]):
-0.256 + 0.938 mL, so the stock is ≈ 45.6 mL and [In] = 0.0877 M, [Zn] = 0.439 M, [P] = 0.352 M (notes §0). Ignoring
-the salt volume would raise the concentrations by 2.7 %.
+**Assumption: additive volumes**, the salts counted with their crystal volume (InCl3 3.46, ZnCl2 2.907 g/cm³):
+0.256 + 0.938 mL, so the stock is ≈ 45.6 mL and [In] = 0.0877 M, [Zn] = 0.439 M, [P] = 0.352 M (computed by
+:func:`paper_stock`). Ignoring the salt volume would raise the concentrations by 2.7 %.  ZnCl2 2.907 g/cm³ is the
+CRC Handbook value; InCl3 3.46 g/cm³ is a catalogue value — the CRC Handbook lists 4.0 g/cm³, which would shrink the
+stock by 0.035 mL and raise [In] by 0.08 % (negligible; kept so that the pinned numbers stay).
 
-Shell (notes §4.2): the core stream (0.06 mL/min) meets neat DDT (0.03 mL/min, ρ 0.845 g/mL [R, verify],
+Shell: the core stream (0.06 mL/min) meets neat DDT (0.03 mL/min, ρ 0.845 g/mL: catalogue value, unverified,
 M 202.40) at a T-mixer: [Zn] = 0.439·2/3 = 0.29 M, [DDT] = 4.17·1/3 = 1.39 M, [InP] = [In]·X·2/3.
 
 Syringes: 2.5 mL, rated 20 bar (paper §3), used as two alternating syringes "to achieve a truly continuous flow".
@@ -151,7 +153,7 @@ class Stock(BaseModel):
 
     @property
     def hnet2_mole_fraction_max(self) -> float:
-        """Worst-case HNEt2 mole fraction (full transamination, nothing escaped; notes §3.6: ≈ 0.26)."""
+        """Worst-case HNEt2 mole fraction (full transamination, nothing escaped; ≈ 0.26 for the paper's stock)."""
         n_h = sum(c.amount_mmol * c.hnet2_per_mol for c in self.components)
         n_liq = sum(c.amount_mmol for c in self.components if c.role in ("solvent", "phosphorus"))
         return n_h / (n_h + n_liq) if n_h > 0 else 0.0
@@ -213,13 +215,13 @@ def paper_stock() -> Stock:
     """
     return Stock(name="Wang-Segets 2023 premixed stock", components=(
         Component(name="InCl3", role="indium", mass_mg=884.72, molar_mass_g_mol=221.18, density_g_ml=3.46,
-                  source="paper §2.2; crystal density 3.46 g/cm3 [R]"),
+                  source="paper §2.2; density 3.46 g/cm3 (catalogue; CRC Handbook: 4.0)"),
         Component(name="ZnCl2", role="zinc", mass_mg=2725.7, molar_mass_g_mol=136.29, density_g_ml=2.907,
-                  source="paper §2.2; crystal density 2.907 g/cm3 [R]"),
+                  source="paper §2.2; density 2.907 g/cm3 (CRC Handbook)"),
         Component(name="oleylamine", role="solvent", volume_ml=40.0, molar_mass_g_mol=267.49, density_g_ml=0.813,
-                  source="paper §2.2 (2 x 20 mL); density 0.813 g/mL at 25 °C [R, supplier]"),
+                  source="paper §2.2 (2 x 20 mL); density 0.813 g/mL at 25 °C (catalogue, unverified)"),
         Component(name="P(NEt2)3", role="phosphorus", volume_ml=4.4, molar_mass_g_mol=247.32, density_g_ml=0.903,
-                  hnet2_per_mol=3.0, source="paper §2.2 (16 mmol); density 0.903 g/mL [R, supplier]"),
+                  hnet2_per_mol=3.0, source="paper §2.2 (16 mmol); density 0.903 g/mL (catalogue, unverified)"),
     ))
 
 
@@ -274,7 +276,7 @@ class ShellConcentrations(NamedTuple):
 
 def shell_stream_concentrations(stock: Stock, core_flow_ml_min: float, shell_flow_ml_min: float, *,
                                 core_conversion: float = 1.0, feed: ShellFeed | None = None) -> ShellConcentrations:
-    """Zn, thiol and InP concentrations after the T-mixer (notes §4.2); InP from ``core_conversion`` of In.
+    """Zn, thiol and InP concentrations after the T-mixer (volume-weighted mixing); InP from ``core_conversion`` of In.
 
     >>> c = shell_stream_concentrations(paper_stock(), 0.06, 0.03, core_conversion=0.74)
     >>> round(c.zinc_m, 3), round(c.thiol_m, 2), round(c.inp_m, 4)

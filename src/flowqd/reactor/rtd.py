@@ -1,15 +1,16 @@
 """Residence-time distributions (RTD) of laminar flow in the coiled capillaries.
 
-Two regimes, chosen by θ = D τ / R² (residence time over radial diffusion time; notes §3.2):
+Two regimes, chosen by θ = D τ / R² (residence time over radial diffusion time):
 
-- **Dispersion** (θ ≥ ``theta_switch``, default 1; Taylor–Aris regime, Ananthakrishnan–Gill–Barduhn map [R]): axial
+- **Dispersion** (θ ≥ ``theta_switch``, default 1; Taylor–Aris regime; the regime map of V. Ananthakrishnan,
+  W. N. Gill, A. J. Barduhn, AIChE J. 1965, 11, 1063 — citation details not checked): axial
   dispersion with D_ax = D + f·ū²R²/(48 D) and Bodenstein number Bo = ū L / D_ax. The RTD is the inverse-Gaussian
   (first-passage) solution E(t) = [Bo τ/(4π t³)]^½ exp[−Bo (t − τ)²/(4 τ t)]: normalised, mean exactly τ, variance
   2τ²/Bo (the closed-vessel σ² = 2/Bo − 2(1 − e^−Bo)/Bo² to O(Bo⁻²); the open-open form would shift the mean to
   τ(1 + 2/Bo)).
 - **Laminar segregated** (θ < ``theta_switch``): pure convection in Poiseuille flow, E(t) = τ²/(2t³) for t ≥ τ/2
-  (Levenspiel [R]); it has an infinite variance (wall tail) and ignores the diffusion that shortens that tail, so it
-  is the conservative (broad) limit.
+  (O. Levenspiel, *Chemical Reaction Engineering*, 3rd ed., Wiley 1999, ch. 15); it has an infinite variance (wall
+  tail) and ignores the diffusion that shortens that tail, so it is the conservative (broad) limit.
 
 **Dean reduction** f(De²Sc) of the Taylor term. Verified limits (Johnson & Kamm, J. Fluid Mech. 1986, 172, 329,
 abstract; agreeing with Janssen 1976): De²Sc is the controlling parameter and D_eff falls to ≈ 0.2 of its
@@ -69,7 +70,8 @@ Species = Literal["particle", "molecule"]
 DEAN_REDUCTION_MIN: float = 0.2
 #: ASSUMPTION: De²Sc at which the reduction is half-way (interpolation not verified; calibrate with a tracer pulse).
 DEAN_REDUCTION_MIDPOINT: float = 100.0
-#: θ = Dτ/R² above which the Taylor-dispersion model is used (≈ 0.5-1 in the literature map [R]).
+#: θ = Dτ/R² above which the Taylor-dispersion model is used (≈ 0.5-1 in the Ananthakrishnan–Gill–Barduhn map; the
+#: switch value is our choice, not checked against their figure).
 THETA_SWITCH: float = 1.0
 
 
@@ -105,7 +107,8 @@ def dispersion_numbers(tau_min: float, length_m: float, inner_diameter_mm: float
                        de2sc: float = 0.0, dean_reduction: bool = True) -> tuple[float, float]:
     """(θ, Bo) of a tube: θ = D τ / R², Bo = ū L / D_ax with ū = L/τ.
 
-    The notes' table (§3.1, no Dean reduction) gives θ_QD = 1.35 and Bo_QD = 65 at 0.1 mL/min, 200 °C:
+    Nanocrystals (Stokes–Einstein D = 1.55e-10 m²/s) at 0.1 mL/min, 200 °C, without Dean reduction: θ ≈ 1.3 and
+    Bo ≈ 65, i.e. transitional between the Taylor and the convection regime:
 
     >>> theta, bo = dispersion_numbers(35.95, 4.6, 0.9975, 1.55e-10, dean_reduction=False)
     >>> round(theta, 2), round(bo)
@@ -186,6 +189,12 @@ class ResidenceTimeDistribution:
         return cls(float(tau_min), regime, None if bodenstein is None else float(bodenstein),
                    None if theta is None else float(theta))
 
+    def _bo(self) -> float:
+        """The Bodenstein number of the dispersion regime (set whenever the regime is dispersion: __post_init__)."""
+        if self.bodenstein is None:
+            raise RangeError("RTD: the laminar regime has no Bodenstein number")
+        return float(self.bodenstein)
+
     # --- distribution ------------------------------------------------------------------------------------------
     def pdf(self, t_min: npt.ArrayLike) -> np.ndarray:
         """E(t), 1/min."""
@@ -194,7 +203,7 @@ class ResidenceTimeDistribution:
         if self.regime == "laminar":
             safe = np.where(t >= 0.5 * tau, t, tau)
             return np.where(t >= 0.5 * tau, tau**2 / (2.0 * safe**3), 0.0)
-        bo = float(self.bodenstein)  # type: ignore[arg-type]
+        bo = self._bo()
         safe = np.where(t > 0, t, tau)
         e = np.sqrt(bo * tau / (4.0 * np.pi * safe**3)) * np.exp(-bo * (safe - tau) ** 2 / (4.0 * tau * safe))
         return np.where(t > 0, e, 0.0)
@@ -206,14 +215,14 @@ class ResidenceTimeDistribution:
         if self.regime == "laminar":
             safe = np.where(t >= 0.5 * tau, t, tau)
             return np.where(t >= 0.5 * tau, 1.0 - tau**2 / (4.0 * safe**2), 0.0)
-        return _ig_cdf(t, tau, float(self.bodenstein))  # type: ignore[arg-type]
+        return _ig_cdf(t, tau, self._bo())
 
     @property
     def variance_min2(self) -> float:
         """Variance of E, min² (infinite for the laminar regime)."""
         if self.regime == "laminar":
             return float("inf")
-        return 2.0 * self.tau_min**2 / float(self.bodenstein)  # type: ignore[arg-type]
+        return 2.0 * self.tau_min**2 / self._bo()
 
     def quantile_min(self, fraction: npt.ArrayLike) -> np.ndarray:
         """t such that F(t) = fraction (0 ≤ fraction < 1)."""

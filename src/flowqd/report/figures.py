@@ -89,10 +89,8 @@ def plot_psds(psds: Mapping[str, Curve], path: str | Path) -> Path | None:
     ax = axes[0, 0]
     for (label, (d, q)), color in zip(psds.items(), _colors(len(psds)), strict=True):
         d, q = np.asarray(d, float), np.asarray(q, float)
-        lo, hi = 0, 0  # nothing above zero: the first points only
-        if q.size and np.max(q) > 0:
-            kept = np.flatnonzero(q > 1e-4 * float(np.max(q)))
-            lo, hi = int(kept[0]), int(kept[-1])
+        keep = q > 1e-4 * float(np.max(q)) if q.size and np.max(q) > 0 else np.ones(q.size, dtype=bool)
+        lo, hi = (np.flatnonzero(keep)[[0, -1]] if np.any(keep) else (0, q.size - 1))
         ax.plot(d[max(lo - 5, 0):hi + 6], q[max(lo - 5, 0):hi + 6], color=color, lw=1.4, label=label)
     ax.set_xlabel("Diameter x (nm)")
     ax.set_ylabel("q$_3$(x) (1/nm)")

@@ -102,16 +102,22 @@ def _simulate_request_model() -> type[BaseModel]:
     from flowqd.reactor import conditions as c
 
     lo, hi = c.PUMP_RANGE_ML_MIN
-    bounds: dict[str, dict[str, float]] = {
-        "core_temperature_c": {"ge": c.MIN_TEMPERATURE_C, "le": c.CORE_MAX_TEMPERATURE_C},
-        "core_flow_ml_min": {"ge": lo, "le": hi}, "ddt_flow_ml_min": {"ge": lo, "le": hi},
-        "shell_temperature_c": {"ge": c.MIN_TEMPERATURE_C, "le": c.SHELL_MAX_TEMPERATURE_C},
-        "core_units": {"ge": 1, "le": c.UNITS_PER_BOX}, "shell_units": {"ge": 1, "le": c.UNITS_PER_BOX},
-        "inlet_line_m": {"ge": 0.0, "le": MAX_INLET_LINE_M}}
+    bounds: dict[str, tuple[float, float]] = {
+        "core_temperature_c": (c.MIN_TEMPERATURE_C, c.CORE_MAX_TEMPERATURE_C),
+        "core_flow_ml_min": (lo, hi), "ddt_flow_ml_min": (lo, hi),
+        "shell_temperature_c": (c.MIN_TEMPERATURE_C, c.SHELL_MAX_TEMPERATURE_C),
+        "core_units": (1, c.UNITS_PER_BOX), "shell_units": (1, c.UNITS_PER_BOX),
+        "inlet_line_m": (0.0, MAX_INLET_LINE_M)}
     hints = get_type_hints(Conditions)
-    fields: dict[str, Any] = {
-        f.name: (hints[f.name], Field(... if f.default is dataclasses.MISSING else f.default, **bounds.get(f.name, {})))
-        for f in dataclasses.fields(Conditions)}
+
+    def field(f: dataclasses.Field[Any]) -> Any:
+        default = ... if f.default is dataclasses.MISSING else f.default
+        if f.name not in bounds:
+            return Field(default)
+        ge, le = bounds[f.name]
+        return Field(default, ge=ge, le=le)
+
+    fields: dict[str, Any] = {f.name: (hints[f.name], field(f)) for f in dataclasses.fields(Conditions)}
     return create_model("SimulateRequest", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
                         bands=(bool, False), **fields)
 
@@ -341,7 +347,7 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
                 kind: Literal["absorbance", "pl", "intensity", "transmittance"] | None = None) -> list[dict[str, Any]]:
         """Spectra metadata (no arrays)."""
         rid = run_id(run)
-        cond_index = {c.id: c.index for c in store.conditions(rid)}
+        cond_index: dict[int | None, int] = {c.id: c.index for c in store.conditions(rid)}
         return plain([{"seq": s.seq, "kind": s.kind, "condition_index": cond_index.get(s.condition_id),
                        "acquired_at": s.acquired_at, "t_s": s.t_s, "n_points": s.n_points,
                        "saturated": s.saturated, "integration_ms": s.integration_ms, "averages": s.averages}
@@ -417,13 +423,15 @@ def create_app(db: str, *, auth: bool = True, trusted_hosts: Sequence[str] = LOO
             return HTMLResponse(path.read_text(encoding="utf-8"))
 
     @app.post("/api/simulate", tags=["twin"], responses=errors(400, 401, 422, 429))
-    def simulate(req: SimulateRequest, who: Viewer) -> dict[str, Any]:  # type: ignore[valid-type]
+    # SimulateRequest is built at import time from Conditions' fields (create_model): a class FastAPI reads, but a
+    # variable to a static checker
+    def simulate(req: SimulateRequest, who: Viewer) -> dict[str, Any]:  # pyright: ignore[reportInvalidTypeForm]
         """Twin prediction for a set of conditions (writes nothing; every role)."""
         from flowqd.twin import Twin
 
         if app.state.twin is None:
             app.state.twin = Twin.default()
-        fields = req.model_dump()  # type: ignore[attr-defined]
+        fields = req.model_dump()
         bands = fields.pop("bands")
         with heavy("simulate"):
             return plain(app.state.twin.predict(Conditions(**fields), bands=bands).to_dict())

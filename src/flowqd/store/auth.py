@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flowqd.errors import FlowqdError
@@ -139,7 +139,8 @@ class TokenStore:
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        Base.metadata.create_all(store.engine, tables=[ApiToken.__table__, WebSession.__table__])
+        Base.metadata.create_all(store.engine, tables=[Base.metadata.tables[ApiToken.__tablename__],
+                                                        Base.metadata.tables[WebSession.__tablename__]])
         self._verified: dict[str, int] = {}  # sha256(token) -> token id, after one Argon2 check
 
     # ------------------------------------------------------------------ tokens
@@ -184,7 +185,7 @@ class TokenStore:
             assert tok is not None
             if tok.revoked_at is None:
                 tok.revoked_at = utcnow()
-            s.execute(WebSession.__table__.delete().where(WebSession.token_id == tok.id))
+            s.execute(delete(WebSession).where(WebSession.token_id == tok.id))
             row = tok
         self._verified = {k: v for k, v in self._verified.items() if v != row.id}
         return row
@@ -244,7 +245,7 @@ class TokenStore:
     def close_session(self, sid: str) -> None:
         """End a browser session (logout)."""
         with self.store._session() as s:
-            s.execute(WebSession.__table__.delete().where(WebSession.id_sha256 == _sha256(sid)))
+            s.execute(delete(WebSession).where(WebSession.id_sha256 == _sha256(sid)))
 
     @staticmethod
     def csrf_ok(identity: Identity, header: str | None) -> bool:

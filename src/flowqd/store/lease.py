@@ -27,9 +27,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import CursorResult, Result, delete, or_, update
 
 from flowqd.errors import LeaseHeld, LeaseLost
 from flowqd.store.models import RunLease as LeaseRow
@@ -85,6 +85,13 @@ class LeaseInfo:
         return False
 
 
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (an ORM bulk UPDATE without RETURNING gives a :class:`CursorResult`)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE returned {type(result).__name__}, not a CursorResult")
+    return result.rowcount
+
 def make_holder() -> str:
     """A holder name unique to this process and call: ``HOST:PID:TOKEN``."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -126,8 +133,8 @@ def acquire(store: Store, run_id: int, me: str, *, ttl_s: float = DEFAULT_TTL_S)
         if not dead and current.holder != me:
             cond.append(or_(LeaseRow.heartbeat_at < stale_before, LeaseRow.holder == me))
     with store._session() as s:
-        taken = s.execute(update(LeaseRow).where(*cond).values(holder=me, acquired_at=now, heartbeat_at=now)
-                          .execution_options(synchronize_session=False)).rowcount
+        taken = _rowcount(s.execute(update(LeaseRow).where(*cond).values(holder=me, acquired_at=now, heartbeat_at=now)
+                                    .execution_options(synchronize_session=False)))
     if taken == 1:
         return LeaseInfo(run_id, me, now, now)
     current = holder(store, run_id) or current
@@ -139,8 +146,8 @@ def acquire(store: Store, run_id: int, me: str, *, ttl_s: float = DEFAULT_TTL_S)
 def renew(store: Store, run_id: int, me: str) -> None:
     """Move the heartbeat of ``me``'s lease forward; :class:`LeaseLost` if another process holds it now."""
     with store._session() as s:
-        n = s.execute(update(LeaseRow).where(LeaseRow.run_id == run_id, LeaseRow.holder == me)
-                      .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        n = _rowcount(s.execute(update(LeaseRow).where(LeaseRow.run_id == run_id, LeaseRow.holder == me)
+                                .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)))
     if n != 1:
         now = holder(store, run_id)
         raise LeaseLost(f"run {run_id}: lease lost to {now.holder if now else 'nobody'}; this engine stops")

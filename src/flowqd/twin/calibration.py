@@ -63,7 +63,8 @@ __all__ = ["CALIBRATION_CONDITIONS", "DEFAULT_NOISE", "FIT_PARAMETERS", "PAPER_T
            "calibrate_shell", "core_peaks_nm", "residuals", "sample_posterior", "write_parameters"]
 
 #: (name, transform, lower, upper, prior mean, prior sd) in transformed units; "log" = log10 of the SI value,
-#: "kJ" = value/1000.  v3: the magic-size-cluster route (``cluster_share`` = 1, CNT off: ``log10_a_j`` = 0).
+#: "kJ" = value/1000.  v3: the magic-size-cluster route (``cluster_share`` = 1, CNT off:
+#: ``log10_nucleation_prefactor_per_m3_s`` = 0).
 FIT_PARAMETERS: tuple[tuple[str, str, float, float, float, float], ...] = (
     ("k0_ref_per_s", "log", -5.0, 0.0, float(np.log10(1 / 300)), 1.5),
     ("ea0_j_mol", "kJ", 30.0, 200.0, 90.0, 40.0),
@@ -108,7 +109,7 @@ DEFAULT_NOISE: dict[str, float] = {"x13_nm": 0.03, "peak_wavelength_nm": 2.0, "r
 PARAMETER_FILE_VERSION = 3
 _PRODUCTION_PER_Q_X = 60.0 * 87.7e-3 * 145.79  # mg/h per (mL/min · conversion) at [In] = 87.7 mM
 #: Fixed parts of the v3 kinetics (not fitted).
-V3_FIXED: dict[str, float] = {"cluster_share": 1.0, "log10_a_j": 0.0, "alpha": 0.0}
+V3_FIXED: dict[str, float] = {"cluster_share": 1.0, "log10_nucleation_prefactor_per_m3_s": 0.0, "alpha": 0.0}
 
 
 def _names() -> list[str]:
@@ -412,7 +413,8 @@ def calibrate(objective: PaperObjective | RunObjective | None = None, *, start: 
               backend: str = "auto", progress: ProgressFn | None = None) -> CalibrationResult:
     """MAP fit of :data:`FIT_PARAMETERS` (or the ``free`` subset) to ``objective`` (default: the paper).
 
-    ``prior`` = (mean, sd) over all :data:`FIT_PARAMETERS` in transformed units (default: their notes priors).
+    ``prior`` = (mean, sd) over all :data:`FIT_PARAMETERS` in transformed units (default: the priors listed there,
+    set by hand to span plausible literature ranges; not fitted to data).
     Deterministic (fixed start, no randomness).  ``progress(stage, done, total)`` is called after each model call.
     """
     from scipy.optimize import least_squares
@@ -461,8 +463,9 @@ def calibrate(objective: PaperObjective | RunObjective | None = None, *, start: 
                          feed_in_mol_m3, _backend(backend, len(thetas), objective.conditions))
         return np.stack([(vector(t, o) - f0) / h for t, o, h in zip(thetas, outs, steps, strict=True)], axis=1)
 
-    sol = least_squares(fun, theta0, jac=jac, bounds=(lo, hi), x_scale="jac", max_nfev=max_nfev,
-                        xtol=1e-6, ftol=1e-6)
+    # scipy annotates ``jac`` by its default ('2-point', a str); a callable is documented and supported
+    sol = least_squares(fun, theta0, jac=jac, bounds=(lo, hi),  # pyright: ignore[reportArgumentType]
+                        x_scale="jac", max_nfev=max_nfev, xtol=1e-6, ftol=1e-6)
     params = _to_params(sol.x, base, idx)
     cov_free = np.linalg.pinv(sol.jac.T @ sol.jac)
     theta_all = _from_params(params)
@@ -538,8 +541,11 @@ def sample_posterior(result: CalibrationResult, objective: PaperObjective | RunO
     sampler.random_state = np.random.RandomState(seed).get_state()
     sampler.run_mcmc(p0, n_steps, progress=False)
     chain = sampler.get_chain(discard=n_steps // 2)  # (steps, walkers, ndim)
+    log_probs = sampler.get_log_prob(discard=n_steps // 2)
+    if chain is None or log_probs is None:  # emcee returns None only without a backend, never after run_mcmc
+        raise RangeError("the posterior sampler stored no chain")
     flat = chain.reshape(-1, ndim)
-    lp_flat = sampler.get_log_prob(discard=n_steps // 2).reshape(-1)
+    lp_flat = log_probs.reshape(-1)
     keep_mask = _burnt_in(lp_flat, ndim)
     flat = flat[keep_mask]
     take = np.linspace(0, flat.shape[0] - 1, min(keep, flat.shape[0])).round().astype(int)
@@ -563,8 +569,9 @@ def calibrate_observations(observations: Sequence[Observation], base: Any, *, fr
     """Fit the twin ``base`` (:class:`~flowqd.twin.TwinParameters`) to a lab's measured conditions.
 
     Prior: Gaussian per parameter with the mean at ``base``'s values and the sd of ``base``'s posterior samples
-    (the paper calibration's uncertainty; the notes prior sd where ``base`` has no samples), so the run's data
-    update what they constrain.  MAP by :func:`calibrate`, then :func:`sample_posterior` (``n_steps`` > 0).
+    (the paper calibration's uncertainty; the :data:`FIT_PARAMETERS` prior sd where ``base`` has no samples), so
+    the run's data update what they constrain.  MAP by :func:`calibrate`, then :func:`sample_posterior`
+    (``n_steps`` > 0).
     """
     objective = RunObjective(observations, noise=getattr(base, "noise", None) or None, name=name)
     names = _names()

@@ -1,6 +1,7 @@
 """Core (HB1) stage of the twin: reactor train → RTD weights → batched PBE → outlet PSD statistics.
 
-Segregated flow (notes §2.4; FIMOR's continuous ZnO plant, Haderlein et al. 2015): every fluid element is a batch
+Segregated flow (Levenspiel, *Chemical Reaction Engineering*, 3rd ed. 1999, ch. 11; as in FIMOR's continuous ZnO
+plant, N. Haderlein et al., Chem. Eng. J. 2015, 260, 706): every fluid element is a batch
 reactor that heats up on entering HB1 and reacts for its own residence time; the outlet is
 ``n_out(r) = ∫ E_p(t)·n_batch(r, t; T) dt`` with ``E_p`` the **particle** RTD of the HB1 section from
 :func:`flowqd.reactor.rtd.section_rtd` (Taylor–Aris with Dean reduction, or laminar-segregated for θ < 1).

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flowqd.errors import ConfigError, RangeError
-from flowqd.kinetics.pbe import INP_MOLAR_VOLUME_M3_MOL, KineticParameters
+from flowqd.kinetics.pbe import INP_MOLAR_VOLUME_M3_MOL, KineticParameters, current_parameter_name
 from flowqd.kinetics.shell import ShellParameters
 from flowqd.reactor.conditions import Conditions
 from flowqd.twin.core import CoreOutlet, NumericsOptions, core_outlet
@@ -101,7 +101,7 @@ class TwinParameters:
             src = str(path)
         try:
             data = json.loads(text)
-            kin = KineticParameters(**data["kinetics"])
+            kin = KineticParameters.from_dict(data["kinetics"])
             shell = ShellParameters(**data.get("shell", {}))
             fit = data.get("fit", {})
             num = NumericsOptions(**data.get("numerics", {}))
@@ -109,7 +109,7 @@ class TwinParameters:
             theta = np.asarray(fit["theta"], dtype=float) if "theta" in fit else None
             post = fit.get("posterior", {})
             samples = np.asarray(post["samples"], dtype=float) if "samples" in post else None
-            names = tuple(fit.get("parameters", ()))
+            names = tuple(current_parameter_name(str(n)) for n in fit.get("parameters", ()))
             if samples is not None and (samples.ndim != 2 or samples.shape[1] != len(names)):
                 raise TypeError(f"posterior samples must be (n, {len(names)})")
             noise = {str(k): float(v) for k, v in post.get("noise", {}).items()}
@@ -181,7 +181,10 @@ class Prediction:
 
 @dataclass(frozen=True)
 class BatchPrediction:
-    """Twin output for many conditions: every scalar field as an array over conditions, arrays stacked."""
+    """Twin output for many conditions: every scalar field as an array over conditions, arrays stacked.
+
+    Each name of :data:`SCALAR_FIELDS` is a property (``pred.x13_nm`` is ``pred.scalars["x13_nm"]``).
+    """
 
     conditions: tuple[Conditions, ...]
     scalars: dict[str, np.ndarray]
@@ -198,35 +201,100 @@ class BatchPrediction:
     def __len__(self) -> int:
         return len(self.conditions)
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        scalars = self.__dict__.get("scalars", {})
-        if name in scalars:
-            return scalars[name]
-        raise AttributeError(name)
+    @property
+    def residence_time_min(self) -> np.ndarray:
+        """Residence time in the core section, min."""
+        return self.scalars["residence_time_min"]
+
+    @property
+    def pressure_drop_bar(self) -> np.ndarray:
+        """Pressure drop over the reactor, bar."""
+        return self.scalars["pressure_drop_bar"]
+
+    @property
+    def reynolds(self) -> np.ndarray:
+        """Reynolds number of the core flow."""
+        return self.scalars["reynolds"]
+
+    @property
+    def dean(self) -> np.ndarray:
+        """Dean number of the core flow."""
+        return self.scalars["dean"]
+
+    @property
+    def peak_wavelength_nm(self) -> np.ndarray:
+        """First-exciton absorbance peak, nm."""
+        return self.scalars["peak_wavelength_nm"]
+
+    @property
+    def x13_nm(self) -> np.ndarray:
+        """Mean diameter x1,3 of the volume-weighted PSD, nm."""
+        return self.scalars["x13_nm"]
+
+    @property
+    def sigma_nm(self) -> np.ndarray:
+        """Standard deviation of the PSD, nm."""
+        return self.scalars["sigma_nm"]
+
+    @property
+    def rsd(self) -> np.ndarray:
+        """Relative standard deviation of the PSD (fraction)."""
+        return self.scalars["rsd"]
+
+    @property
+    def conversion(self) -> np.ndarray:
+        """In conversion into dots (fraction)."""
+        return self.scalars["conversion"]
+
+    @property
+    def production_mg_h(self) -> np.ndarray:
+        """InP production rate, mg/h."""
+        return self.scalars["production_mg_h"]
+
+    @property
+    def pl_peak_nm(self) -> np.ndarray:
+        """PL peak of the InP/ZnS shell product, nm (NaN for cores)."""
+        return self.scalars["pl_peak_nm"]
+
+    @property
+    def pl_fwhm_nm(self) -> np.ndarray:
+        """PL FWHM of the shell product, nm (NaN for cores)."""
+        return self.scalars["pl_fwhm_nm"]
+
+    @property
+    def plqy(self) -> np.ndarray:
+        """PL quantum yield of the shell product (fraction; NaN for cores)."""
+        return self.scalars["plqy"]
+
+    @property
+    def shell_thickness_nm(self) -> np.ndarray:
+        """ZnS shell thickness, nm (NaN for cores)."""
+        return self.scalars["shell_thickness_nm"]
 
     def __getitem__(self, i: int) -> Prediction:
-        s = {k: float(v[i]) for k, v in self.scalars.items()}
+        def scalar(name: str) -> float:
+            return float(self.scalars[name][i])
 
-        def band(k: str) -> tuple[float, float]:
-            v = self.bands.get(k)
-            return _NAN2 if v is None else (float(v[i, 0]), float(v[i, 1]))
-
-        def interval(k: str) -> tuple[float, float]:
-            v = self.intervals.get(k)
+        def pair(table: dict[str, np.ndarray], name: str) -> tuple[float, float]:
+            v = table.get(name)
             return _NAN2 if v is None else (float(v[i, 0]), float(v[i, 1]))
 
         return Prediction(
-            self.conditions[i], residence_time_min=s["residence_time_min"], pressure_drop_bar=s["pressure_drop_bar"],
-            reynolds=s["reynolds"], dean=s["dean"], peak_wavelength_nm=s["peak_wavelength_nm"], x13_nm=s["x13_nm"],
-            sigma_nm=s["sigma_nm"], rsd=s["rsd"], conversion=s["conversion"], production_mg_h=s["production_mg_h"],
-            pl_peak_nm=s["pl_peak_nm"], pl_fwhm_nm=s["pl_fwhm_nm"], plqy=s["plqy"],
-            shell_thickness_nm=s["shell_thickness_nm"], psd_diameter_nm=self.psd_diameter_nm, psd_q3=self.psd_q3[i],
+            self.conditions[i], residence_time_min=scalar("residence_time_min"),
+            pressure_drop_bar=scalar("pressure_drop_bar"), reynolds=scalar("reynolds"), dean=scalar("dean"),
+            peak_wavelength_nm=scalar("peak_wavelength_nm"), x13_nm=scalar("x13_nm"), sigma_nm=scalar("sigma_nm"),
+            rsd=scalar("rsd"), conversion=scalar("conversion"), production_mg_h=scalar("production_mg_h"),
+            pl_peak_nm=scalar("pl_peak_nm"), pl_fwhm_nm=scalar("pl_fwhm_nm"), plqy=scalar("plqy"),
+            shell_thickness_nm=scalar("shell_thickness_nm"),
+            psd_diameter_nm=self.psd_diameter_nm, psd_q3=self.psd_q3[i],
             absorbance_wavelength_nm=self.absorbance_wavelength_nm, absorbance=self.absorbance[i],
             pl_wavelength_nm=self.pl_wavelength_nm, pl_intensity=self.pl_intensity[i],
-            x13_nm_band=band("x13_nm"), peak_wavelength_nm_band=band("peak_wavelength_nm"), rsd_band=band("rsd"),
-            conversion_band=band("conversion"), peak_wavelength_nm_interval=interval("peak_wavelength_nm"),
-            x13_nm_interval=interval("x13_nm"), rsd_interval=interval("rsd"),
-            conversion_interval=interval("conversion"), production_mg_h_interval=interval("production_mg_h"))
+            x13_nm_band=pair(self.bands, "x13_nm"), peak_wavelength_nm_band=pair(self.bands, "peak_wavelength_nm"),
+            rsd_band=pair(self.bands, "rsd"), conversion_band=pair(self.bands, "conversion"),
+            peak_wavelength_nm_interval=pair(self.intervals, "peak_wavelength_nm"),
+            x13_nm_interval=pair(self.intervals, "x13_nm"), rsd_interval=pair(self.intervals, "rsd"),
+            conversion_interval=pair(self.intervals, "conversion"),
+            production_mg_h_interval=pair(self.intervals, "production_mg_h"))
 
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per condition (scalars and bands)."""
@@ -482,10 +550,12 @@ class Twin:
         return scal, absorb, pl_wl, pl_i
 
     def _shell_tau(self, c: Conditions) -> float:
+        from flowqd.reactor.geometry import paper_train
         from flowqd.reactor.hydraulics import residence_time_min
 
-        # HB2 units as calibrated: 3.595 mL each (the geometry gives π/4·d²·L = 3.5948 mL; design.md §6, issue 7)
-        volume = 3.595 * c.shell_units
+        # HB2's coils switched in, from the geometry (π/4·d²·L = 3.5948 mL per unit; Wang & Segets 2023, §2)
+        shell_box = paper_train(shell=True, shell_units=c.shell_units).boxes[1]
+        volume = float(sum(t.volume_ml for t in shell_box.tubes))
         return float(residence_time_min(volume, c.core_flow_ml_min + c.ddt_flow_ml_min))
 
     def _pl_classes(self, pred: Prediction) -> tuple[np.ndarray, np.ndarray]:

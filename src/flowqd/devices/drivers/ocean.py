@@ -118,7 +118,7 @@ def from_config(role: str, cfg: Any, clock: Clock, device: Any = None) -> OceanS
     """Open the spectrometer with serial number ``port`` (or the first one) via seabreeze."""
     if device is None:
         try:
-            from seabreeze.spectrometers import Spectrometer  # type: ignore[import-not-found]
+            from seabreeze.spectrometers import Spectrometer  # pyright: ignore[reportMissingImports]  # [hardware] extra
         except ImportError:
             raise ConfigError("driver 'seabreeze' needs python-seabreeze: pip install 'flowqd[hardware]'") from None
         device = Spectrometer.from_serial_number(cfg.port) if cfg.port else Spectrometer.from_first_available()

@@ -51,7 +51,7 @@ class SerialLineTransport:
 
     def __init__(self, port: str, baudrate: int = 9600, terminator: bytes = b"\r") -> None:
         try:
-            import serial  # type: ignore[import-not-found]
+            import serial  # pyright: ignore[reportMissingModuleSource]  # pyserial (stubs bundled): the [hardware] extra
         except ImportError:
             raise ConfigError("this driver needs pyserial: pip install 'flowqd[hardware]'") from None
         self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0.1)
@@ -81,7 +81,7 @@ class PymodbusClient:
 
     def __init__(self, port: str, baudrate: int = 9600, timeout_s: float = 1.0) -> None:
         try:
-            from pymodbus.client import ModbusSerialClient  # type: ignore[import-not-found]
+            from pymodbus.client import ModbusSerialClient  # pyright: ignore[reportMissingImports]  # [hardware] extra
         except ImportError:
             raise ConfigError("this driver needs pymodbus: pip install 'flowqd[hardware]'") from None
         self._client: Any = ModbusSerialClient(port=port, baudrate=baudrate, timeout=timeout_s)
