@@ -62,9 +62,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from flowqd.analysis.exciton import noise_level_estimate
     from flowqd.analysis.psd import (
-        _batch_solve,
-        _batch_workers,
-        _moments_from_p,
         invert_psd,
         invert_psd_batch,
         prune_islands,
@@ -72,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         select_lambda_gcv,
         solve_nnls_scipy,
     )
+    from flowqd.analysis.psd.batch import _batch_workers
+    from flowqd.analysis.psd.kernel import _moments_from_p
+    from flowqd.analysis.psd.solvers import _batch_solve
     from flowqd.analysis.spectrum import Spectrum
 
     wl, e, A = make_spectra(args.batch)

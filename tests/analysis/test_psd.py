@@ -252,7 +252,7 @@ def test_reduced_form_equals_stacked() -> None:
 
 
 def test_batched_solvers_equal_scipy_and_each_other() -> None:
-    from flowqd.analysis.psd import _batch_solve
+    from flowqd.analysis.psd.solvers import _batch_solve
 
     e, As = _batch_problem(12, seed=9)
     prob = regularized_problem(e)
@@ -269,7 +269,9 @@ def test_batched_pruning_equals_per_row_loop() -> None:
     """The vectorised pruning (normal-equation χ², runs labelled by cumulative sums) makes the same decisions and
     the same rescaling as :func:`prune_islands` row by row."""
     from flowqd.analysis.exciton import noise_level_estimate
-    from flowqd.analysis.psd import _batch_solve_numpy_kta, _prune_islands_batch, prune_islands
+    from flowqd.analysis.psd import prune_islands
+    from flowqd.analysis.psd.results import _prune_islands_batch
+    from flowqd.analysis.psd.solvers import _batch_solve_numpy_kta
 
     e, As = _batch_problem(60, seed=11)
     prob = regularized_problem(e)
@@ -287,18 +289,6 @@ def test_batched_pruning_equals_per_row_loop() -> None:
     assert n_multi > 0  # the test set does exercise islands
 
 
-def test_batch_numpy_restores_blas_threads() -> None:
-    from flowqd.analysis.psd import _openblas_threads_api
-
-    api = _openblas_threads_api()
-    if api is None:
-        pytest.skip("numpy is not linked to its bundled OpenBLAS")
-    before = int(api[0]())
-    e, As = _batch_problem(4, seed=2)
-    invert_psd_batch(e, As)
-    assert int(api[0]()) == before
-
-
 def test_batch_result_does_not_depend_on_worker_threads() -> None:
     e, As = _batch_problem(600, seed=21)  # 600 rows: 2 chunks of >= 256 rows with 2 workers
     one = invert_psd_batch(e, As, workers=1)
@@ -313,7 +303,8 @@ def test_batch_result_does_not_depend_on_worker_threads() -> None:
 def test_batch_residual_equals_direct_residual() -> None:
     """The batch's residual comes from the normal equations (‖a‖² − 2xᵀKᵀa + xᵀKᵀKx); it must equal the directly
     computed ‖a − Kx‖² — also for a noise-free row, where that form cancels and the direct product is used."""
-    from flowqd.analysis.psd import _batch_solve_numpy_kta, _residual_ss
+    from flowqd.analysis.psd.batch import _residual_ss
+    from flowqd.analysis.psd.solvers import _batch_solve_numpy_kta
 
     e, As = _batch_problem(8, seed=4)
     exact = forward_absorbance(GRID, psd_lognormal(GRID, 3.0, 0.1), e)

@@ -111,7 +111,7 @@ def _smooth(y: np.ndarray, wavelength_nm: np.ndarray, window_nm: float) -> np.nd
     n = _savgol_points(window_nm, wavelength_nm)
     if n < 5:
         return y.copy()
-    return savgol_filter(y, n, 3)
+    return np.asarray(savgol_filter(y, n, 3), dtype=float)
 
 
 def find_exciton(
@@ -214,7 +214,8 @@ def find_exciton(
         # of the padded range, the edge treatment cannot reach it and the cheap "nearest" mode gives the same d2
         half = n2 // 2
         edge_free = idx[0] >= half and idx[-1] <= w_all.size - 1 - half
-        d2 = savgol_filter(spectrum.values[pad], n2, 3, deriv=2, mode="nearest" if edge_free else "interp")
+        d2 = np.asarray(savgol_filter(spectrum.values[pad], n2, 3, deriv=2, mode="nearest" if edge_free else "interp"),
+                        dtype=float)
         j = idx[2:-2]
         ok = y_all[j] > np.min(y) + 0.2 * span
         if not np.any(ok):

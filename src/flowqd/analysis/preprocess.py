@@ -261,7 +261,7 @@ def smooth(spectrum: Spectrum, window_nm: float, polyorder: int = 2) -> Spectrum
             f"smoothing window {window_nm:g} nm ({n} points) is longer than the spectrum ({spectrum.n_points})",
             source=_src(spectrum),
         )
-    return spectrum.with_values(savgol_filter(spectrum.values, n, polyorder, mode="interp"))
+    return spectrum.with_values(np.asarray(savgol_filter(spectrum.values, n, polyorder, mode="interp"), dtype=float))
 
 
 def _density_flag(spectrum: Spectrum, density: bool | None) -> bool:
