@@ -82,7 +82,7 @@ def populate_demo_run(
             sigma = rsd * x13
             store.add_analysis(sid, "psd", {
                 "peak_wavelength_nm": peak, "x13_nm": x13, "sigma_nm": sigma, "rsd": rsd,
-                "conversion": 0.5 + 0.2 * frac,
+                "yield": 0.5 + 0.2 * frac,
                 "psd": {"diameter_nm": d.tolist(),
                         "q3": (np.exp(-0.5 * ((d - x13) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))).tolist()},
             })
@@ -93,7 +93,7 @@ def populate_demo_run(
                                          counts=pl + dark, dark=dark, processed=pl, t_s=t_s + 125.0,
                                          integration_ms=100.0)
                 store.add_analysis(sid, "pl", {"peak_wavelength_nm": 607.0, "fwhm_nm": 90.0, "plqy": 0.309,
-                                               "cie_xy": [0.553, 0.441]})
+                                               "cie_x": 0.553, "cie_y": 0.441})
                 seq += 1
         store.finish_condition(cid)
         previous_c = temp

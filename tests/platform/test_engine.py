@@ -125,7 +125,7 @@ def test_core_shell_condition_runs_both_boxes_and_pl(rig):
     assert len(pl) == 3
     # surrogate: exciton 200 C / 0.06 mL/min + 12 nm shell shift; PL 77 nm above it (paper: 530 / 607 nm)
     abs_peak = np.mean(rig.recorder.condition_peaks_nm(summary.run_id, 0))
-    pl_peak = np.mean([s["analysis"]["peak_wavelength_nm"] for s in pl])
+    pl_peak = np.mean([s["analysis"].peak_wavelength_nm for s in pl])
     assert 525 < abs_peak < 560 and pl_peak - abs_peak == pytest.approx(77, abs=6)
     assert rig.plant.heaters["HB2"].enabled is False  # shut down at the end
 

@@ -122,9 +122,9 @@ def test_event_clock_crosses_quiet_time_in_few_steps_with_the_same_results(make,
     assert _events(event) == _events(tick)
     for a, b in zip(r_tick[1].conditions, r_event[1].conditions, strict=True):
         assert b.peaks_nm == pytest.approx(a.peaks_nm, abs=0.5)  # issue 14: same stored peaks within 0.5 nm
-    peaks_tick = [s["analysis"].get("peak_wavelength_nm") for s in tick.recorder.spectra.values()
+    peaks_tick = [s["analysis"].peak_wavelength_nm for s in tick.recorder.spectra.values()
                   if s["kind"] == "absorbance"]
-    peaks_event = [s["analysis"].get("peak_wavelength_nm") for s in event.recorder.spectra.values()
+    peaks_event = [s["analysis"].peak_wavelength_nm for s in event.recorder.spectra.values()
                    if s["kind"] == "absorbance"]
     assert len(peaks_event) == len(peaks_tick) == 6
     assert peaks_event == pytest.approx(peaks_tick, abs=0.5)

@@ -30,11 +30,13 @@ def test_inline_yield_and_production_match_the_twin(temperature_c, flow_ml_min):
     reading = SpectrumReading(kind="absorbance", wavelength_nm=spectrum.wavelength_nm, counts=spectrum.values,
                               dark=None, reference=None, spectrum=spectrum, integration_ms=100.0, averages=1,
                               saturated=False, t_s=0.0)
-    method, result = analyzer(reading)
-    assert method == "absorbance"
-    assert result["yield"] == pytest.approx(pred.conversion, rel=0.02)
-    assert result["production_mg_h"] == pytest.approx(pred.production_mg_h, rel=0.02)
-    assert result["in_feed_mol_l"] == pytest.approx(0.0877)
+    result = analyzer(reading)
+    assert result.method == "absorbance" and result.yields is not None
+    assert result.conversion == pytest.approx(pred.conversion, rel=0.02)
+    assert result.production_rate_mg_h == pytest.approx(pred.production_mg_h, rel=0.02)
+    assert result.yields.in_feed_mol_l == pytest.approx(0.0877)
+    payload = result.to_payload()  # the stored keys (payload schema 1)
+    assert payload["yield"] == result.conversion and payload["production_mg_h"] == result.production_rate_mg_h
 
 
 def test_yield_feed_is_diluted_by_the_ddt_stream():
@@ -42,8 +44,12 @@ def test_yield_feed_is_diluted_by_the_ddt_stream():
     analyzer.for_condition(core_flow_ml_min=0.1, outlet_flow_ml_min=0.13)
     assert analyzer.in_feed_mol_l == pytest.approx(0.0877 * 0.1 / 0.13)
     out = analyzer._yield(0.0877 * 0.1 / 0.13 * 0.5, 10.0)
-    assert out["yield"] == pytest.approx(0.5) and out["production_mg_h"] == pytest.approx(10.0 * 0.13 * 60)
-    assert "yield_error" in analyzer._yield(1.0, 10.0)  # 1500 %: reported, the rest of the analysis kept
+    assert out is not None and out.conversion == pytest.approx(0.5)
+    assert out.production_rate_mg_h == pytest.approx(10.0 * 0.13 * 60)
+    bad = analyzer._yield(1.0, 10.0)  # 1500 %: reported, the rest of the analysis kept
+    assert bad is not None and bad.conversion is None and bad.conversion_error
+    assert "yield_error" in bad.to_payload() and "yield" not in bad.to_payload()
+    assert analyzer._yield(float("nan"), 1.0) is None
 
 
 ONE_CONDITION = 'name = "one"\n[[conditions]]\ncore_temperature_c = 180.0\ncore_flow_ml_min = 0.1\nn_spectra = 3\n'

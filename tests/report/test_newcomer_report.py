@@ -104,7 +104,7 @@ def test_item2_yield_and_production_in_the_table(sweep):
     rows = store.results_table(run_id)
     assert [r["conversion"] for r in rows] == pytest.approx([0.6, 0.7, 0.8, 0.9])
     assert [r["production_rate_mg_h"] for r in rows] == pytest.approx([40.0, 80.0, 40.0, 80.0])
-    assert "Conversion = yield (%)" in html and "Production (mg/h)" in html
+    assert "Yield (%)" in html and "Production (mg/h)" in html and "Conversion = chemical yield" in html
     assert "<td>70.0</td>" in html and "Hens" in html
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from flowqd.errors import ConfigError, FlowqdError
 from flowqd.store import SCHEMA_VERSION, Store
 from flowqd.store.database import engine_options, parse_url, sqlite_path
 from flowqd.store.models import pack_array, unpack_array
-from flowqd.store.store import extract_scalars, sha256_text
+from flowqd.store.store import sha256_text
 
 WL = np.linspace(400.0, 700.0, 31)
 
@@ -195,7 +196,7 @@ class TestRoundTrip:
     def test_analysis(self, store):
         run_id, cid = _run_with_condition(store)
         sid = store.add_spectrum(run_id, 0, condition_id=cid, kind="absorbance", wavelength_nm=WL)
-        payload = {"peak_nm": 560.0, "psd": {"x13_nm": 3.0, "sigma_nm": 0.3, "rsd": 0.1}, "arr": np.arange(3)}
+        payload = {"peak_wavelength_nm": 560.0, "x13_nm": 3.0, "sigma_nm": 0.3, "rsd": 0.1, "arr": np.arange(3)}
         aid = store.add_analysis(sid, "psd", payload, production_rate_mg_h=107.0)
         assert store.add_analysis(sid, "psd", {"x13_nm": 99.0}) == aid  # idempotent
         (a,) = store.analyses(run_id)
@@ -207,10 +208,30 @@ class TestRoundTrip:
         with pytest.raises(FlowqdError, match="no spectrum"):
             store.add_analysis(9999, "x", {})
 
-    def test_extract_scalars_aliases(self):
-        s = extract_scalars({"plqy_percent": 30.9, "chromaticity_xy": [0.5, 0.4], "fwhm_nm": float("nan")})
-        assert s["plqy"] == pytest.approx(0.309) and (s["cie_x"], s["cie_y"]) == (0.5, 0.4)
-        assert s["fwhm_nm"] is None
+    def test_payload_scalars_come_from_one_key_each_never_guessed(self, store):
+        """A payload is read with the payload schema's one key per column: other spellings, percentages and
+        nested levels are not searched (they once were, by up to eight aliases per column)."""
+        run_id, cid = _run_with_condition(store)
+        sid = store.add_spectrum(run_id, 0, condition_id=cid, kind="pl", wavelength_nm=WL)
+        store.add_analysis(sid, "pl", {"plqy_percent": 30.9, "chromaticity_xy": [0.5, 0.4], "peak_nm": 600.0,
+                                       "psd": {"x13_nm": 3.0}, "fwhm_nm": float("nan"), "yield": 0.7,
+                                       "production_mg_h": 12.0, "cie_x": 0.55})
+        (a,) = store.analyses(run_id)
+        assert (a.plqy, a.cie_y, a.peak_wavelength_nm, a.x13_nm, a.fwhm_nm) == (None, None, None, None, None)
+        assert (a.conversion, a.production_rate_mg_h, a.cie_x) == (0.7, 12.0, 0.55)
+
+    def test_typed_outcome_gives_scalars_and_payload(self, store):
+        from flowqd.analysis.exciton import ExcitonResult
+        from flowqd.analysis.outcome import SpectrumOutcome
+
+        run_id, cid = _run_with_condition(store)
+        sid = store.add_spectrum(run_id, 0, condition_id=cid, kind="absorbance", wavelength_nm=WL)
+        outcome = SpectrumOutcome("exciton", exciton=ExcitonResult(561.5, 2.208, "maximum", 0.3)).flagged_saturated()
+        store.add_analysis(sid, outcome.method, outcome)
+        (a,) = store.analyses(run_id)
+        assert a.method == "exciton" and a.peak_wavelength_nm == 561.5 and a.x13_nm is None
+        assert a.payload == {"peak_wavelength_nm": 561.5, "peak_energy_ev": 2.208, "peak_absorbance": 0.3,
+                             "peak_method": "maximum", "saturated": True}
 
     def test_results_table(self, store):
         run_id = populate_demo_run(store, temperatures_c=(180.0, 250.0), n_spectra=2)
@@ -277,7 +298,8 @@ def test_analysis_dataclass_payloads(store):
     sid = store.add_spectrum(run_id, 0, condition_id=cid, kind="absorbance", wavelength_nm=WL)
     exc = ExcitonResult(wavelength_nm=561.5, energy_ev=2.208, method="maximum", absorbance=0.3)
     store.add_analysis(sid, "inline", {"exciton": exc, "psd": {"x13_nm": 3.1, "rsd": 0.12,
-                                                                "diameter_nm": np.linspace(2, 4, 5)}})
+                                                                "diameter_nm": np.linspace(2, 4, 5)}},
+                       peak_wavelength_nm=exc.wavelength_nm, x13_nm=3.1, rsd=0.12)
     (a,) = store.analyses(run_id)
     assert (a.peak_wavelength_nm, a.x13_nm, a.rsd) == (561.5, 3.1, 0.12)
     assert a.payload["exciton"]["method"] == "maximum" and len(a.payload["psd"]["diameter_nm"]) == 5
@@ -293,3 +315,24 @@ def test_many_processes_creating_the_schema_at_once_all_succeed(tmp_path):
         with Store(url) as s:
             assert s.schema_version == SCHEMA_VERSION
             assert s.engine.connect().exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+
+
+def test_database_written_before_issue_7_reads_the_same(tmp_path):
+    """tests/data/store-pre-issue7.sqlite was written by flowqd before issue 7, whose store guessed scalar columns
+    from payload aliases (``rsd_percent``, ``chromaticity_xy``, nested ``exciton.wavelength_nm`` …). The columns
+    hold what was stored then; reading needs no guessing, so the results and the report's typed reading are the
+    values written (tests/data/make_store_pre_issue7.py says how the file was made)."""
+    import shutil
+
+    from flowqd.analysis.outcome import StoredOutcome
+
+    path = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parents[1] / "data" / "store-pre-issue7.sqlite", path)
+    with Store(f"sqlite:///{path}", create=False) as store:
+        (row,) = store.results_table(1)
+        assert (row["peak_nm"], row["x13_nm"], row["rsd"], row["conversion"]) == (561.5, 3.1, 0.09, 0.7)
+        assert (row["pl_peak_nm"], row["pl_fwhm_nm"], row["plqy"], row["cie_x"], row["cie_y"]) == (
+            607.0, 90.0, 0.309, 0.553, 0.441)
+        absorbance, pl = (StoredOutcome.from_payload(a.method, a.payload) for a in store.analyses(1))
+        assert absorbance.psd is not None and absorbance.psd[0].tolist() == [2.0, 3.0, 4.0]
+        assert pl.emission_band_nm == (450.0, 850.0) and pl.emission_detected

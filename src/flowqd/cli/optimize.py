@@ -31,16 +31,25 @@ def _fmt(v: Any, spec: str, scale: float = 1.0) -> str:
 def _print_result(result: Any, campaign: Any) -> None:
     names = campaign.variable_names
     outs = [o for o in campaign.modelled_outcomes() if o != "stock_ml"]
-    heads = ["#", *[_HEAD.get(n, n) for n in names], *[_HEAD.get(o, o) for o in outs], "feasible", "target",
-             "proposal"]
+    from flowqd.store.results import RESULT_COLUMNS
+
+    cols = {c.key: c for c in RESULT_COLUMNS}  # the one results-table definition: headers, units, formats
+
+    def head(key: str) -> str:
+        return cols[key].stacked_header if key in cols else key
+
+    def cell(key: str, value: Any) -> str:
+        return cols[key].cell({key: value}) if key in cols else _fmt(value, ".3g")
+
+    heads = ["#", *[head(n) for n in names], *[head(o) for o in outs], "feasible", "target", "proposal"]
     rows = []
     for e in result.experiments:
         p = e.proposal or {}
         kind = p.get("kind", "")
         if kind == "model":
             kind = f"{p.get('acquisition', '')} ({p.get('phase', '')})"
-        rows.append([str(e.index + 1), *[_fmt(e.conditions.get(n), "g") for n in names],
-                     *[_fmt(e.objectives.get(o), _SPEC.get(o, ".3g"), 100.0 if o == "rsd" else 1.0) for o in outs],
+        rows.append([str(e.index + 1), *[cell(n, e.conditions.get(n)) for n in names],
+                     *[cell(o, e.objectives.get(o)) for o in outs],
                      "yes" if e.feasible else "no", "yes" if e.meets_targets else "", kind])
     print_table(f"optimisation run {result.run_id}: experiments", heads, rows,
                 right=list(range(1, 1 + len(names) + len(outs))), out=console)
@@ -52,13 +61,6 @@ def _print_result(result: Any, campaign: Any) -> None:
         console.print(escape(f"best: experiment {b['index']} ({cond})"), highlight=False)
     console.print(escape(f"stock used {result.stock_used_ml:.1f} mL, platform time {result.platform_hours:.2f} h; "
                          f"{result.status}: {result.stop_reason}"), highlight=False)
-
-
-_HEAD = {"core_temperature_c": "T core\n(°C)", "core_flow_ml_min": "flow\n(mL/min)",
-         "shell_temperature_c": "T shell\n(°C)", "ddt_flow_ml_min": "DDT\n(mL/min)", "peak_nm": "peak\n(nm)",
-         "rsd": "RSD\n(%)", "x13_nm": "x13\n(nm)", "pl_peak_nm": "PL peak\n(nm)", "pl_fwhm_nm": "PL FWHM\n(nm)",
-         "plqy": "PLQY", "production_rate_mg_h": "prod.\n(mg/h)"}
-_SPEC = {"peak_nm": ".1f", "rsd": ".1f", "x13_nm": ".2f", "pl_peak_nm": ".1f", "pl_fwhm_nm": ".1f"}
 
 
 def optimize(

@@ -5,14 +5,18 @@ from __future__ import annotations
 import math
 import signal
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from flowqd.cli._common import console, err_console, fail, print_json, print_table
 from flowqd.errors import FlowqdError
+
+if TYPE_CHECKING:
+    from flowqd.store.results import ResultColumn
 
 __all__ = ["register"]
 
@@ -295,43 +299,27 @@ def _execute(campaign_text: str | None, campaign_source: str, platform_text: str
 
 
 def _print_results(store: Any, run_id: int) -> None:
+    from flowqd.store.results import columns
+
     rows = store.results_table(run_id)
-
-    # (header, cell). The PL quantities get a second table (only when some condition has PL results), so that
-    # each fits an 80-column terminal (a lab PC's default console) without truncating values.
-    ident: list[tuple[str, Any]] = [("#", lambda r: str(r["index"])), ("label", lambda r: str(r.get("label") or ""))]
-    core: list[tuple[str, Any]] = [
-        *ident,
-        ("T core\n(°C)", lambda r: _fmt(r.get("core_temperature_c"), "g")),
-        ("flow\n(mL/min)", lambda r: _fmt(r.get("core_flow_ml_min"), "g")),
-        ("τ\n(min)", lambda r: _fmt(r["residence_time_min"], ".1f")),
-        ("spectra", lambda r: str(r["n_absorbance"])),
-        ("peak\n(nm)", lambda r: _fmt(r.get("peak_nm"), ".1f")), ("x13\n(nm)", lambda r: _fmt(r.get("x13_nm"), ".2f")),
-        ("RSD\n(%)", lambda r: _fmt(r.get("rsd"), ".1f", 100.0)),
-        ("status", lambda r: str(r.get("status", ""))),
-    ]
-    _print_table(f"run {run_id}: results per condition", core, rows)
-    yields: list[tuple[str, Any]] = [
-        ("yield\n(%)", lambda r: _fmt(r.get("conversion"), ".1f", 100.0)),
-        ("production\n(mg/h)", lambda r: _fmt(r.get("production_rate_mg_h"), ".1f")),
-    ]
+    # Columns from the one results-table definition (flowqd.store.results). The PL quantities get a second table
+    # (only when some condition has PL results), so that each fits an 80-column terminal (a lab PC's default
+    # console) without truncating values.
+    ident = ("index", "label")
+    _print_table(f"run {run_id}: results per condition", columns(
+        *ident, "core_temperature_c", "core_flow_ml_min", "residence_time_min", "n_absorbance", "peak_nm", "x13_nm",
+        "rsd", "status"), rows)
+    yields = ("conversion", "production_rate_mg_h")
     if any(r.get(k) is not None for r in rows for k in ("pl_peak_nm", "plqy", "cie_x")):
-        pl: list[tuple[str, Any]] = [
-            *ident, *yields,
-            ("PL peak\n(nm)", lambda r: _fmt(r.get("pl_peak_nm"), ".1f")),
-            ("PL FWHM\n(nm)", lambda r: _fmt(r.get("pl_fwhm_nm"), ".1f")),
-            ("PLQY\n(%)", lambda r: _fmt(r.get("plqy"), ".1f", 100.0)),
-            ("CIE 1931\nx", lambda r: _fmt(r.get("cie_x"), ".3f")),
-            ("CIE 1931\ny", lambda r: _fmt(r.get("cie_y"), ".3f")),
-        ]
-        _print_table(f"run {run_id}: yield, production and photoluminescence", pl, rows)
+        _print_table(f"run {run_id}: yield, production and photoluminescence", columns(
+            *ident, *yields, "pl_peak_nm", "pl_fwhm_nm", "plqy", "cie_x", "cie_y"), rows)
     elif any(r.get("conversion") is not None or r.get("production_rate_mg_h") is not None for r in rows):
-        _print_table(f"run {run_id}: yield and production (Hens method)", [*ident, *yields], rows)
+        _print_table(f"run {run_id}: yield and production (Hens method)", columns(*ident, *yields), rows)
 
 
-def _print_table(title: str, cols: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
-    print_table(title, [h for h, _ in cols], [[cell(r) for _, cell in cols] for r in rows],
-                right=[j for j, (h, _) in enumerate(cols) if h not in ("label", "status")], fold=(1,), out=console)
+def _print_table(title: str, cols: Sequence[ResultColumn], rows: Sequence[Mapping[str, Any]]) -> None:
+    print_table(title, [c.stacked_header for c in cols], [[c.cell(r) for c in cols] for r in rows],
+                right=[j for j, c in enumerate(cols) if c.fmt != "s"], fold=(1,), out=console)
 
 
 def _set_flag(path: Path, text: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -303,7 +303,7 @@ def _calibrate_run(run: str, db: str | None, parameters: str | None, free: list[
     return result, base.shell, None, base.numerics
 
 
-def observations_from_results(rows: list[dict]) -> list:
+def observations_from_results(rows: Sequence[Mapping[str, Any]]) -> list:
     """:class:`~flowqd.twin.calibration.Observation` per analysed core condition of ``Store.results_table``."""
     from flowqd.twin import Conditions
     from flowqd.twin.calibration import Observation

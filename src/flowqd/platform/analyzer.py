@@ -1,14 +1,14 @@
 """Analysis of each spectrum as it arrives (the engine's link to :mod:`flowqd.analysis`).
 
-An analyzer is any callable ``analyzer(reading) -> (method, result_dict)``. The result dict uses the analysis
-package's keys (``peak_wavelength_nm``, ``x13_nm``, ``sigma_nm``, ``rsd`` for absorbance; ``peak_wavelength_nm``,
-``fwhm_nm``, ``cie_x``, ``cie_y`` — and ``plqy`` on an integrating sphere — for PL); the engine judges steady
-state on ``peak_wavelength_nm``.
+An analyzer is any callable ``analyzer(reading) -> SpectrumOutcome`` (:class:`flowqd.analysis.outcome.
+SpectrumOutcome`: the analysis package's result objects, the condition's yield, failure and quality notes); the
+store persists it as it is and the engine judges steady state on its ``peak_wavelength_nm``.
 
 PL on an integrating sphere (two-measurement method): the reading's ``reference`` is the run's **blank** (stock /
 solvent in the cell, the scattered excitation band) and its spectrum the **sample** (attenuated excitation +
 emission). Peak, FWHM and CIE come from the emission band of the sample; the PLQY from
-:func:`flowqd.analysis.plqy.plqy_from_spectra` (``method="two-measurement"``) on blank and sample.
+:func:`flowqd.analysis.plqy.plqy_from_spectra` (``method="two-measurement"``) on blank and sample; whether there is
+emission at all (else a PLQY upper limit) from :func:`flowqd.analysis.emission.check_emission`.
 """
 
 from __future__ import annotations
@@ -19,20 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from flowqd.analysis.outcome import SpectrumOutcome, YieldOutcome
 from flowqd.devices.protocols import SpectrumReading
 from flowqd.errors import FlowqdError
 
 __all__ = ["Analyzer", "SpectrumAnalyzer"]
 
-Analyzer = Callable[[SpectrumReading], tuple[str, dict[str, Any]]]
-
-
-def _as_dict(result: Any) -> dict[str, Any]:
-    if hasattr(result, "to_dict"):
-        return dict(result.to_dict())
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    return dict(result)
+#: An analyzer turns one reading into one typed outcome (the store persists it as it is).
+Analyzer = Callable[[SpectrumReading], SpectrumOutcome]
 
 
 class SpectrumAnalyzer:
@@ -80,111 +74,92 @@ class SpectrumAnalyzer:
     def for_platform(cls, platform: Any, *, psd: bool = True) -> SpectrumAnalyzer:
         """The analyzer a platform config implies (material, UV-vis path, the PL sphere's bands)."""
         pl = platform.devices.pl
-        sphere = pl is not None and getattr(pl, "sphere", False)
-        return cls(platform.control.material, platform.devices.uvvis.path_mm, psd=psd,
-                   pl_excitation_band_nm=pl.excitation_band() if sphere else None,
-                   pl_emission_band_nm=tuple(pl.emission_band_nm) if sphere else None,
-                   plqy_method=pl.plqy_method if sphere else "two-measurement",
+        bands: dict[str, Any] = {}
+        if pl is not None and getattr(pl, "sphere", False):
+            bands = {"pl_excitation_band_nm": pl.excitation_band(), "pl_emission_band_nm": tuple(pl.emission_band_nm),
+                     "plqy_method": pl.plqy_method}
+        return cls(platform.control.material, platform.devices.uvvis.path_mm, psd=psd, **bands,
                    pl_smooth_window_nm=pl.smooth_window_nm if pl is not None else None,
                    dilution=platform.devices.uvvis.dilution, stock_indium_mol_l=platform.control.stock_indium_mol_l())
 
-    def __call__(self, reading: SpectrumReading) -> tuple[str, dict[str, Any]]:
-        """Analyse one reading; a spectrum that cannot be analysed gives ``{"error": message}``."""
+    def __call__(self, reading: SpectrumReading) -> SpectrumOutcome:
+        """Analyse one reading; a spectrum that cannot be analysed gives :meth:`SpectrumOutcome.failed`."""
         try:
             if reading.kind == "absorbance":
                 return self._absorbance(reading)
             return self._pl(reading)
         except FlowqdError as exc:
-            return "error", {"error": " ".join(str(exc).split())}
+            return SpectrumOutcome.failed(str(exc))
 
-    def _pl(self, reading: SpectrumReading) -> tuple[str, dict[str, Any]]:
+    def _pl(self, reading: SpectrumReading) -> SpectrumOutcome:
         from flowqd.analysis.pl import analyze_pl
 
         spectrum = reading.spectrum
         emi, exc = self.pl_emission_band_nm, self.pl_excitation_band_nm
-        quantum: dict[str, Any] = {}
+        sphere: SpectrumOutcome | None = None  # the integrating-sphere part (PLQY, emission check)
         if emi is not None and exc is not None and reading.reference is not None:
+            from flowqd.analysis.emission import check_emission
             from flowqd.analysis.plqy import plqy_from_spectra
 
             dark = reading.dark if reading.dark is not None else np.zeros_like(reading.reference)
             blank = spectrum.with_values(np.asarray(reading.reference, float) - np.asarray(dark, float),
                                          source=f"{spectrum.source} blank")
+            quantum, plqy_error = None, None
             try:
-                q = plqy_from_spectra(self.plqy_method, blank=blank, sample=spectrum, excitation_band_nm=exc,
-                                      emission_band_nm=emi, quantity="photon")
-                quantum = {"plqy": float(q.plqy), "absorptance": float(q.absorptance), "plqy_method": q.method,
-                           "absorbed_photons": float(q.absorbed), "emitted_photons": float(q.emitted),
-                           "plqy_warnings": list(q.warnings)}
-                emitted = float(q.emitted)
+                quantum = plqy_from_spectra(self.plqy_method, blank=blank, sample=spectrum, excitation_band_nm=exc,
+                                            emission_band_nm=emi, quantity="photon")
             except FlowqdError as exc_:
-                quantum = {"plqy_error": " ".join(str(exc_).split())}
-                emitted = 0.0
-            quantum.update(excitation_band_nm=list(exc), emission_band_nm=list(emi))
-            # Is there emission at all? The blank holds none in the emission band: its scatter there is the
-            # per-pixel noise; the integrated emission must stand 10 σ above the noise of the (sample - blank) integral.
-            band = blank.window(*emi)
-            sigma = float(np.std(band.values)) if band.values.size > 2 else 0.0
-            step = float(np.mean(np.diff(band.wavelength_nm))) if band.values.size > 2 else 0.0
-            noise = sigma * step * np.sqrt(2.0 * band.values.size)
-            if not emitted > 10.0 * noise:
-                # No PLQY to report: the ratio of noise to the absorbed photons is not a quantum yield. What the
-                # measurement does say is an upper limit (10 σ of the emission integral over the absorbed photons).
-                # (A negative "emitted" is noise here, not swapped measurements: that error is dropped too.)
-                from flowqd.analysis.plqy import integrate_band
-
-                absorbed = quantum.pop("absorbed_photons", None)
-                if absorbed is None:
-                    absorbed = integrate_band(blank, exc) - integrate_band(spectrum, exc)
-                quantum.pop("plqy", None)
-                quantum.pop("plqy_error", None)
-                if absorbed > 0:
-                    quantum["plqy_upper_limit"] = float(10.0 * noise / absorbed)
-                return "pl", {**quantum, "emission_detected": False,
-                              "note": f"no emission above noise (emitted {emitted:.3g} vs 10 σ = {10 * noise:.3g})"}
-            quantum["emission_detected"] = True
+                plqy_error = " ".join(str(exc_).split())
+            emission = check_emission(blank, spectrum, excitation_band_nm=exc, emission_band_nm=emi,
+                                      emitted=0.0 if quantum is None else float(quantum.emitted),
+                                      absorbed=None if quantum is None else float(quantum.absorbed))
+            sphere = SpectrumOutcome("pl", quantum=quantum, plqy_error=plqy_error, emission=emission,
+                                     excitation_band_nm=exc, emission_band_nm=emi)
+            if not emission.detected:  # no PLQY, no peak: an upper limit (a negative "emitted" is noise here)
+                return sphere
         if emi is not None:
-            emission = spectrum.window(*emi)
+            emission_part = spectrum.window(*emi)
         elif spectrum.metadata.get("excitation_nm") is not None:
             # No bands configured: keep the excitation line out of the peak search (Stokes side only).
-            emission = spectrum.window(float(spectrum.metadata["excitation_nm"]) + 30.0, np.inf)
+            emission_part = spectrum.window(float(spectrum.metadata["excitation_nm"]) + 30.0, np.inf)
         else:
-            emission = spectrum
+            emission_part = spectrum
         try:
-            result = _as_dict(analyze_pl(emission, quantity="photon", smooth_window_nm=self.pl_smooth_window_nm))
+            result = analyze_pl(emission_part, quantity="photon", smooth_window_nm=self.pl_smooth_window_nm)
         except FlowqdError as err:
-            if not quantum:
+            if sphere is None:
                 raise
-            return "pl", {"error": " ".join(str(err).split()), **quantum}
-        return "pl", {**result, **quantum}
+            return dataclasses.replace(sphere, error=" ".join(str(err).split()))
+        return SpectrumOutcome("pl", pl=result) if sphere is None else dataclasses.replace(sphere, pl=result)
 
-    def _absorbance(self, reading: SpectrumReading) -> tuple[str, dict[str, Any]]:
+    def _absorbance(self, reading: SpectrumReading) -> SpectrumOutcome:
         if self.psd:
             from flowqd.analysis.absorbance import analyze_absorbance
 
             res = analyze_absorbance(reading.spectrum, material=self.material, path_mm=self.path_mm,
                                      dilution=self.dilution)
-            return "absorbance", {**_as_dict(res), **self._yield(res.concentration_mol_l, res.concentration_mg_ml)}
+            return SpectrumOutcome("absorbance", absorbance=res,
+                                   yields=self._yield(res.concentration_mol_l, res.concentration_mg_ml))
         from flowqd.analysis.exciton import find_exciton
 
-        ex = find_exciton(reading.spectrum)
-        return "exciton", {"peak_wavelength_nm": float(ex.wavelength_nm), "peak_energy_ev": float(ex.energy_ev),
-                           "peak_absorbance": float(ex.absorbance), "peak_method": ex.method}
+        return SpectrumOutcome("exciton", exciton=find_exciton(reading.spectrum))
 
-    def _yield(self, c_mol_l: float, c_mg_ml: float) -> dict[str, Any]:
+    def _yield(self, c_mol_l: float, c_mg_ml: float) -> YieldOutcome | None:
         """Yield (= In conversion, InP being In-limited) and production rate of the condition set by
-        :meth:`for_condition`; an implausible value is reported as ``yield_error``, the rest of the analysis kept."""
+        :meth:`for_condition`; an implausible yield is reported as ``conversion_error``, the rest of the analysis
+        kept. None when the concentration is unknown."""
         from flowqd.analysis.concentration import chemical_yield, production_rate_mg_h
 
-        out: dict[str, Any] = {}
         if not np.isfinite(c_mol_l):
-            return out
+            return None
+        production = None
         if self.outlet_flow_ml_min is not None:
-            out["production_mg_h"] = float(production_rate_mg_h(c_mg_ml, self.outlet_flow_ml_min))
-            out["outlet_flow_ml_min"] = self.outlet_flow_ml_min
+            production = float(production_rate_mg_h(c_mg_ml, self.outlet_flow_ml_min))
+        conversion, error = None, None
         if self.in_feed_mol_l is not None:
-            out["in_feed_mol_l"] = self.in_feed_mol_l
             try:
-                out["yield"] = float(chemical_yield(c_mol_l, self.in_feed_mol_l))
+                conversion = float(chemical_yield(c_mol_l, self.in_feed_mol_l))
             except FlowqdError as exc:
-                out["yield_error"] = " ".join(str(exc).split())
-        return out
+                error = " ".join(str(exc).split())
+        return YieldOutcome(in_feed_mol_l=self.in_feed_mol_l, outlet_flow_ml_min=self.outlet_flow_ml_min,
+                            conversion=conversion, conversion_error=error, production_rate_mg_h=production)

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from flowqd.analysis.outcome import SpectrumOutcome
 from flowqd.devices.clock import Clock
 from flowqd.devices.protocols import DeviceError, DeviceTimeout, SpectrumReading
 from flowqd.devices.registry import Devices
@@ -124,7 +125,7 @@ class RunEngine:
     clock : Clock
     recorder : RunRecorder
     analyzer : callable, optional
-        ``analyzer(reading) -> (method, dict)``; default :class:`~flowqd.platform.analyzer.SpectrumAnalyzer`.
+        ``analyzer(reading) -> SpectrumOutcome``; default :class:`~flowqd.platform.analyzer.SpectrumAnalyzer`.
     stop_flag : callable, optional
         Returns a reason string when an emergency stop is requested (checked every control period).
     on_progress : callable, optional
@@ -481,39 +482,39 @@ class RunEngine:
         peak, _ = self._record(reading)
         if d.pl is not None:
             pl = d.pl
-            _, pl_result = self._record(self._guard(pl.acquire, "pl"))
+            _, pl_out = self._record(self._guard(pl.acquire, "pl"))
             if self._last_analysis is not None:
-                self._last_analysis.update({f"pl_{k}": pl_result.get(k) for k in
-                                            ("peak_wavelength_nm", "fwhm_nm", "cie_x", "cie_y", "error")})
-                self._last_analysis["plqy"] = pl_result.get("plqy")
+                self._last_analysis.update(
+                    pl_peak_wavelength_nm=pl_out.peak_wavelength_nm, pl_fwhm_nm=pl_out.fwhm_nm,
+                    pl_cie_x=pl_out.cie_x, pl_cie_y=pl_out.cie_y, pl_error=pl_out.error, plqy=pl_out.plqy)
         self._progress(self._phase)
         return peak
 
-    def _record(self, reading: SpectrumReading) -> tuple[float | None, dict[str, Any]]:
-        """Analyse and commit one reading; return (exciton peak of an absorbance spectrum or None, result)."""
+    def _record(self, reading: SpectrumReading) -> tuple[float | None, SpectrumOutcome]:
+        """Analyse and commit one reading; return (exciton peak of an absorbance spectrum or None, outcome)."""
         assert self.run_id is not None
         role = "uvvis" if reading.kind == "absorbance" else "pl"
         bad = self.interlocks.sensors.check_spectrum(role, reading)
         if bad and bad[0].kind == "spectrometer_bad_data":
             self._trip(bad)
-        method, result = self.analyzer(reading)
+        result = self.analyzer(reading)
         if reading.saturated:
-            result = {**result, "saturated": True}
+            result = result.flagged_saturated()
             self._event("spectrometer.saturated", f"{reading.kind} spectrum saturated at "
                         f"{reading.integration_ms:g} ms; not used for the steady-state judgement", level="warning")
         self._flush_traces()
         seq = self.recorder.next_seq(self.run_id)
         self.recorder.record_spectrum(self.run_id, seq, reading, reading.spectrum, result,
-                                      condition_id=self._condition_id, kind=reading.kind, method=method)
+                                      condition_id=self._condition_id, kind=reading.kind, method=result.method)
         if bad:
             self._trip(bad)  # saturated N times in a row: the spectrum is kept, flagged, then the trip
         if reading.kind != "absorbance":
             return None, result
         self._spectra_this_condition += 1
-        self._last_analysis = {"seq": seq, **{k: result.get(k) for k in
-                                              ("peak_wavelength_nm", "x13_nm", "sigma_nm", "rsd", "error")}}
-        peak = result.get("peak_wavelength_nm")
-        if reading.saturated or peak is None or not np.isfinite(peak):
+        self._last_analysis = {"seq": seq, "peak_wavelength_nm": result.peak_wavelength_nm, "x13_nm": result.x13_nm,
+                               "sigma_nm": result.sigma_nm, "rsd": result.rsd, "error": result.error}
+        peak = result.peak_wavelength_nm  # None or finite
+        if reading.saturated or peak is None:
             return None, result
         return float(peak), result
 

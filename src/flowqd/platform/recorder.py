@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from flowqd.analysis.outcome import SpectrumOutcome
 from flowqd.errors import FlowqdError
 
 __all__ = ["MemoryRecorder", "RunRecord", "RunRecorder"]
@@ -88,13 +89,15 @@ class RunRecorder(Protocol):
         ...
 
     def record_spectrum(self, run_id: int, seq: int, raw: Any, processed: Any = None,
-                        analysis: Mapping[str, Any] | None = None, *, condition_id: int | None = None,
+                        analysis: SpectrumOutcome | None = None, *, condition_id: int | None = None,
                         kind: str | None = None, method: str = "analysis") -> int:
-        """Store one acquisition (raw counts, processed spectrum, analysis) durably; return the spectrum id.
+        """Store one acquisition (raw counts, processed spectrum, typed analysis) durably; return the spectrum id.
 
         ``raw`` is a :class:`~flowqd.devices.protocols.SpectrumReading` (``wavelength_nm``, ``counts``, ``dark``,
         ``reference``, ``integration_ms``, ``averages``, ``saturated``, ``t_s``); ``processed`` its
-        :class:`~flowqd.analysis.spectrum.Spectrum`; idempotent on ``(run_id, seq)``.
+        :class:`~flowqd.analysis.spectrum.Spectrum`; ``analysis`` its
+        :class:`~flowqd.analysis.outcome.SpectrumOutcome` (stored with its scalars and payload); idempotent on
+        ``(run_id, seq)``.
         """
         ...
 
@@ -182,14 +185,14 @@ class MemoryRecorder:
         return len(self.events)
 
     def record_spectrum(self, run_id: int, seq: int, raw: Any, processed: Any = None,
-                        analysis: Mapping[str, Any] | None = None, *, condition_id: int | None = None,
+                        analysis: SpectrumOutcome | None = None, *, condition_id: int | None = None,
                         kind: str | None = None, method: str = "analysis") -> int:
         """Store a spectrum (idempotent on ``(run_id, seq)``)."""
         key = (run_id, int(seq))
         if key not in self.spectra:
             self.spectra[key] = {"id": len(self.spectra) + 1, "condition_id": condition_id,
                                  "kind": kind or getattr(raw, "kind", "absorbance"), "raw": raw,
-                                 "processed": processed, "analysis": dict(analysis or {}), "method": method}
+                                 "processed": processed, "analysis": analysis, "method": method}
         return int(self.spectra[key]["id"])
 
     def next_seq(self, run_id: int) -> int:
@@ -227,7 +230,7 @@ class MemoryRecorder:
         out = []
         for (r, _), s in sorted(self.spectra.items()):
             if r == run_id and s["condition_id"] in cids and s["kind"] == "absorbance":
-                v = s["analysis"].get("peak_wavelength_nm")
+                v = None if s["analysis"] is None else s["analysis"].peak_wavelength_nm
                 if v is not None:
                     out.append(float(v))
         return out

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from flowqd._time import for_people
+from flowqd.analysis.outcome import StoredOutcome
 from flowqd.store import Store
 from flowqd.store.models import Condition, Event, Run
+from flowqd.store.results import RESULT_COLUMNS, ResultColumn
 
 __all__ = ["Figure", "condition_label", "is_trip", "write_report"]
 
@@ -75,15 +77,9 @@ def find_psd(payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None
     """The volume-weighted PSD ``(diameter_nm, q3)`` of an absorbance analysis payload, or None.
 
     Uses the stable analysis key ``psd = {"diameter_nm": [...], "q3": [...]}``
-    (:meth:`flowqd.analysis.absorbance.AbsorbanceResult.to_dict`).
+    (:meth:`flowqd.analysis.absorbance.AbsorbanceResult.to_dict`; :class:`~flowqd.analysis.outcome.StoredOutcome`).
     """
-    psd = payload.get("psd")
-    if not isinstance(psd, Mapping):
-        return None
-    d, q = psd.get("diameter_nm"), psd.get("q3")
-    if not isinstance(d, list) or not isinstance(q, list) or len(d) != len(q) or len(d) < 3:
-        return None
-    return np.asarray(d, float), np.asarray(q, float)
+    return StoredOutcome.from_payload("", payload).psd
 
 
 def _sweep_axes(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str, str | None] | None:
@@ -121,7 +117,7 @@ def _varied_axis(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
-def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[Any]]) -> dict[int, list[str]]:
+def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[StoredOutcome]]) -> dict[int, list[str]]:
     """PSD warnings per condition id (:func:`flowqd.analysis.psd_checks.psd_warnings`, stored with each absorbance
     analysis), each with the number of the condition's spectra that raised it: ``"… (2/3 spectra)"``."""
     counts: dict[int, dict[str, int]] = {}
@@ -132,10 +128,8 @@ def psd_marks(spectra: Sequence[Any], analyses: Mapping[int, Sequence[Any]]) -> 
         totals[s.condition_id] = totals.get(s.condition_id, 0) + 1
         found: set[str] = set()
         for a in analyses.get(s.id, []):
-            psd = a.payload.get("psd") if isinstance(a.payload, Mapping) else None
-            if isinstance(psd, Mapping):
-                # the same artefact moves by a grid point between spectra: count it by its kind and place
-                found.update(str(w).split(":")[0] for w in psd.get("warnings") or ())
+            # the same artefact moves by a grid point between spectra: count it by its kind and place
+            found.update(w.split(":")[0] for w in a.psd_warnings)
         for w in found:
             counts.setdefault(s.condition_id, {})[w] = counts.setdefault(s.condition_id, {}).get(w, 0) + 1
     return {cid: [f"{w} ({n}/{totals[cid]} spectra)" for w, n in sorted(ws.items())] for cid, ws in counts.items()}
@@ -153,9 +147,9 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
     label_of = {c.id: condition_label(c) for c in conds}
     # spectra taken before an interruption are kept in the store but are not part of the condition's result
     spectra = [s for s in store.spectra(run_id) if not (s.meta or {}).get("superseded")]
-    analyses: dict[int, list[Any]] = {}
+    analyses: dict[int, list[StoredOutcome]] = {}  # per spectrum id, typed (payload schema 1)
     for a in store.analyses(run_id):
-        analyses.setdefault(a.spectrum_id, []).append(a)
+        analyses.setdefault(a.spectrum_id, []).append(StoredOutcome.from_payload(a.method, a.payload))
     by_cond: dict[tuple[int | None, str], list[Any]] = {}
     for s in spectra:
         by_cond.setdefault((s.condition_id, s.kind), []).append(s)
@@ -186,7 +180,7 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
     psds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for c in conds:
         for s in by_cond.get((c.id, "absorbance"), []):
-            found = next((p for a in analyses.get(s.id, []) if (p := find_psd(a.payload)) is not None), None)
+            found = next((a.psd for a in analyses.get(s.id, []) if a.psd is not None), None)
             if found is not None:
                 psds[label_of[c.id] + (" ⚠" if marks.get(c.id) else "")] = found
                 break
@@ -204,17 +198,16 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
                or [r for r in rows if r.get(key) is not None])
         u_x13, u_rsd = {}, {}
         for c in conds:
-            payloads = [a.payload for s in by_cond.get((c.id, "absorbance"), []) for a in analyses.get(s.id, [])
-                        if isinstance(a.payload, Mapping)]
-            u_x13[c.id] = _rms([p.get("x13_uncertainty_nm") for p in payloads])
-            u_rsd[c.id] = _rms([p.get("rsd_uncertainty") for p in payloads])
+            found = [a for s in by_cond.get((c.id, "absorbance"), []) for a in analyses.get(s.id, [])]
+            u_x13[c.id] = _rms([a.x13_uncertainty_nm for a in found])
+            u_rsd[c.id] = _rms([a.rsd_uncertainty for a in found])
         what = label.split(" (")[0].lower()
         add("fig3c_size_rsd", f"Mean size x1,3 (left, squares) and RSD (right, circles) against {what}"
             + (f", one line per {'flow' if group == 'core_flow_ml_min' else 'temperature'}" if group else "")
             + "; error bars ±1 u (noise-propagated uncertainty of the PSD inversion, RMS over the condition's "
             "spectra). Right: first exciton peak — cf. Fig. 3c.",
             figures.plot_size_rsd(
-                [r.get(key) for r in sel], [r["x13_nm"] for r in sel],
+                [float(v) for r in sel if (v := r.get(key)) is not None], [r["x13_nm"] for r in sel],
                 [None if r["rsd"] is None else 100 * r["rsd"] for r in sel], png("fig3c_size_rsd"), xlabel=label,
                 groups=None if group is None else [_group_text(group, r.get(group)) for r in sel],
                 x13_uncertainty_nm=[u_x13.get(r["condition_id"]) for r in sel],
@@ -230,8 +223,8 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
         band of an integrating-sphere spectrum would dwarf the emission)."""
         specs = by_cond[(c.id, "pl")]
         mean = _mean_curve(specs)
-        band = next((a.payload.get("emission_band_nm") for sp in specs for a in analyses.get(sp.id, [])
-                     if isinstance(a.payload, Mapping) and a.payload.get("emission_band_nm")), None)
+        band = next((a.emission_band_nm for sp in specs for a in analyses.get(sp.id, [])
+                     if a.emission_band_nm is not None), None)
         if mean is None or band is None:
             return mean
         keep = (mean[0] >= float(band[0])) & (mean[0] <= float(band[1]))
@@ -239,11 +232,10 @@ def make_figures(store: Store, run: Run, rows: Sequence[Mapping[str, Any]], even
 
     def no_emission(c: Any) -> str | None:
         """"no emission detected" (with the PLQY upper limit) when every PL analysis of the condition says so."""
-        payloads = [a.payload for sp in by_cond[(c.id, "pl")] for a in analyses.get(sp.id, [])
-                    if isinstance(a.payload, Mapping)]
-        if not payloads or any(p.get("emission_detected", True) for p in payloads):
+        found = [a for sp in by_cond[(c.id, "pl")] for a in analyses.get(sp.id, [])]
+        if not found or any(a.emission_detected for a in found):
             return None
-        limits = [float(v) for p in payloads if (v := p.get("plqy_upper_limit")) is not None]
+        limits = [a.plqy_upper_limit for a in found if a.plqy_upper_limit is not None]
         return "no emission detected" + (f"\n(PLQY < {100 * max(limits):.2g} %)" if limits else "")
 
     for c in pl_conds:
@@ -293,42 +285,10 @@ pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-siz
 .muted{color:#777}.warn{color:#9a5b00}td.warn{background:#fff3d6;font-weight:600}
 """
 
-_RESULT_COLUMNS: tuple[tuple[str, str, str, float], ...] = (
-    # key, header, format, scale
-    ("core_temperature_c", "T core (°C)", "{:g}", 1.0),
-    ("core_flow_ml_min", "Flow (mL/min)", "{:g}", 1.0),
-    ("core_units", "Core units", "{:d}", 1.0),
-    ("residence_time_min", "τ (min)", "{:.1f}", 1.0),
-    ("shell_temperature_c", "T shell (°C)", "{:g}", 1.0),
-    ("ddt_flow_ml_min", "DDT flow (mL/min)", "{:g}", 1.0),
-    ("n_absorbance", "n UV-vis", "{:d}", 1.0),
-    ("n_pl", "n PL", "{:d}", 1.0),
-    ("n_superseded", "superseded", "{:d}", 1.0),
-    ("peak_nm", "Peak (nm)", "{:.1f}", 1.0),
-    ("x13_nm", "x1,3 (nm)", "{:.2f}", 1.0),
-    ("sigma_nm", "σ (nm)", "{:.2f}", 1.0),
-    ("rsd", "RSD (%)", "{:.1f}", 100.0),
-    ("conversion", "Conversion = yield (%)", "{:.1f}", 100.0),
-    ("production_rate_mg_h", "Production (mg/h)", "{:.1f}", 1.0),
-    ("pl_peak_nm", "PL peak (nm)", "{:.1f}", 1.0),
-    ("pl_fwhm_nm", "PL FWHM (nm)", "{:.1f}", 1.0),
-    ("plqy", "PLQY (%)", "{:.1f}", 100.0),
-    ("cie_x", "CIE x", "{:.3f}", 1.0),
-    ("cie_y", "CIE y", "{:.3f}", 1.0),
-)
+#: The results table's columns (:data:`flowqd.store.results.RESULT_COLUMNS`; # and status are drawn apart).
+_COLUMNS: tuple[ResultColumn, ...] = tuple(c for c in RESULT_COLUMNS if c.key not in ("index", "label", "status"))
 #: Columns shown even when empty.
 _ALWAYS = {"core_temperature_c", "core_flow_ml_min", "n_absorbance", "peak_nm", "x13_nm", "sigma_nm", "rsd"}
-
-
-def format_cell(value: Any, fmt: str, scale: float = 1.0) -> str:
-    """Format a table value; ``None`` → an en dash."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if fmt == "{:d}":
-        return str(int(value))
-    return fmt.format(value * scale)
 
 
 def _esc(value: Any) -> str:
@@ -358,13 +318,13 @@ def _results_html(rows: Sequence[Mapping[str, Any]], marks: Mapping[int, Sequenc
             return any(r.get(key, 1) != 1 for r in rows)
         return key in _ALWAYS or any(r.get(key) not in (None, 0) for r in rows)
 
-    cols = [c for c in _RESULT_COLUMNS if shown(c[0])]
-    head = "<tr><th>#</th><th class='l'>Status</th>" + "".join(f"<th>{_esc(h)}</th>" for _, h, _, _ in cols)
+    cols = [c for c in _COLUMNS if shown(c.key)]
+    head = "<tr><th>#</th><th class='l'>Status</th>" + "".join(f"<th>{_esc(c.header)}</th>" for c in cols)
     if marks:
         head += "<th class='l'>PSD</th>"
     body = []
     for r in rows:
-        cells = "".join(f"<td>{_esc(format_cell(r.get(k), f, s))}</td>" for k, _, f, s in cols)
+        cells = "".join(f"<td>{_esc(c.cell(r))}</td>" for c in cols)
         if marks:
             warn = marks.get(r["condition_id"])
             cells += (f"<td class='l warn' title='{_esc('; '.join(warn))}'>⚠ {len(warn)} warning(s)</td>" if warn

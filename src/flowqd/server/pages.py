@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from html import escape
 from typing import Any
 
@@ -10,6 +9,7 @@ from flowqd._time import for_people
 from flowqd.store import Store
 from flowqd.store.auth import Identity
 from flowqd.store.database import mask_url
+from flowqd.store.results import columns
 
 __all__ = ["console_page", "docs_page", "login_page", "overview_page", "when"]
 
@@ -44,28 +44,19 @@ def login_page(message: str = "") -> str:
 
 def overview_page(store: Store, runs: list[dict[str, Any]], who: Identity, csrf: str) -> str:
     """Every run, newest first, with its per-condition results (the lab-screen table)."""
-
-    def cell(v: Any, spec: str, scale: float = 1.0) -> str:
-        return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v * scale, spec)
-
+    cols = columns("index", "label", "core_temperature_c", "core_flow_ml_min", "peak_nm", "x13_nm", "rsd",
+                   "pl_peak_nm", "plqy", "status")
+    head = "<tr>" + "".join(f"<th>{escape(c.header)}</th>" for c in cols) + "</tr>"
     blocks = []
     for r in runs:
         rows = store.results_table(r["id"])
-        body = "".join(
-            "<tr>" + "".join(f"<td>{escape(str(x))}</td>" for x in (
-                row["index"], row.get("label") or "", cell(row.get("core_temperature_c"), "g"),
-                cell(row.get("core_flow_ml_min"), "g"), cell(row.get("peak_nm"), ".1f"),
-                cell(row.get("x13_nm"), ".2f"), cell(row.get("rsd"), ".1f", 100.0), cell(row.get("pl_peak_nm"), ".1f"),
-                cell(row.get("plqy"), ".1f", 100.0), row.get("status", ""))) + "</tr>"
-            for row in rows)
+        body = "".join("<tr>" + "".join(f"<td>{escape(c.cell(row))}</td>" for c in cols) + "</tr>" for row in rows)
         blocks.append(
             f"<h2>run {r['id']}: {escape(r['name'])} <span class='{escape(r['status'])}'>{escape(r['status'])}</span>"
             f"</h2><p>started {when(r['started_at'])} · {r['n_conditions']} conditions · {r['n_spectra']} spectra · "
             f"<a href='/console?run={r['id']}'>console</a> · <a href='/runs/{r['id']}/report'>report</a> · "
             f"<a href='/api/runs/{r['id']}/results'>JSON</a></p>"
-            "<table><tr><th>#</th><th>label</th><th>T core (°C)</th><th>flow (mL/min)</th><th>peak (nm)</th>"
-            "<th>x1,3 (nm)</th><th>RSD (%)</th><th>PL peak (nm)</th><th>PLQY (%)</th><th>status</th></tr>"
-            f"{body}</table>")
+            f"<table>{head}{body}</table>")
     db = escape(mask_url(store.url))
     content = "".join(blocks) or f"<p>no runs yet in {db}</p>"
     return (f"{_HEAD}<meta name='csrf-token' content='{escape(csrf)}'><title>flowqd · runs</title></head><body>"

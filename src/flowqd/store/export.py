@@ -75,7 +75,8 @@ def _tables(store: Store, run_id: int, spectra: Sequence[Any],
     events = [{"at": _iso(e.at), "t_s": e.t_s, "level": e.level, "kind": e.kind, "message": e.message,
                "details_json": json.dumps(e.details, sort_keys=True)} for e in store.events(run_id)]
     traces = [{"t_s": t.t_s, "channel": t.channel, "role": t.role, "value": t.value} for t in store.traces(run_id)]
-    return {"conditions": store.results_table(run_id), "analysis": analysis, "events": events, "traces": traces}
+    conditions: list[dict[str, Any]] = [dict(r) for r in store.results_table(run_id)]
+    return {"conditions": conditions, "analysis": analysis, "events": events, "traces": traces}
 
 
 def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:

@@ -39,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from flowqd.analysis.outcome import SCALAR_FIELDS
+
 __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
@@ -287,9 +289,7 @@ class AnalysisResult(Base):
     cie_y: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-#: Scalar columns of :class:`AnalysisResult` filled from the payload.
-SCALAR_COLUMNS: tuple[str, ...] = (
-    "peak_wavelength_nm", "fwhm_nm", "x13_nm", "sigma_nm", "rsd", "conversion", "production_rate_mg_h",
-    "plqy", "cie_x", "cie_y",
-)
+#: Scalar columns of :class:`AnalysisResult`: the key scalars of an analysis
+#: (:data:`flowqd.analysis.outcome.SCALAR_FIELDS`, filled from :meth:`SpectrumOutcome.scalars`).
+SCALAR_COLUMNS: tuple[str, ...] = SCALAR_FIELDS
 

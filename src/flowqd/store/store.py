@@ -10,13 +10,15 @@ A SQLite file opened for writing keeps a small ballast file beside it (``NAME-re
 the next time the database is opened with room to spare.
 Idempotency (for resume): ``(run_id, seq)`` identifies a spectrum, ``(run_id, index)`` a condition and
 ``(spectrum_id, method)`` an analysis result; adding one that exists is a no-op that returns the existing id.
+Analyses are stored typed: :class:`~flowqd.analysis.outcome.SpectrumOutcome` gives the scalar columns and the JSON
+payload; a payload given directly is read with one key per column (payload schema 1), never guessed.
+The recorder adapter lives in :mod:`flowqd.store.recorder`, the results table in :mod:`flowqd.store.results`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import socket
 import time
 import uuid as uuid_mod
@@ -31,7 +33,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowqd._json import jsonable
+from flowqd.analysis.outcome import SpectrumOutcome, finite_or_none, scalars_from_payload
 from flowqd.errors import FlowqdError
+from flowqd.store import recorder
 from flowqd.store.database import DEFAULT_URL, make_engine, mask_url, parse_url, sqlite_path, storage_error
 from flowqd.store.models import (
     CONDITION_STATUSES,
@@ -51,28 +55,12 @@ from flowqd.store.models import (
     pack_array,
     utcnow,
 )
+from flowqd.store.results import ResultRow, results_table
 
-__all__ = ["RESERVE_BYTES", "SCALAR_ALIASES", "Store", "extract_scalars", "sha256_text"]
+__all__ = ["RESERVE_BYTES", "Store", "sha256_text"]
 
 #: Size of the ballast file kept beside a SQLite database (room to record an interruption on a full disk).
 RESERVE_BYTES = 256 * 1024
-
-#: Payload keys (first match wins) that fill each scalar column of :class:`AnalysisResult`.
-SCALAR_ALIASES: dict[str, tuple[str, ...]] = {
-    "peak_wavelength_nm": ("peak_wavelength_nm", "peak_nm", "exciton_wavelength_nm", "exciton_peak_nm",
-                           "first_exciton_nm", "pl_peak_nm", "emission_peak_nm", "lambda_max_nm"),
-    "fwhm_nm": ("fwhm_nm", "pl_fwhm_nm", "emission_fwhm_nm"),
-    "x13_nm": ("x13_nm", "x_13_nm", "x1_3_nm", "mean_diameter_nm"),
-    "sigma_nm": ("sigma_nm", "std_nm", "sigma_diameter_nm"),
-    "rsd": ("rsd",),
-    "conversion": ("conversion", "chemical_yield", "yield_fraction", "yield"),
-    "production_rate_mg_h": ("production_rate_mg_h", "production_mg_h"),
-    "plqy": ("plqy", "quantum_yield"),
-    "cie_x": ("cie_x",),
-    "cie_y": ("cie_y",),
-}
-_PERCENT_ALIASES = {"rsd": ("rsd_percent", "rsd_pct"), "plqy": ("plqy_percent", "plqy_pct"),
-                    "conversion": ("conversion_percent",)}
 
 
 def sha256_text(text: str) -> str:
@@ -80,60 +68,11 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""
 
 
-def _as_float(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def extract_scalars(payload: Mapping[str, Any]) -> dict[str, float | None]:
-    """Pick the key scalars of an analysis payload (top level first, then one nested level).
-
-    Examples
-    --------
-    >>> s = extract_scalars({"psd": {"x13_nm": 3.1, "rsd_percent": 9.0}, "cie_xy": [0.5, 0.45]})
-    >>> s["x13_nm"], s["rsd"], s["cie_x"]
-    (3.1, 0.09, 0.5)
-    >>> extract_scalars({"exciton": {"wavelength_nm": 560.0}})["peak_wavelength_nm"]
-    560.0
-    """
-    levels: list[Mapping[str, Any]] = [payload]
-    levels += [v for v in payload.values() if isinstance(v, Mapping)]
-    out: dict[str, float | None] = dict.fromkeys(SCALAR_COLUMNS)
-    for column in SCALAR_COLUMNS:
-        for level in levels:
-            for key in SCALAR_ALIASES[column]:
-                if key in level and _as_float(level[key]) is not None:
-                    out[column] = _as_float(level[key])
-                    break
-            else:
-                for key in _PERCENT_ALIASES.get(column, ()):
-                    if key in level and _as_float(level[key]) is not None:
-                        out[column] = _as_float(level[key]) / 100.0  # type: ignore[operator]
-                        break
-            if out[column] is not None:
-                break
-    exciton = payload.get("exciton")
-    if out["peak_wavelength_nm"] is None and isinstance(exciton, Mapping):
-        out["peak_wavelength_nm"] = _as_float(exciton.get("wavelength_nm"))  # ExcitonResult.wavelength_nm
-    if out["cie_x"] is None:
-        for level in levels:
-            xy = level.get("cie_xy", level.get("chromaticity_xy"))
-            if isinstance(xy, Sequence | np.ndarray) and not isinstance(xy, str) and len(xy) == 2:
-                out["cie_x"], out["cie_y"] = _as_float(xy[0]), _as_float(xy[1])
-                break
-    return out
-
-
-def _nanmean(values: Iterable[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
 class Store:
     """The run database (SQLite by default, PostgreSQL by URL). Owns its engine; close it (or use ``with``).
+
+    The recorder-style methods the platform engine calls are the functions of :mod:`flowqd.store.recorder`; the
+    results table is :func:`flowqd.store.results.results_table`.
 
     Parameters
     ----------
@@ -290,7 +229,7 @@ class Store:
             from sqlalchemy.dialects.postgresql import insert
         stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
         s.execute(stmt)
-        table = model.__table__  # type: ignore[attr-defined]
+        table = Base.metadata.tables[model.__tablename__]
         where = [table.c[k] == values[k] for k in keys]
         return int(s.execute(select(table.c.id).where(*where)).scalar_one())
 
@@ -391,8 +330,9 @@ class Store:
         values = {
             "run_id": run_id, "index": int(index), "label": label, "core_temperature_c": float(core_temperature_c),
             "core_flow_ml_min": float(core_flow_ml_min), "core_units": int(core_units), "shell": bool(shell),
-            "shell_temperature_c": _as_float(shell_temperature_c), "ddt_flow_ml_min": _as_float(ddt_flow_ml_min),
-            "residence_time_s": _as_float(residence_time_s), "n_spectra": int(n_spectra), "status": status,
+            "shell_temperature_c": finite_or_none(shell_temperature_c),
+            "ddt_flow_ml_min": finite_or_none(ddt_flow_ml_min), "residence_time_s": finite_or_none(residence_time_s),
+            "n_spectra": int(n_spectra), "status": status,
             "extra": jsonable(dict(extra or {})),
         }
         with self._session() as s:
@@ -449,7 +389,7 @@ class Store:
             return 0
         with self._session() as s:
             self._require_run(s, run_id)
-            s.execute(Trace.__table__.insert(), records)
+            s.execute(Base.metadata.tables[Trace.__tablename__].insert(), records)
         return len(records)
 
     def traces(self, run_id: int, channel: str | None = None, role: str | None = None) -> list[Trace]:
@@ -483,7 +423,7 @@ class Store:
         """Record an event (``kind`` such as ``"interlock.overpressure"``) and return its id."""
         with self._session() as s:
             self._require_run(s, run_id)
-            ev = Event(run_id=run_id, kind=kind, message=message, level=level, t_s=_as_float(t_s),
+            ev = Event(run_id=run_id, kind=kind, message=message, level=level, t_s=finite_or_none(t_s),
                        at=at or utcnow(), details=jsonable(dict(details or {})))
             s.add(ev)
             s.flush()
@@ -518,13 +458,16 @@ class Store:
         averages: int = 1,
         saturated: bool = False,
         meta: Mapping[str, Any] | None = None,
+        analysis: SpectrumOutcome | Mapping[str, Any] | None = None,
+        method: str = "analysis",
     ) -> int:
-        """Store one spectrum and commit at once; return its id.
+        """Store one spectrum (and, given ``analysis``, its analysis as ``method``) and commit at once; return its id.
 
         ``seq`` numbers the spectra of a run (0, 1, 2, …). Adding a ``(run_id, seq)`` that exists is a no-op
         that returns the existing id, so a resumed run can re-send the spectrum that was in flight.
         ``counts``/``dark``/``reference`` are on ``wavelength_nm``; ``processed`` too unless
-        ``processed_wavelength_nm`` is given.
+        ``processed_wavelength_nm`` is given. Spectrum and analysis are written in one transaction: both or
+        neither (a crash between them cannot leave a spectrum unanalysed); an empty mapping stores no analysis.
         """
         values = self._spectrum_values(run_id, seq, kind=kind, wavelength_nm=wavelength_nm, condition_id=condition_id,
                                        counts=counts, dark=dark, reference=reference, processed=processed,
@@ -532,7 +475,10 @@ class Store:
                                        t_s=t_s, integration_ms=integration_ms, averages=averages,
                                        saturated=saturated, meta=meta)
         with self._session() as s:
-            return self._insert_spectrum(s, values)
+            sid = self._insert_spectrum(s, values)
+            if isinstance(analysis, SpectrumOutcome) or analysis:
+                self._insert_analysis(s, self._analysis_values(sid, method, analysis, {}))
+            return sid
 
     def _insert_spectrum(self, s: Session, values: dict[str, Any]) -> int:
         run_id, condition_id = values["run_id"], values["condition_id"]
@@ -554,8 +500,8 @@ class Store:
             raise FlowqdError(f"spectrum {seq}: wavelength must be a non-empty 1-D array (got shape {wl.shape})")
         values: dict[str, Any] = {
             "run_id": run_id, "condition_id": condition_id, "seq": int(seq), "kind": kind,
-            "acquired_at": acquired_at or utcnow(), "t_s": _as_float(t_s),
-            "integration_ms": _as_float(integration_ms), "averages": int(averages), "saturated": bool(saturated),
+            "acquired_at": acquired_at or utcnow(), "t_s": finite_or_none(t_s),
+            "integration_ms": finite_or_none(integration_ms), "averages": int(averages), "saturated": bool(saturated),
             "n_points": int(wl.size), "wavelength_npy": pack_array(wl, "<f8"), "meta": jsonable(dict(meta or {})),
             "processed_wavelength_npy": None,
         }
@@ -642,14 +588,17 @@ class Store:
 
     # ------------------------------------------------------------------ analysis
     def add_analysis(
-        self, spectrum_id: int, method: str, payload: Mapping[str, Any] | Any, **scalars: float | None
+        self, spectrum_id: int, method: str, result: SpectrumOutcome | Mapping[str, Any] | Any,
+        **scalars: float | None,
     ) -> int:
         """Store an analysis result of a spectrum; return its id (existing ``(spectrum, method)`` → its id).
 
-        The key scalars are read from ``payload`` (see :data:`SCALAR_ALIASES`); keyword arguments named like
-        the scalar columns override them. ``payload`` may be a mapping or a dataclass.
+        ``result`` is a :class:`~flowqd.analysis.outcome.SpectrumOutcome` (its typed scalars and its payload are
+        stored) or a payload (a mapping or a dataclass) in the payload schema of :mod:`flowqd.analysis.outcome`,
+        whose scalars are read from one key each (:data:`~flowqd.analysis.outcome.PAYLOAD_SCALAR_KEYS`). Keyword
+        arguments named like the scalar columns override them.
         """
-        values = self._analysis_values(spectrum_id, method, payload, scalars)
+        values = self._analysis_values(spectrum_id, method, result, scalars)
         with self._session() as s:
             return self._insert_analysis(s, values)
 
@@ -659,18 +608,23 @@ class Store:
         return self._insert_ignore(s, AnalysisResult, values, ("spectrum_id", "method"))
 
     @staticmethod
-    def _analysis_values(spectrum_id: int, method: str, payload: Any,
+    def _analysis_values(spectrum_id: int, method: str, result: SpectrumOutcome | Mapping[str, Any] | Any,
                          scalars: Mapping[str, float | None]) -> dict[str, Any]:
         unknown = set(scalars) - set(SCALAR_COLUMNS)
         if unknown:
             raise FlowqdError(f"unknown analysis scalar(s) {sorted(unknown)}; known: {', '.join(SCALAR_COLUMNS)}")
-        data = jsonable(payload)
-        if not isinstance(data, dict):
-            data = {"value": data}
+        if isinstance(result, SpectrumOutcome):
+            data: Any = jsonable(result.to_payload())
+            found = result.scalars()
+        else:
+            data = jsonable(result)
+            if not isinstance(data, dict):
+                data = {"value": data}
+            found = scalars_from_payload(data)
         values: dict[str, Any] = {"spectrum_id": spectrum_id, "method": method, "payload": data,
                                   "created_at": utcnow()}
-        values.update(extract_scalars(data))
-        values.update({k: _as_float(v) for k, v in scalars.items()})
+        values.update(found)
+        values.update({k: finite_or_none(v) for k, v in scalars.items()})
         return values
 
     def analyses(self, run_id: int, spectrum_id: int | None = None) -> list[AnalysisResult]:
@@ -682,143 +636,35 @@ class Store:
                 q = q.where(AnalysisResult.spectrum_id == spectrum_id)
             return list(s.scalars(q.order_by(Spectrum.seq, AnalysisResult.id)))
 
-    def results_table(self, run_id: int) -> list[dict[str, Any]]:
-        """One dict per condition: set points, spectrum counts and per-condition means of the analysis scalars.
-
-        ``residence_time_min`` is ``residence_time_s / 60``. Absorbance results give ``peak_nm``, ``x13_nm``,
-        ``sigma_nm``, ``rsd`` (fraction), ``conversion``,
-        ``production_rate_mg_h``; PL results give ``pl_peak_nm``, ``pl_fwhm_nm``, ``plqy``, ``cie_x``, ``cie_y``.
-        Missing values are ``None``. Spectra marked superseded (taken before an interruption, see
-        :meth:`supersede_spectra`) are counted in ``n_superseded`` and left out of everything else.
-        """
-        conds = self.conditions(run_id)
+    def spectrum_index(self, run_id: int) -> list[tuple[int, int | None, str, dict[str, Any] | None]]:
+        """``(spectrum id, condition id, kind, meta)`` of every spectrum of a run, arrays left out."""
         with self._session() as s:
-            spec_rows = s.execute(select(Spectrum.id, Spectrum.condition_id, Spectrum.kind, Spectrum.meta)
-                                  .where(Spectrum.run_id == run_id)).all()
-            res_rows = s.execute(
+            rows = s.execute(select(Spectrum.id, Spectrum.condition_id, Spectrum.kind, Spectrum.meta)
+                             .where(Spectrum.run_id == run_id)).all()
+        return [(int(r[0]), r[1], str(r[2]), r[3]) for r in rows]
+
+    def analysis_scalars(self, run_id: int) -> list[tuple[int, dict[str, float | None]]]:
+        """``(spectrum id, {scalar column: value})`` of every analysis of a run, in the order they were stored."""
+        with self._session() as s:
+            rows = s.execute(
                 select(AnalysisResult.spectrum_id, *(getattr(AnalysisResult, c) for c in SCALAR_COLUMNS))
                 .join(Spectrum, AnalysisResult.spectrum_id == Spectrum.id).where(Spectrum.run_id == run_id)
                 .order_by(AnalysisResult.id)
             ).all()
-        # Per spectrum: the first non-null value of each scalar over its analyses.
-        per_spec: dict[int, dict[str, float | None]] = {}
-        for row in res_rows:
-            merged = per_spec.setdefault(row[0], dict.fromkeys(SCALAR_COLUMNS))
-            for name, value in zip(SCALAR_COLUMNS, row[1:], strict=True):
-                if merged[name] is None and value is not None:
-                    merged[name] = value
-        by_cond: dict[int | None, dict[str, list[int]]] = {}
-        superseded: dict[int | None, int] = {}
-        for sid, cid, kind, meta in spec_rows:
-            if isinstance(meta, dict) and meta.get("superseded"):  # before an interruption: kept, not averaged
-                superseded[cid] = superseded.get(cid, 0) + 1
-                continue
-            by_cond.setdefault(cid, {}).setdefault(kind, []).append(sid)
-        table = []
-        for c in conds:
-            kinds = by_cond.get(c.id, {})
-            absorb = [per_spec.get(i, {}) for i in kinds.get("absorbance", [])]
-            pl = [per_spec.get(i, {}) for i in kinds.get("pl", [])]
-            row: dict[str, Any] = {
-                "index": c.index, "condition_id": c.id, "label": c.label, "status": c.status,
-                "core_temperature_c": c.core_temperature_c, "core_flow_ml_min": c.core_flow_ml_min,
-                "core_units": c.core_units, "shell": c.shell, "shell_temperature_c": c.shell_temperature_c,
-                "ddt_flow_ml_min": c.ddt_flow_ml_min, "residence_time_s": c.residence_time_s,
-                "residence_time_min": None if c.residence_time_s is None else c.residence_time_s / 60.0,
-                "n_spectra_planned": c.n_spectra, "n_absorbance": len(kinds.get("absorbance", [])),
-                "n_pl": len(kinds.get("pl", [])), "n_superseded": superseded.get(c.id, 0),
-            }
-            for out, src in (("peak_nm", "peak_wavelength_nm"), ("x13_nm", "x13_nm"), ("sigma_nm", "sigma_nm"),
-                             ("rsd", "rsd"), ("conversion", "conversion"),
-                             ("production_rate_mg_h", "production_rate_mg_h")):
-                row[out] = _nanmean(r.get(src) for r in absorb)
-            for out, src in (("pl_peak_nm", "peak_wavelength_nm"), ("pl_fwhm_nm", "fwhm_nm"), ("plqy", "plqy"),
-                             ("cie_x", "cie_x"), ("cie_y", "cie_y")):
-                row[out] = _nanmean(r.get(src) for r in pl)
-            table.append(row)
-        return table
+        return [(int(r[0]), dict(zip(SCALAR_COLUMNS, r[1:], strict=True))) for r in rows]
+
+    def results_table(self, run_id: int) -> list[ResultRow]:
+        """One row per condition: set points, spectrum counts and per-condition means of the analysis scalars
+        (:func:`flowqd.store.results.results_table`)."""
+        return results_table(self, run_id)
 
     # ------------------------------------------------------------------ recorder-style API (platform engine)
-    def start_run(self, name: str, **kwargs: Any) -> int:
-        """Alias of :meth:`create_run` (status ``running``), for the platform's recorder."""
-        return self.create_run(name, **kwargs)
-
-    def start_condition(self, run_id: int, index: int, **setpoints: Any) -> int:
-        """Add (or find) condition ``index`` and mark it ``acquiring``; return its id."""
-        cid = self.add_condition(run_id, index, **setpoints)
-        self.set_condition_status(cid, "acquiring")
-        return cid
-
-    def finish_condition(self, condition_id: int, status: str = "completed") -> None:
-        """Mark a condition ``completed`` (or ``skipped``/``failed``) and stamp its end time."""
-        self.set_condition_status(condition_id, status)
-
-    def record_sample(self, run_id: int, t_s: float, readings: Mapping[str, float], role: str = "reading") -> None:
-        """Append one point per channel of ``readings`` at time ``t_s``."""
-        self.add_trace_points(run_id, [(t_s, ch, v, role) for ch, v in readings.items()])
-
-    def record_event(self, run_id: int, kind: str, message: str = "", **kwargs: Any) -> int:
-        """Alias of :meth:`add_event`."""
-        return self.add_event(run_id, kind, message, **kwargs)
-
-    def record_spectrum(
-        self,
-        run_id: int,
-        seq: int,
-        raw: Any,
-        processed: Any = None,
-        analysis: Mapping[str, Any] | None = None,
-        *,
-        condition_id: int | None = None,
-        kind: str | None = None,
-        method: str = "analysis",
-        **fields: Any,
-    ) -> int:
-        """Store a raw acquisition, its processed spectrum and its analysis in one transaction; return the
-        spectrum id.
-
-        ``raw`` is a mapping or an object with ``wavelength_nm`` and ``counts`` (also read when present:
-        ``dark``, ``reference``, ``integration_ms``, ``averages``, ``saturated``, ``acquired_at``, ``t_s``,
-        ``kind``); ``processed`` an array on the raw axis or an object with ``wavelength_nm`` and ``values``
-        (a :class:`flowqd.analysis.spectrum.Spectrum`). Re-recording a stored ``seq`` stores nothing new.
-        """
-
-        def get(obj: Any, name: str, default: Any = None) -> Any:
-            if isinstance(obj, Mapping):
-                return obj.get(name, default)
-            return getattr(obj, name, default)
-
-        args: dict[str, Any] = {"wavelength_nm": get(raw, "wavelength_nm")}
-        for name in ("counts", "dark", "reference", "integration_ms", "acquired_at", "t_s", "averages",
-                     "saturated"):
-            value = get(raw, name)
-            if value is not None:
-                args[name] = value
-        if args["wavelength_nm"] is None:
-            raise FlowqdError(f"spectrum {seq}: the raw acquisition has no wavelength_nm")
-        proc_kind = None
-        if processed is not None:
-            if get(processed, "values") is not None:
-                args["processed"] = get(processed, "values")
-                axis = np.asarray(get(processed, "wavelength_nm"), dtype=float)
-                raw_axis = np.asarray(args["wavelength_nm"], dtype=float)
-                if axis.shape != raw_axis.shape or not np.array_equal(axis, raw_axis):
-                    args["processed_wavelength_nm"] = axis
-                proc_kind = get(processed, "kind")
-            else:
-                args["processed"] = processed
-        kind = kind or get(raw, "kind") or ("pl" if proc_kind == "intensity" else proc_kind) or "absorbance"
-        args.update(fields)
-        spec_args: dict[str, Any] = {"counts": None, "dark": None, "reference": None, "processed": None,
-                                     "processed_wavelength_nm": None, "acquired_at": None, "t_s": None,
-                                     "integration_ms": None, "averages": 1, "saturated": False, "meta": None}
-        spec_args.update(args)
-        values = self._spectrum_values(run_id, seq, kind=kind, condition_id=condition_id, **spec_args)
-        with self._session() as s:  # both or neither: a crash between them cannot leave a spectrum unanalysed
-            sid = self._insert_spectrum(s, values)
-            if analysis:
-                self._insert_analysis(s, self._analysis_values(sid, method, analysis, {}))
-        return sid
+    start_run = recorder.start_run
+    start_condition = recorder.start_condition
+    finish_condition = recorder.finish_condition
+    record_sample = recorder.record_sample
+    record_event = recorder.record_event
+    record_spectrum = recorder.record_spectrum
 
 
 def _check_choice(what: str, value: str, choices: Sequence[str]) -> None:
