@@ -8,7 +8,7 @@ material is added by writing the same files, either there or in any folder passe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -87,8 +87,6 @@ class Material:
             raise FlowqdError(
                 f"material {self.name} has no sizing curve {name!r}; known: {', '.join(self.sizing_curves)}")
         if name not in self._variants:
-            from dataclasses import replace
-
             self._variants[name] = replace(self, sizing=self.sizing_curves[name], _variants={})
         return self._variants[name]
 
@@ -171,8 +169,6 @@ def _read_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _load_curve(table: CurveTable, base: Path, bulk: float, default_name: str) -> SizingCurve:
     """One sizing curve from its TOML table: fitted to a points table, or published coefficients."""
-    from dataclasses import replace
-
     form = table.form
     valid = (float(table.valid_diameter_nm[0]), float(table.valid_diameter_nm[1]))
     if table.points is not None:
