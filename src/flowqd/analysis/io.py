@@ -513,10 +513,6 @@ def _strip_quotes(cells: list[str]) -> list[str]:
     return [c[1:-1].strip() if len(c) >= 2 and c[0] == c[-1] and c[0] in "\"'" else c for c in cells]
 
 
-def _is_numeric_row(cells: Sequence[str], decimal: str) -> bool:
-    return len(cells) >= 2 and all(_is_number(c, decimal) for c in cells)
-
-
 def _starts_numeric(cells: Sequence[str], decimal: str) -> bool:
     return bool(cells) and _is_number(cells[0], decimal)
 

@@ -42,12 +42,6 @@ def _src(spectrum: Spectrum) -> str | None:
     return spectrum.source or None
 
 
-def _snr(y: np.ndarray) -> tuple[float, float]:
-    noise = noise_level_estimate(y)
-    span = float(np.max(y) - np.min(y))
-    return span, noise
-
-
 def _check_smooth(spectrum: Spectrum) -> None:
     """Neighbouring readings of a spectrum agree: a signal whose point-to-point jumps are a large part of its range
     (a sawtooth, shuffled columns) is not a spectrum."""
@@ -82,7 +76,7 @@ def check_absorbance(spectrum: Spectrum) -> None:
             what = "an emission/intensity spectrum (counts); use flowqd analyze pl"
         raise SpectrumError(f"values up to {top:.3g} cannot be absorbances (they stop below {MAX_ABSORBANCE:g}): "
                             f"this looks like {what}", source=src)
-    span, noise = _snr(y)
+    span, noise = float(np.max(y) - np.min(y)), noise_level_estimate(y)
     _check_smooth(spectrum)
     if span <= 0 or span < MIN_SNR * noise:
         raise SpectrumError(f"no signal above the noise (range {span:.2g}, noise {noise:.2g}): nothing to analyse",
@@ -143,8 +137,7 @@ def check_emission(spectrum: Spectrum) -> None:
                             source=src)
     above = y - base > 0.5 * (top - base)
     if np.count_nonzero(above) < 3:
-        i = int(np.argmax(y))
-        raise SpectrumError(f"a single-pixel spike at {spectrum.wavelength_nm[i]:.1f} nm, not an emission band "
+        raise SpectrumError(f"a single-pixel spike at {spectrum.wavelength_nm[i_top]:.1f} nm, not an emission band "
                             "(cosmic ray or hot pixel?)", source=src)
 
 
