@@ -114,7 +114,6 @@ class PLResult:
     baseline_offset: float = 0.0
     source: str = ""
 
-
     def summary(self) -> str:
         """Readable lines: peak, FWHM, colour."""
         return (f"{self.source or 'PL spectrum'}\n  peak  {self.peak_wavelength_nm:.1f} nm\n"
@@ -136,6 +135,7 @@ class PLResult:
         ax.set_ylabel("intensity")
         ax.legend(fontsize="small")
         return ax
+
 
 def _refined_peak(wl: np.ndarray, y: np.ndarray, i: int) -> tuple[float, float]:
     """Vertex of the parabola through samples i-1, i, i+1 (non-uniform spacing allowed)."""
