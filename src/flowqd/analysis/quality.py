@@ -198,7 +198,9 @@ def check_emission_band(sample: Spectrum, blank: Spectrum, band_nm: tuple[float,
     if np.count_nonzero(sel) < 5:
         raise SpectrumError(f"fewer than 5 points in the emission band {lo:g}-{hi:g} nm", source=_src(sample))
     diff = sample.values[sel] - np.interp(wl[sel], blank.wavelength_nm, blank.values)
-    noise = max(noise_level_estimate(sample.values[sel]), noise_level_estimate(blank.values[sel]), 1e-300)
+    bwl = blank.wavelength_nm
+    blank_in_band = blank.values[(bwl >= lo) & (bwl <= hi)]  # the blank may be on its own grid
+    noise = max(noise_level_estimate(sample.values[sel]), noise_level_estimate(blank_in_band), 1e-300)
     peak = float(np.max(diff)) - float(np.median(diff))
     if peak < MIN_SNR * noise or np.count_nonzero(diff - np.median(diff) > 0.5 * peak) < 3:
         raise SpectrumError(f"no emission band detected in {lo:g}-{hi:g} nm (sample above blank by "
