@@ -87,6 +87,27 @@ class PlausibilityLimits:
         names = [f for f in cls.__dataclass_fields__ if f != "sensor_max_bar"]
         return cls(sensor_max_bar=float(sensor_max_bar), **{n: getattr(interlocks, n) for n in names})
 
+    def reading_range(self, bar: bool) -> tuple[float, float]:
+        """``[low, high)`` of a believable pressure (``bar``) or temperature reading."""
+        return (self.sensor_min_bar, self.sensor_max_bar) if bar else (self.sensor_min_c, self.sensor_max_c)
+
+    def step_limit(self, bar: bool) -> float:
+        """Largest believable rate of change: bar/s for pressure (``bar``), °C/min for temperature."""
+        return self.max_pressure_step_bar_s if bar else self.max_temperature_step_c_min
+
+    def stuck_band(self, sensor: str) -> float:
+        """No change beyond this over the stuck window means ``sensor`` is stuck."""
+        return self.stuck_band_bar if sensor == "pressure" else self.stuck_band_c
+
+    def model_floor(self, model_bar: Any) -> Any:
+        """Lowest believable inlet pressure for a hydraulic-model pressure (a float or an array of them)."""
+        return model_bar - self.pressure_model_tolerance_bar - self.pressure_model_fraction * model_bar
+
+
+def _commands(setpoints_c: Mapping[str, float | None], flows_ml_min: Mapping[str, float]) -> dict[str, float | None]:
+    """The commands of one period, keyed ``<role>.setpoint`` / ``<role>.flow`` (a change opens stuck checks)."""
+    return {**{f"{r}.setpoint": v for r, v in setpoints_c.items()}, **{f"{r}.flow": v for r, v in flows_ml_min.items()}}
+
 
 @dataclass
 class _Watch:
@@ -129,8 +150,7 @@ class SensorPlausibility:
             readings[role] = (finite_or_none(value), value, "°C")
         for role, value in snap.pump_pressures_bar.items():
             readings[f"{role}.pressure"] = (finite_or_none(value), value, "bar")
-        commands = {**{f"{r}.setpoint": v for r, v in snap.setpoints_c.items()},
-                    **{f"{r}.flow": v for r, v in snap.commanded_flows_ml_min.items()}}
+        commands = _commands(snap.setpoints_c, snap.commanded_flows_ml_min)
         changed = commands != (self._commands or {})
         if changed or snap.model_pressure_bar is None:
             self._steady_since_s = snap.t_s
@@ -141,7 +161,7 @@ class SensorPlausibility:
                 self._last.pop(sensor, None)
                 continue
             bar = unit == "bar"
-            lo, hi = (lim.sensor_min_bar, lim.sensor_max_bar) if bar else (lim.sensor_min_c, lim.sensor_max_c)
+            lo, hi = lim.reading_range(bar)
             if not lo <= value < hi:
                 what = "saturated at the top of its range" if bar and value >= hi else "outside its physical range"
                 trips.append(Trip("sensor_range", f"{sensor} reads {value:g} {unit}: {what} [{lo:g}, {hi:g}) {unit}",
@@ -153,7 +173,7 @@ class SensorPlausibility:
             if prev is not None and snap.t_s > prev[0]:
                 dt_s = snap.t_s - prev[0]
                 rate = abs(value - prev[1]) / dt_s * (1.0 if bar else 60.0)
-                limit = lim.max_pressure_step_bar_s if bar else lim.max_temperature_step_c_min
+                limit = lim.step_limit(bar)
                 if rate > limit:
                     per = "bar/s" if bar else "°C/min"
                     trips.append(Trip("sensor_rate", f"{sensor} jumped {prev[1]:g} → {value:g} {unit} in {dt_s:g} s "
@@ -170,9 +190,7 @@ class SensorPlausibility:
     def commands_changed(self, setpoints_c: Mapping[str, float | None],
                          commanded_flows_ml_min: Mapping[str, float]) -> bool:
         """Whether these commands differ from those of the last evaluated reading (a change opens stuck checks)."""
-        commands = {**{f"{r}.setpoint": v for r, v in setpoints_c.items()},
-                    **{f"{r}.flow": v for r, v in commanded_flows_ml_min.items()}}
-        return commands != (self._commands or {})
+        return _commands(setpoints_c, commanded_flows_ml_min) != (self._commands or {})
 
     def quiet_plan(self, times_s: np.ndarray, readings: Mapping[str, tuple[np.ndarray, str]],
                    model_pressure_bar: np.ndarray) -> _QuietSensorPlan:
@@ -192,7 +210,7 @@ class SensorPlausibility:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             for sensor, (v, unit) in readings.items():
                 bar = unit == "bar"
-                lo, hi = (lim.sensor_min_bar, lim.sensor_max_bar) if bar else (lim.sensor_min_c, lim.sensor_max_c)
+                lo, hi = lim.reading_range(bar)
                 ok = np.isfinite(v) & (lo <= v) & (v < hi)
                 pt, pv = np.empty(n), np.empty(n)
                 pt[1:], pv[1:] = t[:-1], v[:-1]
@@ -204,7 +222,7 @@ class SensorPlausibility:
                 else:
                     pt[0], pv[0] = prev
                 rate = np.abs(v - pv) / (t - pt) * (1.0 if bar else 60.0)
-                limit = lim.max_pressure_step_bar_s if bar else lim.max_temperature_step_c_min
+                limit = lim.step_limit(bar)
                 clear &= ok & ~(has_prev & (t > pt) & (rate > limit))
             watches: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
             for sensor, w in self._watch.items():
@@ -213,7 +231,7 @@ class SensorPlausibility:
                 v = readings[sensor][0]
                 lows = np.minimum.accumulate(np.concatenate(([w.low], v)))[1:]
                 highs = np.maximum.accumulate(np.concatenate(([w.high], v)))[1:]
-                band = lim.stuck_band_bar if sensor == "pressure" else lim.stuck_band_c
+                band = lim.stuck_band(sensor)
                 moved = highs - lows > band
                 m = int(np.argmax(moved)) if moved.any() else n  # the watch ends (alive) here
                 clear &= ~((idx < m) & (t - w.since_s >= lim.stuck_window_s))
@@ -226,7 +244,7 @@ class SensorPlausibility:
             if "pressure" in readings:
                 p = readings["pressure"][0]
                 steady = t - steady_since >= lim.stuck_window_s  # NaN (never steady) compares False
-                floor = model - lim.pressure_model_tolerance_bar - lim.pressure_model_fraction * model
+                floor = lim.model_floor(model)
                 clear &= ~(~none & steady & (p < floor))
         return _QuietSensorPlan(self, t, readings, model, steady_since, watches, clear)
 
@@ -249,7 +267,7 @@ class SensorPlausibility:
         lim = self.limits
         if changed:
             for sensor, delta in self._expected_changes(snap, commands).items():
-                band = lim.stuck_band_bar if sensor == "pressure" else lim.stuck_band_c
+                band = lim.stuck_band(sensor)
                 value = readings.get(sensor, (None, None, ""))[0]
                 if delta > EXPECTED_BANDS * band and value is not None:
                     self._watch[sensor] = _Watch(snap.t_s, delta, value, value)
@@ -259,7 +277,7 @@ class SensorPlausibility:
             if value is None:
                 continue
             w.low, w.high = min(w.low, value), max(w.high, value)
-            band = lim.stuck_band_bar if sensor == "pressure" else lim.stuck_band_c
+            band = lim.stuck_band(sensor)
             unit = "bar" if sensor == "pressure" else "°C"
             if w.high - w.low > band:
                 del self._watch[sensor]  # it moved: alive
@@ -288,7 +306,7 @@ class SensorPlausibility:
         model = snap.model_pressure_bar
         steady = self._steady_since_s is not None and snap.t_s - self._steady_since_s >= lim.stuck_window_s
         if model is not None and steady:
-            floor = model - lim.pressure_model_tolerance_bar - lim.pressure_model_fraction * model
+            floor = lim.model_floor(model)
             if p < floor:
                 trips.append(Trip("sensor_model", f"pressure {p:.3g} bar below the hydraulic model {model:.3g} bar "
                                   f"for the measured flows and temperatures (floor {floor:.3g} bar)", p, floor,

@@ -396,11 +396,8 @@ class Store:
         """Trace points of a run (optionally one channel and/or role), ordered by channel then time."""
         with self._session() as s:
             self._require_run(s, run_id)
-            q = select(Trace).where(Trace.run_id == run_id)
-            if channel is not None:
-                q = q.where(Trace.channel == channel)
-            if role is not None:
-                q = q.where(Trace.role == role)
+            q = select(Trace).where(Trace.run_id == run_id,
+                                    *_equal_if_given((Trace.channel, channel), (Trace.role, role)))
             return list(s.scalars(q.order_by(Trace.channel, Trace.t_s, Trace.id)))
 
     def channels(self, run_id: int) -> list[str]:
@@ -525,13 +522,8 @@ class Store:
         """Spectra of a run (optionally of one condition, kind and/or ``seq``) in ``seq`` order, arrays included."""
         with self._session() as s:
             self._require_run(s, run_id)
-            q = select(Spectrum).where(Spectrum.run_id == run_id)
-            if condition_id is not None:
-                q = q.where(Spectrum.condition_id == condition_id)
-            if kind is not None:
-                q = q.where(Spectrum.kind == kind)
-            if seq is not None:
-                q = q.where(Spectrum.seq == seq)
+            q = select(Spectrum).where(Spectrum.run_id == run_id, *_equal_if_given(
+                (Spectrum.condition_id, condition_id), (Spectrum.kind, kind), (Spectrum.seq, seq)))
             return list(s.scalars(q.order_by(Spectrum.seq)))
 
     def get_spectrum(self, spectrum_id: int) -> Spectrum:
@@ -565,9 +557,8 @@ class Store:
         """How many spectra (optionally of one kind) are stored for condition ``condition_index`` (for resume)."""
         with self._session() as s:
             q = (select(func.count(Spectrum.id)).join(Condition, Spectrum.condition_id == Condition.id)
-                 .where(Spectrum.run_id == run_id, Condition.index == condition_index))
-            if kind is not None:
-                q = q.where(Spectrum.kind == kind)
+                 .where(Spectrum.run_id == run_id, Condition.index == condition_index,
+                        *_equal_if_given((Spectrum.kind, kind))))
             return int(s.scalar(q) or 0)
 
     def supersede_spectra(self, run_id: int, condition_index: int, reason: str) -> int:
@@ -631,9 +622,7 @@ class Store:
         """Analysis results of a run's spectra (or of one spectrum), in spectrum order."""
         with self._session() as s:
             q = (select(AnalysisResult).join(Spectrum, AnalysisResult.spectrum_id == Spectrum.id)
-                 .where(Spectrum.run_id == run_id))
-            if spectrum_id is not None:
-                q = q.where(AnalysisResult.spectrum_id == spectrum_id)
+                 .where(Spectrum.run_id == run_id, *_equal_if_given((AnalysisResult.spectrum_id, spectrum_id))))
             return list(s.scalars(q.order_by(Spectrum.seq, AnalysisResult.id)))
 
     def spectrum_index(self, run_id: int) -> list[tuple[int, int | None, str, dict[str, Any] | None]]:
@@ -665,6 +654,11 @@ class Store:
     record_sample = recorder.record_sample
     record_event = recorder.record_event
     record_spectrum = recorder.record_spectrum
+
+
+def _equal_if_given(*pairs: tuple[Any, Any]) -> list[Any]:
+    """``column == value`` for each ``(column, value)`` whose value is not ``None`` (optional query filters)."""
+    return [col == value for col, value in pairs if value is not None]
 
 
 def _check_choice(what: str, value: str, choices: Sequence[str]) -> None:

@@ -361,12 +361,11 @@ class PlatformConfig(FromToml):
             raise ValueError(f"interlocks.max_pressure_bar {lock.max_pressure_bar:g} must be below the pressure "
                              f"sensor range devices.pressure.max_bar {self.devices.pressure.max_bar:g} bar")
         window_min = 3 * self.control.control_period_s
-        if lock.pressure_rise_window_s < window_min:
-            raise ValueError(f"interlocks.pressure_rise_window_s {lock.pressure_rise_window_s:g} must span at least "
-                             f"3 control periods ({window_min:g} s)")
-        if lock.stuck_window_s < 3 * self.control.control_period_s:
-            raise ValueError(f"interlocks.stuck_window_s {lock.stuck_window_s:g} must span at least 3 control "
-                             f"periods ({window_min:g} s)")
+        for name in ("pressure_rise_window_s", "stuck_window_s"):
+            window = getattr(lock, name)
+            if window < window_min:
+                raise ValueError(f"interlocks.{name} {window:g} must span at least 3 control periods "
+                                 f"({window_min:g} s)")
         return self
 
     def train(self) -> ReactorTrain:
