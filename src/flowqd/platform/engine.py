@@ -55,7 +55,7 @@ from flowqd.errors import FlowqdError, InterlockTrip, LeaseLost, StorageError
 from flowqd.platform.analyzer import Analyzer, SpectrumAnalyzer
 from flowqd.platform.config import CampaignCondition, CampaignConfig, PlatformConfig
 from flowqd.platform.interlocks import Interlocks, Snapshot, Trip
-from flowqd.platform.plausibility import PlausibilityLimits, finite_or_none
+from flowqd.platform.plausibility import PlausibilityLimits, finite_reading_or_none
 from flowqd.platform.preflight import operating_point, preflight
 from flowqd.platform.recorder import RunRecorder
 from flowqd.reactor.conditions import Conditions
@@ -721,8 +721,8 @@ class RunEngine:
         """Hydraulic-model inlet pressure for the commanded flows at the measured block temperatures (or None)."""
         core_q = self._flows.get("core_pump", 0.0)
         ddt_q = self._flows.get("shell_pump", 0.0)
-        t_core = finite_or_none(temps.get("hb1"))
-        t_shell = finite_or_none(temps.get("hb2"))
+        t_core = finite_reading_or_none(temps.get("hb1"))
+        t_shell = finite_reading_or_none(temps.get("hb2"))
         if core_q <= 0 or t_core is None:
             return None
         shell = ddt_q > 0 and self.process.shell_box is not None

@@ -44,17 +44,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PlausibilityLimits", "SensorPlausibility", "finite_or_none"]
+__all__ = ["PlausibilityLimits", "SensorPlausibility", "finite_reading_or_none"]
 
 #: A change is "expected" when the model says the reading should move by more than this many noise bands.
 EXPECTED_BANDS = 5.0
 
 
-def finite_or_none(value: Any) -> float | None:
-    """``float(value)`` if it is a finite real number (``bool`` is not), else ``None``.
+def finite_reading_or_none(value: Any) -> float | None:
+    """``float(value)`` if a sensor reading is a finite real number (``bool`` and text are not), else ``None``.
 
-    >>> finite_or_none(1), finite_or_none(float("nan")), finite_or_none(True), finite_or_none("3")
-    (1.0, None, None, None)
+    Stricter than :func:`flowqd.analysis.outcome.finite_or_none` (stored payloads), on purpose: a driver that
+    returns ``True`` or ``"3"`` for a pressure is faulty, and the reading is treated as missing.
+
+    >>> [finite_reading_or_none(v) for v in (1, float("nan"), True, "3")]
+    [1.0, None, None, None]
     """
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
         return None
@@ -145,11 +148,11 @@ class SensorPlausibility:
         valid: set[str] = set()
         readings: dict[str, tuple[float | None, Any, str]] = {}
         if "pressure" not in snap.lost and snap.pressure_bar is not None:
-            readings["pressure"] = (finite_or_none(snap.pressure_bar), snap.pressure_bar, "bar")
+            readings["pressure"] = (finite_reading_or_none(snap.pressure_bar), snap.pressure_bar, "bar")
         for role, value in snap.temperatures_c.items():
-            readings[role] = (finite_or_none(value), value, "°C")
+            readings[role] = (finite_reading_or_none(value), value, "°C")
         for role, value in snap.pump_pressures_bar.items():
-            readings[f"{role}.pressure"] = (finite_or_none(value), value, "bar")
+            readings[f"{role}.pressure"] = (finite_reading_or_none(value), value, "bar")
         commands = _commands(snap.setpoints_c, snap.commanded_flows_ml_min)
         changed = commands != (self._commands or {})
         if changed or snap.model_pressure_bar is None:
@@ -253,7 +256,7 @@ class SensorPlausibility:
         old = self._commands or {}
         out: dict[str, float] = {}
         for role, sp in snap.setpoints_c.items():
-            t = finite_or_none(snap.temperatures_c.get(role))
+            t = finite_reading_or_none(snap.temperatures_c.get(role))
             if sp is not None and t is not None and old.get(f"{role}.setpoint") != sp:
                 out[role] = abs(sp - t)
         if snap.model_pressure_bar is not None and self._last_model_bar is not None:
