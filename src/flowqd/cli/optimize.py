@@ -12,7 +12,14 @@ import typer
 from rich.markup import escape
 
 from flowqd.cli._common import console, err_console, fail, print_json, print_table
-from flowqd.cli.platform import DEFAULT_DB_URL, DEFAULT_STOP_FILE
+from flowqd.cli.platform import (
+    DEFAULT_DB_URL,
+    DEFAULT_STOP_FILE,
+    PlatformOption,
+    QuietOption,
+    RunDbOption,
+    StopFileOption,
+)
 
 __all__ = ["register"]
 
@@ -66,21 +73,20 @@ def _print_result(result: Any, campaign: Any) -> None:
 def optimize(
     campaign: Annotated[Path | None, typer.Argument(
         help="Optimisation campaign TOML (not with --resume: the stored one is used).", dir_okay=False)] = None,
-    platform: Annotated[Path | None, typer.Option(
-        "--platform", "-p", help="Platform TOML (default: the paper's simulated platform, packaged).")] = None,
+    platform: PlatformOption = None,
     speed: Annotated[float, typer.Option(
         "--speed", help="Simulated seconds per real second (simulated platform; 0 = as fast as possible).")] = 0.0,
-    db: Annotated[str, typer.Option("--db", help="Run database URL.")] = DEFAULT_DB_URL,
+    db: RunDbOption = DEFAULT_DB_URL,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="Resume optimisation run RUN_ID (after a crash, kill or trip).")] = None,
     parameters: Annotated[Path | None, typer.Option(
         "--parameters", help="Twin parameter file for the optimiser's twin prior (default: the packaged one).",
         dir_okay=False)] = None,
-    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
+    stop_file: StopFileOption = DEFAULT_STOP_FILE,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the optimisation figures and the recommendation to this folder.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Close the loop: propose conditions (BoTorch), run them on the platform, learn, until the target is reached."""
     from flowqd.cli.platform import PACKAGED_PLATFORM, LiveDisplay, StopRequest, _check_stop_file, _packaged

@@ -28,6 +28,13 @@ DEFAULT_REPORT_DIR = Path("flowqd-data") / "report"
 PACKAGED_PLATFORM = "platform-wang-segets-2023.toml"
 PACKAGED_DEMO_CAMPAIGN = "campaign-temperature-series.toml"
 
+# options shared by the commands that drive the platform (``run``, ``stop``, ``demo``, ``optimize``)
+PlatformOption = Annotated[Path | None, typer.Option(
+    "--platform", "-p", help="Platform TOML (default: the paper's simulated platform, packaged).")]
+RunDbOption = Annotated[str, typer.Option("--db", help="Run database URL.")]
+StopFileOption = Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")]
+
 
 # ------------------------------------------------------------------------------------------------ stop flag
 class StopRequest:
@@ -341,15 +348,14 @@ def _clear_flag(path: Path, what: str, then: str) -> None:
 def run(
     campaign: Annotated[Path | None, typer.Argument(
         help="Campaign TOML (optional with --resume: the stored one is used).", dir_okay=False)] = None,
-    platform: Annotated[Path | None, typer.Option(
-        "--platform", "-p", help="Platform TOML (default: the paper's simulated platform, packaged).")] = None,
+    platform: PlatformOption = None,
     speed: Annotated[float, typer.Option(
         "--speed", help="Simulated seconds per real second (simulated platform; 0 = as fast as possible).")] = 1000.0,
-    db: Annotated[str, typer.Option("--db", help="Run database URL.")] = DEFAULT_DB_URL,
+    db: RunDbOption = DEFAULT_DB_URL,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="Resume run RUN_ID at its first incomplete condition.")] = None,
-    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    stop_file: StopFileOption = DEFAULT_STOP_FILE,
+    quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the results as JSON (no live display): run id, status, one object per condition.")]
     = False,
@@ -383,7 +389,7 @@ def run(
 
 
 def stop(
-    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
+    stop_file: StopFileOption = DEFAULT_STOP_FILE,
     reason: Annotated[str, typer.Option("--reason", help="Reason recorded with the trip.")] = "operator emergency stop",
     clear: Annotated[bool, typer.Option("--clear", help="Remove the flag (after the stop was handled).")] = False,
 ) -> None:
@@ -410,15 +416,15 @@ def pause(
 
 
 def demo(
-    db: Annotated[str, typer.Option("--db", help="Run database URL.")] = DEFAULT_DB_URL,
+    db: RunDbOption = DEFAULT_DB_URL,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Report folder (default: report/ next to a SQLite database, else flowqd-data/report).")] = None,
     speed: Annotated[float, typer.Option(
         "--speed", help="Simulated seconds per real second (0 = as fast as possible).")] = 0.0,
     twin: Annotated[str, typer.Option("--twin", help="Twin behind the simulated devices: default or surrogate.")]
     = "default",
-    stop_file: Annotated[Path, typer.Option("--stop-file", help="Emergency-stop flag file.")] = DEFAULT_STOP_FILE,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    stop_file: StopFileOption = DEFAULT_STOP_FILE,
+    quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the results as JSON (no live display): run id, status, report, conditions.")] = False,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from flowqd.errors import RangeError
-from flowqd.optimize.twin_prior import twin_outcomes
+from flowqd.optimize.twin_prior import log_axis, twin_outcomes
 
 __all__ = ["InverseAnswer", "TwinMap", "inverse_query", "twin_map"]
 
@@ -47,8 +47,7 @@ def twin_map(twin: Any = None, *, temperature_c: tuple[float, float] = (150.0, 3
 
         twin = Twin.default()
     t = np.linspace(*temperature_c, n_temperature)
-    q = np.exp(np.linspace(math.log(flow_ml_min[0]), math.log(flow_ml_min[1]), n_flow))
-    q[0], q[-1] = flow_ml_min
+    q = log_axis(*flow_ml_min, n_flow)
     xs = [{"core_temperature_c": float(a), "core_flow_ml_min": float(b), "core_units": core_units}
           for a in t for b in q]
     out = twin_outcomes(twin, xs)

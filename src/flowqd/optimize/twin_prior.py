@@ -11,7 +11,7 @@ import numpy as np
 from flowqd.optimize.bo import TwinGridPrior
 from flowqd.optimize.campaign import OptimizeCampaign
 
-__all__ = ["TWIN_OUTCOMES", "twin_grid_prior", "twin_outcomes"]
+__all__ = ["TWIN_OUTCOMES", "log_axis", "twin_grid_prior", "twin_outcomes"]
 
 #: Outcome name → :class:`flowqd.twin.Prediction` field.
 TWIN_OUTCOMES = {"peak_nm": "peak_wavelength_nm", "x13_nm": "x13_nm", "rsd": "rsd", "pl_peak_nm": "pl_peak_nm",
@@ -21,6 +21,14 @@ MIN_EXCITON_NM = 420.0
 
 _CONDITION_KEYS = ("core_temperature_c", "core_flow_ml_min", "core_units", "shell", "shell_temperature_c",
                    "ddt_flow_ml_min", "shell_units")
+
+
+def log_axis(lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` log-spaced points from ``lo`` to ``hi``, the ends exactly the bounds (exp∘log round-off would leave
+    the pump range)."""
+    axis = np.exp(np.linspace(math.log(lo), math.log(hi), n))
+    axis[0], axis[-1] = lo, hi
+    return axis
 
 
 def twin_outcomes(twin: Any, xs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -53,9 +61,7 @@ def twin_grid_prior(campaign: OptimizeCampaign, bounds: dict[str, tuple[float, f
     for name in names:
         lo, hi = bounds[name]
         if campaign.variable(name).log:
-            axis = np.exp(np.linspace(math.log(lo), math.log(hi), n))
-            axis[0], axis[-1] = lo, hi  # exactly the bounds (exp∘log round-off would leave the pump range)
-            axes.append(axis)
+            axes.append(log_axis(lo, hi, n))
         else:
             axes.append(np.linspace(lo, hi, n))
     xs = [dict(zip(names, map(float, p), strict=True)) for p in itertools.product(*axes)]

@@ -92,12 +92,14 @@ class LiveCursor:
         self.n_conditions = 0
         self.done: set[int] = set()
         self.material = "InP"
+        self.campaign_read = False  # parsed once (a text that does not parse is not parsed again on every poll)
 
     def update(self) -> dict[str, Any] | None:
         """What changed since the last call (everything on the first), or ``None`` when nothing did."""
         store, rid = self.store, self.run_id
         run = store.get_run(rid)
-        if self.n_conditions == 0 and run.campaign_toml:
+        if not self.campaign_read and run.campaign_toml:
+            self.campaign_read = True
             self._read_campaign(run.campaign_toml, run.platform_toml)
         traces = traces_after(store, rid, self.trace_id)
         events = events_after(store, rid, self.event_id)

@@ -151,10 +151,10 @@ class Prediction:
     absorbance: np.ndarray
     pl_wavelength_nm: np.ndarray
     pl_intensity: np.ndarray
-    x13_nm_band: tuple[float, float] = (float("nan"), float("nan"))
-    peak_wavelength_nm_band: tuple[float, float] = (float("nan"), float("nan"))
-    rsd_band: tuple[float, float] = (float("nan"), float("nan"))
-    conversion_band: tuple[float, float] = (float("nan"), float("nan"))
+    x13_nm_band: tuple[float, float] = _NAN2
+    peak_wavelength_nm_band: tuple[float, float] = _NAN2
+    rsd_band: tuple[float, float] = _NAN2
+    conversion_band: tuple[float, float] = _NAN2
     peak_wavelength_nm_interval: tuple[float, float] = _NAN2
     x13_nm_interval: tuple[float, float] = _NAN2
     rsd_interval: tuple[float, float] = _NAN2
@@ -167,11 +167,8 @@ class Prediction:
         for name in SCALAR_FIELDS:
             v = float(getattr(self, name))
             out[name] = v if np.isfinite(v) else None
-        for name in BAND_FIELDS:
-            out[f"{name}_band"] = [float(x) if np.isfinite(x) else None for x in getattr(self, f"{name}_band")]
-        for name in INTERVAL_FIELDS:
-            out[f"{name}_interval"] = [float(x) if np.isfinite(x) else None
-                                       for x in getattr(self, f"{name}_interval")]
+        for key in [f"{n}_band" for n in BAND_FIELDS] + [f"{n}_interval" for n in INTERVAL_FIELDS]:
+            out[key] = [float(x) if np.isfinite(x) else None for x in getattr(self, key)]
         if arrays:
             for name in ("psd_diameter_nm", "psd_q3", "absorbance_wavelength_nm", "absorbance",
                          "pl_wavelength_nm", "pl_intensity"):
@@ -382,7 +379,7 @@ class Twin:
         outs = outs if isinstance(outs, list) else [outs]
         base = outs[0]
         hyd = self._hydraulics(conds)
-        optics = [self._optics(conds, o, wl, baseline) for o in (outs if len(outs) > 1 else outs[:1])]
+        optics = [self._optics(conds, o, wl, baseline) for o in outs]
         scal, absorb, pl_wl, pl_i = optics[0]
         scal.update(hyd)
         scal["x13_nm"] = base.x13_nm
