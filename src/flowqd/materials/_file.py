@@ -50,6 +50,16 @@ class OpticalTable(BaseModel):
     max_energy_ev: float | None = Field(default=None, gt=0, description="default: no upper limit")
 
 
+class KernelBand(BaseModel):
+    """``[[psd_kernel.bands]]``: one higher discrete transition of the kernel, a Gaussian above E_1S."""
+
+    model_config = _STRICT
+
+    offset_ev: float = Field(gt=0, description="centre above E_1S, eV")
+    width_ev: float = Field(gt=0, description="Gaussian standard deviation, eV")
+    strength: float = Field(ge=0, description="peak height relative to μ_i(E_1S), for a 3 nm dot")
+
+
 class KernelTable(BaseModel):
     """``[psd_kernel]``: parameters of the PSD inversion's kernel (which are required, their defaults, ranges and
     meaning: ``PSDKernel``, which reads them)."""
@@ -65,6 +75,7 @@ class KernelTable(BaseModel):
     fit_above_peak_ev: float | None = None
     onset_margin_ev: float | None = None
     exciton_strength_size_exponent: float | None = None
+    bands: list[KernelBand] | None = None
 
 
 class AnalysisTable(BaseModel):

@@ -46,6 +46,9 @@ class PSDKernel:
     exciton_strength_size_exponent : float
         f_X(x) = f_X·(x / 3 nm)^p: the 1S oscillator strength per volume need not be size-independent (CdSe:
         ε_1S ∝ d^2.65, Yu et al. 2003, i.e. per volume ∝ d^-0.35 before inhomogeneous broadening). Default 0.
+    bands : tuple of (offset_ev, width_ev, strength)
+        Higher discrete transitions (Norris & Bawendi 1996 for CdSe), each a Gaussian ``strength·μ_i(E_1S)·
+        exp(-(E - E_1S - offset)² / (2 width²))`` (strength scales with size like f_X). Default none.
     onset_offset_ev, onset_width_ev : float
         Continuum onset Δ_c above E_1S and its erf width Γ_c, eV.
     diameter_min_nm, diameter_max_nm, diameter_step_nm : float
@@ -66,6 +69,7 @@ class PSDKernel:
     fit_above_peak_ev: float = 0.6
     onset_margin_ev: float = 0.3
     exciton_strength_size_exponent: float = 0.0
+    bands: tuple[tuple[float, float, float], ...] = ()
 
     @classmethod
     def from_material(cls, material: Material) -> PSDKernel:
@@ -87,6 +91,8 @@ class PSDKernel:
                 fit_above_peak_ev=float(table.get("fit_above_peak_ev", 0.6)),
                 onset_margin_ev=float(table.get("onset_margin_ev", 0.3)),
                 exciton_strength_size_exponent=float(table.get("exciton_strength_size_exponent", 0.0)),
+                bands=tuple((float(b["offset_ev"]), float(b["width_ev"]), float(b["strength"]))
+                            for b in table.get("bands", ())),
             )
         except KeyError as exc:
             raise ConfigError(f"[psd_kernel] misses key {exc.args[0]!r}", source=material.source or None) from exc
@@ -97,7 +103,8 @@ class PSDKernel:
                 f"curve's valid range {lo:g}-{hi:g} nm",
                 source=material.source or None,
             )
-        if min(k.exciton_width_ev, k.onset_width_ev, k.diameter_step_nm) <= 0 or k.exciton_strength < 0:
+        if (min([k.exciton_width_ev, k.onset_width_ev, k.diameter_step_nm, *(b[1] for b in k.bands)]) <= 0
+                or min([k.exciton_strength, *(b[2] for b in k.bands)]) < 0):
             raise ConfigError("[psd_kernel] widths and step must be > 0, strength >= 0", source=material.source or None)
         return k
 
@@ -157,8 +164,12 @@ def kernel_matrix(
     u = e[:, None] - e1[None, :]
     onset = 0.5 * (1.0 + erf((u - prm.onset_offset_ev) / prm.onset_width_ev))
     band = np.exp(-0.5 * (u / prm.exciton_width_ev) ** 2)
-    strength = prm.exciton_strength * (d / 3.0) ** prm.exciton_strength_size_exponent
-    return mu_e[:, None] * onset + (strength * mu_1)[None, :] * band
+    size_factor = (d / 3.0) ** prm.exciton_strength_size_exponent
+    strength = prm.exciton_strength * size_factor
+    k = mu_e[:, None] * onset + (strength * mu_1)[None, :] * band
+    for offset_ev, width_ev, band_strength in prm.bands:
+        k += (band_strength * size_factor * mu_1)[None, :] * np.exp(-0.5 * ((u - offset_ev) / width_ev) ** 2)
+    return k
 
 
 def _continuum_mu(mat: Material, e: np.ndarray, solvent: str | float) -> np.ndarray:
