@@ -248,7 +248,7 @@ def auto_baseline(spectrum: Spectrum, material: Material, *, search_nm: tuple[fl
     The region is the red end of the spectrum past the absorption onset, taken as ``onset_margin_ev`` (material
     ``[psd_kernel]``) below the first exciton. With at least 100 nm there a straight line is fitted and
     subtracted, with at least 20 nm a constant; otherwise the spectrum has no absorption-free region and is
-    returned as it is (``"fitted"``: the PSD fit's free offset absorbs a constant baseline).
+    returned as it is (``"fitted"``: the PSD fit's offset absorbs a constant baseline).
 
     Returns ``(spectrum, "measured" | "fitted", window_nm or None)``.
     """
@@ -275,7 +275,7 @@ def auto_baseline(spectrum: Spectrum, material: Material, *, search_nm: tuple[fl
     else:
         return spectrum, "fitted", None
     # the region must really be free of absorption: a baseline that does not follow it (the red tail of a broad
-    # band reaching into it) is not measured; leave it to the fit's free offset instead
+    # band reaching into it) is not measured; leave it to the fit's offset instead
     a_exc = abs(exc.absorbance - float(fit.evaluate(np.array([exc.wavelength_nm]))[0]))
     if fit.rms_residual > max(0.02 * a_exc, 3.0 * noise_level_estimate(spectrum.values[wl >= onset_nm])):
         return spectrum, "fitted", None

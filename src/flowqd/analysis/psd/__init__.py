@@ -17,6 +17,7 @@ measured InP spectra. The kernel therefore treats the first excitonic (1S) trans
 
 .. math::  K(E; x) = \mu_i(E)\, S\!\left(\frac{E - E_{1S}(x) - \Delta_c}{\Gamma_c}\right)
            + f_X\, \mu_i(E_{1S}(x))\, \exp\!\left[-\frac{(E - E_{1S}(x))^2}{2 w^2}\right]
+           + \sum_k f_k\, \mu_i(E_{1S}(x))\, \exp\!\left[-\frac{(E - E_{1S}(x) - \Delta_k)^2}{2 w_k^2}\right]
 
 - :math:`E_{1S}(x)` = ``material.gap_ev(x)``, the sizing curve (first excitonic transition of a dot of equivalent-
   sphere diameter x). This is the size-dependent edge of Segets' shifted bulk spectrum.
@@ -27,6 +28,9 @@ measured InP spectra. The kernel therefore treats the first excitonic (1S) trans
 - :math:`S(u) = \tfrac12[1 + \mathrm{erf}(u)]` is a smooth continuum onset :math:`\Delta_c` above the 1S transition
   (width :math:`\Gamma_c`); it produces the dip on the blue side of the 1S peak.
 - The Gaussian is the 1S band (homogeneous width w, peak strength :math:`f_X` relative to μ_i at that energy).
+- The sum (``[[psd_kernel.bands]]``, none for InP) holds higher discrete transitions :math:`\Delta_k` above the 1S
+  band; CdSe has two (2S3/2-1Se, and 1S1/2-1Se with 1P3/2-1Pe; Norris & Bawendi 1996), whose shape was calibrated on
+  real spectra (``benchmarks/calibrate_cdse_kernel.py``). The strengths scale with size as :math:`f_X` does.
 
 Parameters live in the material TOML ``[psd_kernel]`` table (see ``docs/design.md`` §5 for the values and
 their effect).
@@ -35,8 +39,9 @@ Inversion
 ---------
 On a fixed size grid the problem is :math:`\min_{p \ge 0, c} \|K p + c - A\|^2 + \lambda \|L p\|^2` with
 :math:`L^\top L = D_2^\top D_2 + \epsilon I` (second differences plus a 1e-6 ridge that makes L invertible) and
-c a free offset (a residual baseline must not be fitted as large particles). Only classes whose 1S band lies
-inside the energy window are solved for; separate sub-noise modes are removed by :func:`prune_islands`.
+c an offset (a residual baseline must not be fitted as large particles). c ≥ min(0, red-end level) − 3 noise: a
+free negative offset plus the featureless continuum of large particles mimics any slowly varying background. Only classes whose 1S band lies inside the energy window (on both sides, with a 1.5 w margin)
+are solved for; separate sub-noise modes are removed by :func:`prune_islands`.
 λ is chosen by generalised cross-validation (GCV) of the unconstrained problem, evaluated in closed form from the
 SVD of :math:`K L^{-1}` (precomputed once per energy grid); the non-negative solution at that λ is found by a
 batched dual primal-dual active-set solver (method ``"pdas"``, the default; :func:`invert_psd_batch`, numpy or JAX)
@@ -194,6 +199,10 @@ def correct_linear_baseline(spectrum: Spectrum, window_nm: tuple[float, float]) 
     return corrected
 
 
+#: the fit window's blue end is rounded up to a multiple of this (eV), so that similar spectra share a problem
+_WINDOW_STEP_EV = 0.05
+
+
 def invert_psd(
     spectrum: Spectrum,
     material: str | Material = "InP",
@@ -237,7 +246,7 @@ def invert_psd(
         Detection threshold of :func:`prune_islands` (0 disables it).
     require_onset : bool
         Refuse a spectrum that does not reach the absorption onset or whose red end still absorbs (the baseline
-        must have been measured). ``False`` when the baseline is left to the fit's free offset (a spectrum with
+        must have been measured). ``False`` when the baseline is left to the fit's offset (a spectrum with
         no absorption-free region, e.g. 350-600 nm for 3 nm CdSe).
 
     Returns
@@ -291,7 +300,10 @@ def invert_psd(
             )
         if fit_window_ev is None:
             lo = e_red
-            hi = float(e_all.max()) if exc is None else exc.energy_ev + prm.fit_above_peak_ev
+            # the window's blue end on a 0.05 eV grid: the spectra of one growth series (peaks a few nm apart) then
+            # share one energy window and one cached regularised problem instead of an SVD each
+            hi = (float(e_all.max()) if exc is None
+                  else _WINDOW_STEP_EV * np.ceil((exc.energy_ev + prm.fit_above_peak_ev) / _WINDOW_STEP_EV))
         else:
             lo, hi = fit_window_ev
         sel = (e_all >= lo - 1e-12) & (e_all <= hi + 1e-12)
@@ -305,8 +317,11 @@ def invert_psd(
         a = a_all[sel]
         noise = noise_level_estimate(a)
         problem = regularized_problem(e, mat, solvent=solvent)
-        a_scale = float(np.max(np.abs(a)))
-        a_s = a / a_scale
+        # The offset is bounded below (else it and the continuum of large particles together mimic any slowly
+        # varying background): by 3 noise below zero, or below the red end's level where that is negative.
+        floor = min(tail, 0.0) - 3.0 * noise
+        a_scale = float(np.max(np.abs(a - floor)))
+        a_s = (a - floor) / a_scale
         x_s, lam = PSD_METHODS[method](problem, a_s, lambda_reg)
         m = problem.n_classes
         p_s = x_s[:m]
@@ -316,7 +331,7 @@ def invert_psd(
             x_s = np.concatenate([p_s, x_s[m:]])
         if not np.any(p_s > 0):
             raise SpectrumError("no size distribution fits the spectrum (all weights zero)", source=src)
-        fitted = problem.kernel @ x_s * a_scale
+        fitted = problem.kernel @ x_s * a_scale + floor
         resid = a - fitted
         rms = float(np.sqrt(np.mean(resid**2)))
         d, wts = problem.diameter_nm, problem.weights
@@ -339,6 +354,6 @@ def invert_psd(
             residual=resid, fit_residual_rms=rms, lambda_reg=float(lam), volume_fraction_path_cm=phi_l,
             method=method, exciton_wavelength_nm=exc.wavelength_nm if exc is not None else float("nan"),
             exciton_method=exc.method if exc is not None else "none",
-            offset=float((offset * a_scale)[0]) if np.ndim(offset) and offset.size else 0.0,
+            offset=float((offset * a_scale)[0]) + floor if np.ndim(offset) and offset.size else floor,
         )
 

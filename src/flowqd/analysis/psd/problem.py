@@ -61,7 +61,7 @@ class RegularizedProblem:
 
     energy_ev: np.ndarray
     diameter_nm: np.ndarray
-    kernel: np.ndarray  # (N, M + 1) scaled; last column: free offset
+    kernel: np.ndarray  # (N, M + 1) scaled; last column: offset
     kernel_scale_cm: float
     reg: np.ndarray  # (M, M) upper-triangular L with L^T L = D2^T D2 + eps I
     gram: np.ndarray  # K^T K
@@ -73,7 +73,7 @@ class RegularizedProblem:
     weights: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))  # trapezoid weights of the grid
     grid_nm: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))  # the full size grid
     active: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0, bool))  # classes in the problem
-    n_classes: int = 0  # the first n_classes columns are size classes, the last one a free offset
+    n_classes: int = 0  # the first n_classes columns are size classes, the last one the offset
     vt_reg: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))  # V^T L (reduced system, C = w V^T L)
     vt_linv_t: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))  # V^T L^-T (unconstrained sol.)
     #: per-problem cache of device (JAX) copies of the constants and the learnt free-set width
@@ -86,8 +86,10 @@ class RegularizedProblem:
 
     @property
     def nonneg(self) -> np.ndarray:
-        """Mask of the variables constrained to be non-negative (the size classes)."""
-        return np.arange(self.kernel.shape[1]) < self.n_classes
+        """Mask of the variables constrained to be non-negative: all of them. The offset too (a negative one plus
+        the featureless continuum of large particles mimics any slowly varying background); ``invert_psd`` shifts
+        the data by its floor first (3 noise below zero, or below a red end measured negative)."""
+        return np.ones(self.kernel.shape[1], bool)
 
     @property
     def n_energy(self) -> int:
@@ -102,7 +104,10 @@ def _problem_cached(e_bytes: bytes, mref: _Ref, solvent: str | float) -> Regular
     prm = PSDKernel.from_material(mat)
     # Only size classes whose 1S band lies inside the energy window (with a 1.5 w margin) are determined by the
     # data; smaller ones would only add unconstrained weight. They are reported as q3 = 0.
-    active = mat.gap_ev(grid) <= float(e.max()) - 1.5 * prm.exciton_width_ev
+    # Classes whose 1S band lies red of the window are not determined either: inside the window they add only a
+    # featureless continuum, which together with the offset can mimic a slowly varying background.
+    gap = mat.gap_ev(grid)
+    active = (gap <= float(e.max()) - 1.5 * prm.exciton_width_ev) & (gap >= float(e.min()) + 1.5 * prm.exciton_width_ev)
     if np.count_nonzero(active) < 8:
         raise SpectrumError(
             f"fit window {HC_EV_NM / e.max():.0f}-{HC_EV_NM / e.min():.0f} nm resolves fewer than 8 size classes"
@@ -112,7 +117,7 @@ def _problem_cached(e_bytes: bytes, mref: _Ref, solvent: str | float) -> Regular
     scale = float(np.max(K))
     K = K / scale
     m = d.size
-    # one free (unconstrained) offset column: a residual offset left by the baseline correction must not be
+    # one offset column (bounded below, see ``nonneg``): a residual offset left by the baseline correction must not be
     # explained by the continuum of large particles. (A free slope as well was tried and rejected: it is nearly
     # degenerate with the featureless absorption of broad small-size distributions.)
     K = np.hstack([K, 0.5 * np.ones((e.size, 1))])
