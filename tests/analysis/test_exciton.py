@@ -48,6 +48,20 @@ def test_shoulder_by_second_derivative() -> None:
     assert 520.0 < r.wavelength_nm < 580.0  # E_1S(3.0 nm) = 552 nm
 
 
+def test_weak_shoulder_on_a_steep_uv_rise() -> None:
+    """A 1S shoulder on a rise towards 400 nm that dominates the window's range (a small, broad CdSe sample) is
+    found where it is. Before, only points above a fifth of the range were searched for a shoulder: this one was
+    missed ("neither a maximum nor a shoulder"), and on such literature-built spectra one at 505 nm was reported at
+    430 nm."""
+    e = HC_EV_NM / WL
+    shoulder = 0.02 * np.exp(-0.5 * ((e - HC_EV_NM / 505.0) / 0.09) ** 2)
+    rise = 0.17 * np.clip((e - 2.35) / (HC_EV_NM / 400.0 - 2.35), 0.0, None) ** 1.5
+    y = shoulder + rise + np.random.default_rng(4).normal(0.0, 1e-4, WL.size)
+    r = find_exciton(Spectrum(WL, y), search_nm=(400.0, 680.0))
+    assert r.method == "second-derivative"
+    assert r.wavelength_nm == pytest.approx(505.0, abs=8.0)
+
+
 def test_saturated() -> None:
     y = np.minimum(4.0 * band(560.0, background=2.0), 3.6)
     with pytest.raises(SpectrumError, match="saturated"):

@@ -202,9 +202,9 @@ def find_exciton(
         a_pk = float(y1 - 0.25 * (y0 - y2) * shift)
         method: Literal["maximum", "second-derivative"] = "maximum"
     else:
-        # 2) shoulder: minimum of the second derivative, from a cubic Savitzky-Golay fit over a window three
-        #    times wider, among points carrying at least a fifth of the window's absorbance (the red tail's
-        #    noise is excluded).
+        # 2) shoulder: the minimum of the second derivative, from a cubic Savitzky-Golay fit over a
+        #    window three times wider, among points that absorb clearly above the red tail (judged against the
+        #    noise and a twentieth of the window's range: a weak shoulder on a steep rise in the UV still counts).
         from scipy.signal import savgol_filter
 
         n2 = _savgol_points(3 * smooth_nm, w_all)
@@ -217,7 +217,7 @@ def find_exciton(
         d2 = np.asarray(savgol_filter(spectrum.values[pad], n2, 3, deriv=2, mode="nearest" if edge_free else "interp"),
                         dtype=float)
         j = idx[2:-2]
-        ok = y_all[j] > np.min(y) + 0.2 * span
+        ok = y_all[j] > np.min(y) + max(20.0 * noise, 0.05 * span)
         if not np.any(ok):
             raise _none("neither a maximum nor a shoulder")
         jj = j[ok]
