@@ -31,7 +31,7 @@ _CAMPAIGN_KEYS = ("collect_volume_ml, core_flow_ml_min, core_temperature_c, core
 CASES: list[tuple[str, Path, Callable[[Path], Any], str, str, str]] = [
     ("material", MATERIALS / "InP.toml", load_material, "fit_above_peak_ev = 1.0", "fit_above_peak_eV = 1.0",
      "psd_kernel.fit_above_peak_eV = 1.0: unknown key (did you mean fit_above_peak_ev?); allowed: "
-     "diameter_grid_nm, exciton_strength, exciton_strength_size_exponent, exciton_width_ev, fit_above_peak_ev, "
+     "bands, diameter_grid_nm, exciton_strength, exciton_strength_size_exponent, exciton_width_ev, fit_above_peak_ev, "
      "onset_margin_ev, onset_offset_ev, onset_width_ev"),
     ("train", EXAMPLES / "reactor-wang-segets-2023.toml", load_train, "inner_diameter_mm = 0.9975",
      "inner_diametre_mm = 0.9975",

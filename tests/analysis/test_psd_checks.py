@@ -46,7 +46,9 @@ def test_mass_at_a_grid_edge_is_flagged(edge):
 
 def test_the_twin_spectrum_at_180c_02_ml_min_is_flagged():
     """The case the new user met: at 180 °C / 0.2 mL/min the inversion of the twin's spectrum puts a spike at
-    1.9 nm and a rise at the 6 nm edge; both are flagged, in the absorbance result's PSD."""
+    1.9 nm; it is flagged, in the absorbance result's PSD. The rise at the 6 nm edge that came with it is gone
+    since the offset may no longer go below zero by more than the noise (issue 8: a negative offset plus large
+    particles' featureless continuum made it); the edge check itself is tested above."""
     from importlib import resources
 
     from flowqd.analysis.absorbance import analyze_absorbance
@@ -62,4 +64,5 @@ def test_the_twin_spectrum_at_180c_02_ml_min_is_flagged():
     warnings = result.to_dict()["psd"]["warnings"]
     assert warnings == result.psd_warnings
     assert any(w.startswith("isolated spike at 1.9") for w in warnings)
-    assert any(w.startswith("mass at the upper grid edge (6.0 nm)") for w in warnings)
+    assert not any(w.startswith("mass at the upper grid edge") for w in warnings)
+    assert result.psd.q3[result.psd.diameter_nm > 4.0].max() == 0.0 and result.psd.offset >= -1e-12

@@ -61,22 +61,73 @@ class TestRealCdSe:
         peaks = [row["peak_wavelength_nm"] for row in rows]
         assert peaks[-1] > peaks[0] + 20
 
-    def test_experimenters_readings_are_the_red_edge(self) -> None:
-        """Run 5's readings ("UV-Vis Peak Values.csv") lie at the steepest fall of the red edge, not at the maximum:
-        flowqd's ``edge_wavelength_nm`` is within 3 nm of them for at least 80 % of the spectra."""
+    def test_every_run_with_only_the_material(self) -> None:
+        """All nine runs (156 spectra), defaults and ``material="CdSe"`` only: every spectrum with an exciton is fitted
+        to a residual of at most 5 % of its absorbance at the exciton (measured: 153 of 153; the three aliquots
+        without one are run 4 at 30 s and run 8 at 570/600 s, where the dots have dissolved). The size
+        distributions are those of a hot-injection synthesis, not the 40-60 % RSD and 8 nm pile-up the bulk-like
+        kernel gave: RSD median 10 % (at most 15 % allowed), x1,3 within 0.3 nm of Yu's curve applied to the peak for
+        every spectrum whose 1S band is a maximum (measured: 82 spectra, x1,3 above it by 0.08-0.22 nm: the volume
+        weighting and the blue shift of an ensemble's maximum)."""
+        from flowqd.materials import get_material
+
+        yu = get_material("CdSe")
+        n = n_exciton = fitted = 0
+        rsd, dx = [], []
+        for run in range(1, 10):
+            for s in read_spectra(REAL / f"run{run}-uv-vis.csv"):
+                r = analyze_absorbance(s, material="CdSe")
+                n += 1
+                rsd.append(r.psd.rsd)
+                if np.isfinite(r.peak_wavelength_nm):
+                    n_exciton += 1
+                    fitted += r.fit_residual_relative <= 0.05
+                if r.peak_method == "maximum":
+                    dx.append(r.x13_nm - float(yu.diameter_from_wavelength_nm(r.peak_wavelength_nm)))
+        assert (n, n_exciton) == (156, 153)
+        assert fitted == n_exciton, f"{fitted}/{n_exciton}"
+        assert np.median(rsd) <= 0.15, np.median(rsd)
+        assert max(np.abs(dx)) <= 0.3 and len(dx) >= 80, (max(np.abs(dx)), len(dx))
+
+    def test_experimenters_readings_follow_three_conventions(self) -> None:
+        """The readings ("UV-Vis Peak Values.csv") are not one quantity. Against flowqd's exciton peak (the maximum)
+        and the steepest point of the red edge (``edge_wavelength_nm``):
+
+        - run 2: the readings are the maxima (measured: 14 of 16 within 3 nm of flowqd's peak);
+        - runs 1, 4, 5, 7, 8 (the Se-rich 1:3 and 1:5 runs, and run 1): the red edge (78 of 86 within 3 nm), 13-21 nm
+          red of the maximum;
+        - runs 3, 6, 9: neither, 7-9 nm red of the maximum (median).
+
+        So no single reading of the spectra can be within 3 nm of 80 % of them."""
         import csv
 
         rows = list(csv.reader((REAL / "UV-Vis Peak Values.csv").open(encoding="utf-8-sig")))
-        col = rows[0].index("Run 5")
-        readings = {r[2].strip(): float(r[col]) for r in rows[1:] if r[2].strip() and r[col].strip()}
-        hits = total = 0
-        for s in read_spectra(REAL / "run5-uv-vis.csv"):
-            r = analyze_absorbance(s, material="CdSe")
-            ref = readings[s.metadata["label"].split()[0]]
-            total += 1
-            hits += abs(r.edge_wavelength_nm - ref) <= 3.0
-            assert r.peak_wavelength_nm < r.edge_wavelength_nm
-        assert hits / total >= 0.8, f"{hits}/{total}"
+        by_run: dict[int, tuple[list[float], list[float]]] = {}
+        for run in range(1, 10):
+            col = rows[0].index(f"Run {run}")
+            tcol = 0 if run == 1 else 2
+            readings = {float(r[tcol]): float(r[col]) for r in rows[1:] if r[tcol].strip() and r[col].strip()}
+            d_peak, d_edge = [], []
+            for s in read_spectra(REAL / f"run{run}-uv-vis.csv"):
+                t = float(s.metadata["label"].split()[0])
+                if t in readings:
+                    r = analyze_absorbance(s, material="CdSe")
+                    d_peak.append(r.peak_wavelength_nm - readings[t])
+                    d_edge.append(r.edge_wavelength_nm - readings[t])
+            by_run[run] = (d_peak, d_edge)
+
+        def within(runs: tuple[int, ...], which: int) -> tuple[int, int]:
+            d = np.concatenate([np.asarray(by_run[k][which]) for k in runs])
+            return int(np.sum(np.abs(d) <= 3.0)), d.size
+
+        hits, total = within((2,), 0)
+        assert hits / total >= 0.8, (hits, total)
+        hits, total = within((1, 4, 5, 7, 8), 1)
+        assert hits / total >= 0.85, (hits, total)
+        for run in (3, 6, 9):
+            assert -10.0 <= np.nanmedian(by_run[run][0]) <= -6.0, (run, np.nanmedian(by_run[run][0]))
+        hits, total = within(tuple(range(1, 10)), 0)
+        assert hits / total < 0.25  # the issue's 80 % cannot hold for the maxima (nor for any one convention)
 
     def test_pl_file_given_to_absorbance_names_the_kind(self) -> None:
         (s, *_) = read_spectra(REAL / "run2-fl-emission.csv")
