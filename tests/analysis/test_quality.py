@@ -25,3 +25,26 @@ def test_blank_on_its_own_wavelength_grid_is_accepted() -> None:
 def test_blank_on_its_own_grid_still_refuses_a_sample_that_does_not_emit() -> None:
     with pytest.raises(SpectrumError, match="no emission band detected"):
         check_emission_band(_pl(1.0, 0.0, 3), _pl(2.0, 0.0, 4), (450.0, 750.0))
+
+
+def test_excitation_file_given_to_absorbance_is_named_by_its_file_name(tmp_path) -> None:
+    """A PL excitation series (counts rising to the blue, like the Imperial runs' "FL excitation" files) read as
+    absorbance: without the name it would pass for %T or emission; the file name says what it is."""
+    import numpy as np
+    import pytest
+
+    from flowqd.analysis import analyze_absorbance, read_spectra
+    from flowqd.errors import SpectrumError
+
+    wl = np.arange(300.0, 500.0, 1.0)
+    counts = 150.0 * np.exp(-(wl - 300.0) / 80.0) + 5.0
+    f = tmp_path / "Run 4 FL excitation.csv"
+    f.write_text("Wavelength (nm),30 s\n" + "".join(f"{w:g},{c:.3f}\n" for w, c in zip(wl, counts, strict=True)))
+    (s,) = read_spectra(f)
+    with pytest.raises(SpectrumError, match=r"PL excitation spectrum, as its file name says"):
+        analyze_absorbance(s, material="CdSe")
+    g = tmp_path / "sample.csv"
+    g.write_text(f.read_text())
+    (s,) = read_spectra(g)
+    with pytest.raises(SpectrumError, match=r"emission/intensity spectrum \(counts\)"):
+        analyze_absorbance(s, material="CdSe")

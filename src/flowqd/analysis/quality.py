@@ -54,6 +54,17 @@ def _check_smooth(spectrum: Spectrum) -> None:
                                 "not a spectrum (wrong column or corrupt file?)", source=_src(spectrum))
 
 
+def _kind_named_in_file_name(src: str | None) -> str | None:
+    """What the file's name says the spectrum is ("Run 4 FL excitation.csv [30 s]" -> "excitation"), or None."""
+    if not src:
+        return None
+    from pathlib import Path
+
+    from flowqd.analysis.io import kind_hint
+
+    return kind_hint(Path(src.split(" [")[0]).stem.replace("_", " ").replace("-", " "))
+
+
 def check_absorbance(spectrum: Spectrum) -> None:
     """Refuse a spectrum that cannot be the absorbance of a dot dispersion, naming what it looks like.
 
@@ -70,7 +81,12 @@ def check_absorbance(spectrum: Spectrum) -> None:
     if top > MAX_ABSORBANCE:
         lo = float(np.min(y))
         rising_red = float(np.mean(y[-max(3, y.size // 10):])) > float(np.mean(y[: max(3, y.size // 10)]))
-        if lo >= -1.0 and top <= 105.0 and rising_red:
+        named = _kind_named_in_file_name(src)
+        if named == "excitation":
+            what = "a PL excitation spectrum, as its file name says (neither absorbance nor emission)"
+        elif named == "intensity":
+            what = "an emission/intensity spectrum, as its file name says; use flowqd analyze pl"
+        elif lo >= -1.0 and top <= 105.0 and rising_red:
             what = "a percent transmittance (%T) spectrum; convert it, A = 2 - log10(%T)"
         else:
             what = "an emission/intensity spectrum (counts); use flowqd analyze pl"

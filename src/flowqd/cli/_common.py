@@ -112,12 +112,13 @@ def analyze_files(files: Sequence[Path], analyze: Callable[[Path], Any], *, skip
     return results, skipped
 
 
-def report_skipped(skipped: Sequence[str], n_files: int) -> None:
-    """Warn about each file a ``--skip-bad`` batch skipped (one line each); all of them bad is an error."""
+def report_skipped(skipped: Sequence[str], n_files: int, *, what: str = "files") -> None:
+    """Warn about each file (or spectrum: ``what``) a ``--skip-bad`` batch skipped (one line each); all of them
+    bad is an error."""
     for line in skipped:
         err_console.print(f"[yellow]skipped:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if skipped and len(skipped) == n_files:
-        raise FlowqdError(f"none of the {n_files} files could be analysed")
+        raise FlowqdError(f"none of the {n_files} {what} could be analysed")
 
 
 def exit_if_skipped(skipped: Sequence[str]) -> None:

@@ -109,7 +109,8 @@ def absorbance(
     per_file, skipped = analyze_files(files, analyze, skip_bad=skip_bad, label="analysing",
                                       quiet=json_out or len(files) < 2)
     if column_skipped:
-        report_skipped(column_skipped, len(column_skipped) + sum(len(rs) for _, rs in per_file))
+        n_spectra = len(column_skipped) + sum(len(rs) for _, rs in per_file)
+        report_skipped(column_skipped, n_spectra, what="spectra" if n_spectra > len(files) else "files")
         skipped = [*skipped, *column_skipped]
     results = [(f, r) for f, rs in per_file for r in rs]
     rows = [{"file": str(f), **r.to_dict()} for f, r in results]
@@ -130,21 +131,29 @@ def absorbance(
         print_json(rows)
         exit_if_skipped(skipped)
         return
+    # one multi-column file (a growth series): name it once in the title, label the rows by their column
+    one_file = len({row["file"] for row in rows}) == 1 and all(row["label"] for row in rows)
     cells = []
     for row in rows:
         pk = "—" if row["peak_wavelength_nm"] is None else f"{row['peak_wavelength_nm']:.1f}"
         ux = row["x13_uncertainty_nm"]
         ur = row["rsd_uncertainty"]
         conc = "—" if row["concentration_mg_ml"] is None else f"{row['concentration_mg_ml']:.3g}"
+        rel = row["fit_residual_relative"]
         cells.append([
-            Path(row["file"]).name + (f" [{row['label']}]" if row["label"] else ""), pk,
+            row["label"] if one_file else Path(row["file"]).name + (f" [{row['label']}]" if row["label"] else ""),
+            pk,
             {"second-derivative": "2nd deriv."}.get(row["peak_method"], row["peak_method"]),
             f"{row['x13_nm']:.3f}" + ("" if ux is None else f"±{ux:.3f}"), f"{row['sigma_nm']:.3f}",
             f"{100 * row['rsd']:.1f}" + ("" if ur is None else f"±{100 * ur:.1f}"),
-            f"{row['fit_residual_rms']:.2g}", conc,
+            "—" if rel is None else f"{100 * rel:.1f}", conc,
         ])
-    print_table(f"absorbance analysis ({mat.name}, Segets PSD, sizing curve {mat.sizing.name})",
-                ["file", "peak\n(nm)", "peak\nby", "x13\n(nm)", "σ\n(nm)", "RSD\n(%)", "fit\nresidual", "c\n(mg/mL)"],
+    title = f"absorbance analysis ({mat.name}, Segets PSD, sizing curve {mat.sizing.name})"
+    if one_file:
+        title += f"\n{Path(rows[0]['file']).name}"
+    print_table(title,
+                ["spectrum" if one_file else "file", "peak\n(nm)", "peak\nby", "x13\n(nm)", "σ\n(nm)", "RSD\n(%)",
+                 "fit resid.\n(% of A\npeak)", "c\n(mg/mL)"],
                 cells, right=(1, 3, 4, 5, 6, 7), fold=(0,))
     exit_if_skipped(skipped)
 

@@ -21,17 +21,19 @@ def materials(
     plot: Annotated[Path | None, typer.Option("--plot", help="Plot every sizing curve (first exciton against "
                                               "diameter) of the material(s) to this PNG.")] = None,
 ) -> None:
-    """Show material constants and the fitted sizing curve E(d) = E_bulk + 1/(a d² + b d + c)."""
+    """Show material constants and their sizing curves (first exciton against diameter), each with its source."""
 
     from flowqd.materials import available_materials, get_material
 
     mats = [get_material(name)] if name else [get_material(n) for n in available_materials()]
     rows = []
     for m in mats:
-        a, b, c = m.sizing.coefficients
+        # the default curve's form and coefficients as the material file gives them (Wang & Segets' hyperbola
+        # E = E_bulk + 1/(a d² + b d + c) for InP, Yu's polynomial d(λ) for CdSe, ...)
         rows.append({
             "name": m.name, "bulk_gap_ev": m.bulk_gap_ev, "density_g_cm3": m.density_g_cm3,
-            "molar_mass_g_mol": m.molar_mass_g_mol, "sizing_a": a, "sizing_b": b, "sizing_c": c,
+            "molar_mass_g_mol": m.molar_mass_g_mol, "sizing_curve": m.sizing.name, "sizing_form": m.sizing.form,
+            "sizing_coefficients": list(m.sizing.coefficients),
             "sizing_rms_ev": m.sizing.rms_residual_ev, "valid_diameter_nm": list(m.sizing.valid_diameter_nm),
             "optical_constants": list(m.optical.citations) if m.optical else [],
             "size_convention": m.size_convention,
@@ -60,10 +62,11 @@ def materials(
     for c in curves:
         console.print(f"{c['material']} {c['curve']}: {c['citation']}", highlight=False, soft_wrap=True)
     print_table("flowqd materials", ["material", "E_bulk\n(eV)", "ρ\n(g/cm³)", "M\n(g/mol)",
-                                     "E(d): a, b, c\n(d in nm)", "valid d\n(nm)"],
+                                     "default sizing curve: form, coefficients", "valid d\n(nm)"],
                 [[r["name"], f"{r['bulk_gap_ev']:.3f}", f"{r['density_g_cm3']:.2f}", f"{r['molar_mass_g_mol']:.2f}",
-                  f"{r['sizing_a']:.4g}, {r['sizing_b']:.4g}, {r['sizing_c']:.4g}",
-                  "{:g}-{:g}".format(*r["valid_diameter_nm"])] for r in rows], right=(1, 2, 3))
+                  f"{r['sizing_curve']} ({r['sizing_form']}): "
+                  + ", ".join(f"{v:.4g}" for v in r["sizing_coefficients"]),
+                  "{:g}-{:g}".format(*r["valid_diameter_nm"])] for r in rows], right=(1, 2, 3), fold=(4,))
 
 
 def _plot_curves(mats: list[Material], out: Path) -> None:
