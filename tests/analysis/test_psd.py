@@ -14,6 +14,7 @@ from flowqd.analysis.psd import (
     invert_psd,
     invert_psd_batch,
     kernel_matrix,
+    offset_floor,
     psd_gaussian,
     psd_lognormal,
     psd_moments,
@@ -164,8 +165,10 @@ def test_batch_equals_scipy(backend: str) -> None:
     A = A + rng.normal(0, 0.005, A.shape)
     res = invert_psd_batch(e, A, backend=backend)
     prob = regularized_problem(e)
+    floor = offset_floor(e, A)  # the offset's lower bound: the data are shifted by it, as invert_psd does
+    assert np.all(floor < 0) and np.all(floor > -0.1)
     for i in range(len(params)):
-        a_s = A[i] / np.abs(A[i]).max()
+        a_s = (A[i] - floor[i]) / np.abs(A[i] - floor[i]).max()
         lam = float(select_lambda_gcv(prob, a_s))
         assert res.lambda_reg[i] == pytest.approx(lam, rel=1e-9)
         single = invert_psd_batch(e, A[i:i + 1], backend="numpy", lambda_reg=[lam])
@@ -413,3 +416,16 @@ def test_kernel_bands_add_higher_transitions() -> None:
                                                                            "strength": 0.2}]}))
     with pytest.raises(ConfigError, match="widths"):
         PSDKernel.from_material(bad)
+
+
+def test_single_and_batch_share_the_offset_floor() -> None:
+    """invert_psd and invert_psd_batch bound the offset alike (offset_floor): on a spectrum whose red end lies
+    0.01 below zero both follow it and give the same x13."""
+    wl = np.linspace(400.0, 900.0, 1024)
+    e = HC_EV_NM / wl
+    a = _good(wl) * 0.5 - 0.01 + np.random.default_rng(5).normal(0.0, 2e-4, wl.size)
+    single = invert_psd(Spectrum(wl, a), fit_window_ev=(float(e.min()), float(e.max())), require_onset=False)
+    batch = invert_psd_batch(single.energy_ev, single.absorbance[None, :])
+    assert single.offset == pytest.approx(-0.01, abs=1e-3)
+    assert batch.x13_nm[0] == pytest.approx(single.x13_nm, abs=1e-6)
+    assert batch.fit_residual_rms[0] == pytest.approx(single.fit_residual_rms, rel=1e-3)

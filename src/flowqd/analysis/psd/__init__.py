@@ -39,8 +39,9 @@ Inversion
 ---------
 On a fixed size grid the problem is :math:`\min_{p \ge 0, c} \|K p + c - A\|^2 + \lambda \|L p\|^2` with
 :math:`L^\top L = D_2^\top D_2 + \epsilon I` (second differences plus a 1e-6 ridge that makes L invertible) and
-c an offset (a residual baseline must not be fitted as large particles). c ≥ min(0, red-end level) − 3 noise: a
-free negative offset plus the featureless continuum of large particles mimics any slowly varying background. Only classes whose 1S band lies inside the energy window (on both sides, with a 1.5 w margin)
+c an offset (a residual baseline must not be fitted as large particles). c ≥ min(0, red-end level) − 3 noise
+(:func:`offset_floor`): a free negative offset plus the featureless continuum of large particles mimics any slowly
+varying background. Only classes whose 1S band lies inside the energy window (on both sides, with a 1.5 w margin)
 are solved for; separate sub-noise modes are removed by :func:`prune_islands`.
 λ is chosen by generalised cross-validation (GCV) of the unconstrained problem, evaluated in closed form from the
 SVD of :math:`K L^{-1}` (precomputed once per energy grid); the non-negative solution at that λ is found by a
@@ -72,7 +73,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flowqd.analysis.psd.batch import invert_psd_batch
+from flowqd.analysis.psd.batch import invert_psd_batch, offset_floor
 from flowqd.analysis.psd.kernel import (
     PSDKernel,
     _moments_from_p,
@@ -109,6 +110,7 @@ __all__ = [
     "invert_psd",
     "invert_psd_batch",
     "kernel_matrix",
+    "offset_floor",
     "prune_islands",
     "psd_gaussian",
     "psd_lognormal",
@@ -132,9 +134,9 @@ def _method_nnls_gcv(problem: RegularizedProblem, a: np.ndarray, lam: float | No
 
 def _method_pdas(problem: RegularizedProblem, a: np.ndarray, lam: float | None) -> tuple[np.ndarray, float]:
     if "np-consts" not in problem.device_cache and problem.n_classes > _MAX_CLASSES_SINGLE_STACK:
-        # one spectrum on a large grid without the batch solver's 181-λ H⁻¹ stack (every spectrum of a growth series
-        # has its own fit window): building the stack costs ~1 s and ~100 MB for ~250 classes (CdSe), the reduced
-        # NNLS on the same problem ~2 ms and reaches the same minimiser. Deterministic: it depends on the grid only.
+        # one spectrum on a large grid without the batch solver's 181-λ H⁻¹ stack: its array takes ~100 MB for ~250
+        # classes (its slices are filled when needed, but the array is allocated whole); the reduced NNLS on the
+        # same problem takes ~2 ms and reaches the same minimiser. Deterministic: it depends on the grid only.
         return _method_nnls_gcv(problem, a, lam)
     x, lam_used = _batch_solve(problem, a[None, :], None if lam is None else np.array([lam]), "numpy")
     return x[0], float(lam_used[0])
@@ -319,7 +321,7 @@ def invert_psd(
         problem = regularized_problem(e, mat, solvent=solvent)
         # The offset is bounded below (else it and the continuum of large particles together mimic any slowly
         # varying background): by 3 noise below zero, or below the red end's level where that is negative.
-        floor = min(tail, 0.0) - 3.0 * noise
+        floor = float(offset_floor(e, a[None, :])[0])
         a_scale = float(np.max(np.abs(a - floor)))
         a_s = (a - floor) / a_scale
         x_s, lam = PSD_METHODS[method](problem, a_s, lambda_reg)

@@ -13,7 +13,7 @@ from flowqd.analysis.psd.solvers import _batch_solve, _batch_solve_numpy_kta, _n
 from flowqd.errors import ConfigError, SpectrumError
 from flowqd.materials import Material
 
-__all__ = ["invert_psd_batch"]
+__all__ = ["invert_psd_batch", "offset_floor"]
 
 
 def _batch_workers(workers: int | None, n_rows: int) -> int:
@@ -62,6 +62,17 @@ def _residual_ss(problem: RegularizedProblem, As: np.ndarray, x: np.ndarray, kta
         r = As[exact] - x[exact] @ problem.kernel.T
         ss[exact] = np.einsum("ij,ij->i", r, r)
     return np.maximum(ss, 0.0)
+
+
+def offset_floor(energy_ev: np.ndarray, absorbance: np.ndarray) -> np.ndarray:
+    """Lower bound of each spectrum's fitted offset, as in :func:`invert_psd`: 3 noise below zero, or below the
+    red end's level (mean of its reddest 2.5 %, at least 5 points) where that is negative. Shape (B,)."""
+    from flowqd.analysis.exciton import noise_level_estimate_rows
+
+    A = np.atleast_2d(absorbance)
+    red = np.argsort(energy_ev, kind="stable")[: max(5, energy_ev.size // 40)]
+    tail = A[:, red].mean(axis=1)
+    return np.minimum(tail, 0.0) - 3.0 * noise_level_estimate_rows(A)
 
 
 def invert_psd_batch(
@@ -115,10 +126,11 @@ def invert_psd_batch(
     if A.shape[1] != e.size:
         raise SpectrumError(f"absorbance has {A.shape[1]} columns but {e.size} energies")
     problem = regularized_problem(e, material, solvent=solvent)
-    scale = np.max(np.abs(A), axis=1)
-    if np.any(scale <= 0):
+    if np.any(np.max(np.abs(A), axis=1) <= 0):
         raise SpectrumError("a spectrum in the batch is all zeros")
-    As = A / scale[:, None]
+    floor = offset_floor(e, A)
+    scale = np.max(np.abs(A - floor[:, None]), axis=1)
+    As = (A - floor[:, None]) / scale[:, None]
     lam_in = None if lambda_reg is None else np.broadcast_to(np.asarray(lambda_reg, dtype=float), (A.shape[0],))
     name = resolve_backend(backend, auto_needs_accelerator=True)
     m = problem.n_classes

@@ -107,7 +107,8 @@ def _problem_cached(e_bytes: bytes, mref: _Ref, solvent: str | float) -> Regular
     # Classes whose 1S band lies red of the window are not determined either: inside the window they add only a
     # featureless continuum, which together with the offset can mimic a slowly varying background.
     gap = mat.gap_ev(grid)
-    active = (gap <= float(e.max()) - 1.5 * prm.exciton_width_ev) & (gap >= float(e.min()) + 1.5 * prm.exciton_width_ev)
+    margin = 1.5 * prm.exciton_width_ev
+    active = (gap <= float(e.max()) - margin) & (gap >= float(e.min()) + margin)
     if np.count_nonzero(active) < 8:
         raise SpectrumError(
             f"fit window {HC_EV_NM / e.max():.0f}-{HC_EV_NM / e.min():.0f} nm resolves fewer than 8 size classes"
@@ -117,8 +118,8 @@ def _problem_cached(e_bytes: bytes, mref: _Ref, solvent: str | float) -> Regular
     scale = float(np.max(K))
     K = K / scale
     m = d.size
-    # one offset column (bounded below, see ``nonneg``): a residual offset left by the baseline correction must not be
-    # explained by the continuum of large particles. (A free slope as well was tried and rejected: it is nearly
+    # one offset column (bounded below, see ``nonneg``): a residual offset left by the baseline correction must not
+    # be explained by the continuum of large particles. (A free slope as well was tried and rejected: it is nearly
     # degenerate with the featureless absorption of broad small-size distributions.)
     K = np.hstack([K, 0.5 * np.ones((e.size, 1))])
     D2 = np.diff(np.eye(m), 2, axis=0)
