@@ -122,17 +122,19 @@ def absorbance(
             w.writeheader()
             for row in rows:
                 w.writerow({k: ("" if row[k] is None else row[k]) for k in CSV_COLUMNS})
+    # one multi-column file (a growth series): name it once in the title, label the rows by their column
+    one_file = len({str(f) for f, _ in results}) == 1 and all(r.label for _, r in results)
     if plot_out is not None:
         from flowqd.report.absorbance_plot import plot_absorbance_results
 
         plot_absorbance_results([r for _, r in results], plot_out,
-                                labels=[f.name + (f" [{r.label}]" if r.label else "") for f, r in results])
+                                labels=[r.label if one_file else f.name + (f" [{r.label}]" if r.label else "")
+                                        for f, r in results],
+                                title=results[0][0].name if one_file and results else None)
     if json_out:
         print_json(rows)
         exit_if_skipped(skipped)
         return
-    # one multi-column file (a growth series): name it once in the title, label the rows by their column
-    one_file = len({row["file"] for row in rows}) == 1 and all(row["label"] for row in rows)
     cells = []
     for row in rows:
         pk = "—" if row["peak_wavelength_nm"] is None else f"{row['peak_wavelength_nm']:.1f}"
