@@ -1,7 +1,8 @@
 """How the shape of CdSe's PSD kernel (``[psd_kernel]`` in flowqd/materials/data/CdSe.toml) was calibrated.
 
-The spectra of real CdSe samples rise gradually above the first exciton (the 2S3/2-1Se band about 0.1 eV above
-it, then 1S1/2-1Se and 1P3/2-1Pe, Norris & Bawendi 1996), whereas the kernel of InP (a bulk-like continuum switched
+The spectra of real CdSe samples rise gradually above the first exciton (its higher discrete transitions:
+2S3/2-1Se, then 1S1/2-1Se and 1P3/2-1Pe in the assignment of Norris & Bawendi, Phys. Rev. B 1996, 53, 16338),
+whereas the kernel of InP (a bulk-like continuum switched
 on 0.2 eV above the 1S band) steps up at once; the fit then filled the gap with small particles (RSD 40-60 %).
 This script sets the eight shape parameters of the kernel above the 1S band: the continuum onset (offset, width)
 and two Gaussian bands (offset, width, strength each). Held fixed: the sizing curve (Yu et al. 2003), the 1S band's
