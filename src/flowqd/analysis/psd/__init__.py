@@ -121,9 +121,6 @@ __all__ = [
     "solve_nnls_scipy",
 ]
 
-#: Above this many size classes a single spectrum is not worth the H⁻¹ stack (see :func:`_method_pdas`).
-_MAX_CLASSES_SINGLE_STACK = 200
-
 # ---------------------------------------------------------------------------------------------------------------
 # methods
 # ---------------------------------------------------------------------------------------------------------------
@@ -133,11 +130,8 @@ def _method_nnls_gcv(problem: RegularizedProblem, a: np.ndarray, lam: float | No
 
 
 def _method_pdas(problem: RegularizedProblem, a: np.ndarray, lam: float | None) -> tuple[np.ndarray, float]:
-    if "np-consts" not in problem.device_cache and problem.n_classes > _MAX_CLASSES_SINGLE_STACK:
-        # one spectrum on a large grid without the batch solver's 181-λ H⁻¹ stack: its array takes ~100 MB for ~250
-        # classes (its slices are filled when needed, but the array is allocated whole); the reduced NNLS on the
-        # same problem takes ~2 ms and reaches the same minimiser. Deterministic: it depends on the grid only.
-        return _method_nnls_gcv(problem, a, lam)
+    # one spectrum fills one λ slice of the H⁻¹ stack (solvers._numpy_consts), computed alone, so the result does
+    # not depend on what ran on the same grid before (the >200-class switch to nnls that this replaced did)
     x, lam_used = _batch_solve(problem, a[None, :], None if lam is None else np.array([lam]), "numpy")
     return x[0], float(lam_used[0])
 
@@ -357,5 +351,6 @@ def invert_psd(
             method=method, exciton_wavelength_nm=exc.wavelength_nm if exc is not None else float("nan"),
             exciton_method=exc.method if exc is not None else "none",
             offset=float((offset * a_scale)[0]) + floor if np.ndim(offset) and offset.size else floor,
+            solved_range_nm=(float(d[0]), float(d[-1])),
         )
 

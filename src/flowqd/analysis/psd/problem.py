@@ -9,6 +9,7 @@ On a fixed size grid the problem is :math:`\min_{p \ge 0, c} \|K p + c - A\|^2 +
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -78,6 +79,8 @@ class RegularizedProblem:
     vt_linv_t: np.ndarray = field(repr=False, default_factory=lambda: np.ones(0))  # V^T L^-T (unconstrained sol.)
     #: per-problem cache of device (JAX) copies of the constants and the learnt free-set width
     device_cache: dict[str, Any] = field(repr=False, default_factory=dict)
+    #: guards the lazily filled entries of ``device_cache`` (the numpy H⁻¹ stack) against concurrent callers
+    lock: Any = field(repr=False, default_factory=threading.Lock)
 
     @property
     def active_width(self) -> int:

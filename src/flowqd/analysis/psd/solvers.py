@@ -153,23 +153,22 @@ def _numpy_consts(problem: RegularizedProblem, lambda_index: np.ndarray | None =
     needed: those of ``lambda_index``, or all of them when it is None (before a batch's worker threads start).
     One spectrum needs one slice (~0.3 ms) instead of the whole stack (~20-40 ms per new energy window)."""
     cache = problem.device_cache
-    if "np-consts" not in cache:
-        mt = problem.vt_linv_t.shape[0]
-        hp = np.zeros((_N_LAMBDA_FINE, mt + _PAD, mt + _PAD))
-        hp[:, mt:, mt:] = np.eye(_PAD)
-        cache["np-consts"] = (np.ascontiguousarray(problem.u), hp)
-        cache["np-filled"] = np.zeros(_N_LAMBDA_FINE, dtype=bool)
-    u, hp = cache["np-consts"]
-    filled = cache["np-filled"]
-    need = np.flatnonzero(~filled) if lambda_index is None else np.unique(lambda_index[~filled[lambda_index]])
-    if need.size:
-        W = problem.vt_linv_t.T
-        mt = W.shape[0]
-        # slice by slice, so that a slice's values do not depend on which others were built with it
-        for jj, lam_j in zip(need, _lambda_from_index(problem.s, need), strict=True):
-            h = (W * (1.0 / (problem.s**2 + lam_j))) @ W.T
-            hp[jj, :mt, :mt] = 0.5 * (h + h.T)
-        filled[need] = True
+    with problem.lock:  # creation and filling are one step for concurrent callers (threads of one process)
+        if "np-consts" not in cache:
+            mt = problem.vt_linv_t.shape[0]
+            hp = np.zeros((_N_LAMBDA_FINE, mt + _PAD, mt + _PAD))
+            hp[:, mt:, mt:] = np.eye(_PAD)
+            cache["np-consts"] = (np.ascontiguousarray(problem.u), hp, np.zeros(_N_LAMBDA_FINE, dtype=bool))
+        u, hp, filled = cache["np-consts"]
+        need = np.flatnonzero(~filled) if lambda_index is None else np.unique(lambda_index[~filled[lambda_index]])
+        if need.size:
+            W = problem.vt_linv_t.T
+            mt = W.shape[0]
+            # slice by slice, so that a slice's values do not depend on which others were built with it
+            for jj, lam_j in zip(need, _lambda_from_index(problem.s, need), strict=True):
+                h = (W * (1.0 / (problem.s**2 + lam_j))) @ W.T
+                hp[jj, :mt, :mt] = 0.5 * (h + h.T)
+            filled[need] = True
     return u, hp
 
 
@@ -182,11 +181,11 @@ def _batch_solve_numpy_kta(
     dual PDAS step (:func:`_dual_pdas_step`) runs on all unconverged rows at once (:func:`_pdas_loop_numpy`), with
     one BLAS thread (:func:`single_blas_thread`)."""
     nn = problem.nonneg
-    u, hpad = _numpy_consts(problem, np.zeros(0, dtype=int))  # U now; the λ slices once λ is known
+    u, _ = _numpy_consts(problem, np.zeros(0, dtype=int))  # U now; the λ slices once λ is known
     beta = A @ u
     b = (problem.s * beta) @ problem.vt_reg
     j, lam_g, xu, act, tol = _pdas_setup(np, A, beta, b, lam, problem.s, problem.lambdas, problem.vt_linv_t, nn)
-    _numpy_consts(problem, np.asarray(j))
+    _, hpad = _numpy_consts(problem, np.asarray(j))
     x = xu.copy()
     with single_blas_thread():
         todo = _pdas_loop_numpy(x, act, xu, j, tol, hpad, nn, np.arange(A.shape[0]), max_iter)
