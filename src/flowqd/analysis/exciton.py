@@ -203,8 +203,9 @@ def find_exciton(
         method: Literal["maximum", "second-derivative"] = "maximum"
     else:
         # 2) shoulder: the minimum of the second derivative, from a cubic Savitzky-Golay fit over a
-        #    window three times wider, among points that absorb clearly above the red tail (judged against the
-        #    noise and a twentieth of the window's range: a weak shoulder on a steep rise in the UV still counts).
+        #    window three times wider, among points that absorb clearly above the red tail: by 20 noise or a
+        #    twentieth of the window's range, whichever is larger, but never more than a fifth of the range (a weak
+        #    shoulder on a steep rise in the UV still counts; on a noisy one the bar is no higher than before).
         from scipy.signal import savgol_filter
 
         n2 = _savgol_points(3 * smooth_nm, w_all)
@@ -217,7 +218,7 @@ def find_exciton(
         d2 = np.asarray(savgol_filter(spectrum.values[pad], n2, 3, deriv=2, mode="nearest" if edge_free else "interp"),
                         dtype=float)
         j = idx[2:-2]
-        ok = y_all[j] > np.min(y) + max(20.0 * noise, 0.05 * span)
+        ok = y_all[j] > np.min(y) + min(0.2 * span, max(20.0 * noise, 0.05 * span))
         if not np.any(ok):
             raise _none("neither a maximum nor a shoulder")
         jj = j[ok]
