@@ -46,9 +46,10 @@ def test_mass_at_a_grid_edge_is_flagged(edge):
 
 def test_the_twin_spectrum_at_180c_02_ml_min_is_flagged():
     """The case the new user met: at 180 °C / 0.2 mL/min the inversion of the twin's spectrum puts a spike at
-    1.9 nm; it is flagged, in the absorbance result's PSD. The rise at the 6 nm edge that came with it is gone
-    since the offset may no longer go below zero by more than the noise (issue 8: a negative offset plus large
-    particles' featureless continuum made it); the edge check itself is tested above."""
+    1.9 nm; it is flagged, in the absorbance result's PSD. 1.9 nm is the smallest size the fit window resolves, so
+    since issue 8 (edges checked on the solved range) it is named as mass at that edge. The rise at the 6 nm edge
+    that came with it is gone since the offset may no longer go below zero by more than the noise (issue 8: a
+    negative offset plus large particles' featureless continuum made it); the edge check itself is tested above."""
     from importlib import resources
 
     from flowqd.analysis.absorbance import analyze_absorbance
@@ -63,6 +64,17 @@ def test_the_twin_spectrum_at_180c_02_ml_min_is_flagged():
     result = analyze_absorbance(spectrum, path_mm=1.0, dilution=twin.dilution)
     warnings = result.to_dict()["psd"]["warnings"]
     assert warnings == result.psd_warnings
-    assert any(w.startswith("isolated spike at 1.9") for w in warnings)
+    assert any(w.startswith("mass at the lower edge of the solved size range (1.90 nm)") for w in warnings)
     assert not any(w.startswith("mass at the upper grid edge") for w in warnings)
     assert result.psd.q3[result.psd.diameter_nm > 4.0].max() == 0.0 and result.psd.offset >= -1e-12
+
+
+def test_edges_of_the_solved_range_not_only_of_the_grid():
+    """A CdSe spectrum that ends at 600 nm resolves sizes up to ~3.75 nm of the 1.6-8 nm grid; q3 still rising at
+    3.75 nm is cut there. Checked on the grid alone it passed unnoticed (q3 = 0 at 8 nm); on the solved range it is
+    flagged (issue 8, found on 23 of the 156 real spectra by review)."""
+    d = np.linspace(1.6, 8.0, 257)
+    q = np.where(d <= 3.75, np.exp(-0.5 * ((d - 3.9) / 0.4) ** 2), 0.0)
+    assert not any("edge" in w for w in psd_warnings(d, q))
+    (w,) = [w for w in psd_warnings(d, q, (1.6, 3.75)) if "edge" in w]
+    assert w.startswith("mass at the upper edge of the solved size range (3.75 nm)")

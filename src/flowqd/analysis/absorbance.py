@@ -104,8 +104,13 @@ class AbsorbanceResult:
 
     @property
     def psd_warnings(self) -> list[str]:
-        """PSD artefacts (grid-edge mass, isolated spikes): :func:`flowqd.analysis.psd_checks.psd_warnings`."""
-        return psd_warnings(self.psd.diameter_nm, self.psd.q3)
+        """PSD artefacts (mass at the edges of the solved size range, isolated spikes:
+        :func:`flowqd.analysis.psd_checks.psd_warnings`), and a PSD fitted without an exciton."""
+        out = psd_warnings(self.psd.diameter_nm, self.psd.q3, self.psd.solved_range_nm)
+        if not np.isfinite(self.peak_wavelength_nm):
+            out.insert(0, "no exciton found: the size distribution was fitted to a featureless spectrum, so x13 and "
+                          "RSD rest on the shape of the absorption edge alone")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary with the keys of :data:`ABSORBANCE_JSON_KEYS` (NaN -> None)."""

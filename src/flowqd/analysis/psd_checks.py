@@ -39,7 +39,8 @@ def _running_median(q: np.ndarray, width: int) -> np.ndarray:
     return np.median(windows, axis=-1)
 
 
-def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike) -> list[str]:
+def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike,
+                 solved_range_nm: tuple[float, float] | None = None) -> list[str]:
     """Warnings about a volume-weighted PSD ``q3(diameter_nm)``: mass at the grid edges, isolated spikes.
 
     Parameters
@@ -48,6 +49,10 @@ def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike) -> list[str]:
         Size grid, nm, ascending.
     q3 : array_like
         Volume density on the grid (any normalisation; negative values count as zero).
+    solved_range_nm : tuple of float, optional
+        The diameters the inversion solved for (:attr:`PSDResult.solved_range_nm`): the edges checked are then
+        those of this range, where a fit window that ends near the exciton cuts the grid (a CdSe spectrum that
+        ends at 600 nm resolves up to ~3.8 nm of an 8 nm grid).
 
     Returns
     -------
@@ -70,6 +75,12 @@ def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike) -> list[str]:
     """
     d = np.asarray(diameter_nm, dtype=float)
     q = np.clip(np.nan_to_num(np.asarray(q3, dtype=float)), 0.0, None)
+    edge, digits = "grid edge", 1
+    if solved_range_nm is not None and np.all(np.isfinite(solved_range_nm)) and d.shape == q.shape:
+        inside = (d >= solved_range_nm[0] - 1e-9) & (d <= solved_range_nm[1] + 1e-9)
+        if inside.sum() < d.size:
+            d, q = d[inside], q[inside]
+            edge, digits = "edge of the solved size range", 2
     if d.ndim != 1 or d.shape != q.shape or d.size < 2 * _MEDIAN_POINTS:
         return []
     weights = np.gradient(d)  # cell widths (trapezoid-like), any spacing
@@ -83,7 +94,7 @@ def psd_warnings(diameter_nm: npt.ArrayLike, q3: npt.ArrayLike) -> list[str]:
         level = float(q[0] if name == "lower" else q[-1]) / top
         mass = float(np.sum(q[sel] * weights[sel])) / total
         if level > EDGE_LEVEL or mass > EDGE_MASS:
-            out.append(f"mass at the {name} grid edge ({at:.1f} nm): {100 * mass:.1f} % of the volume within "
+            out.append(f"mass at the {name} {edge} ({at:.{digits}f} nm): {100 * mass:.1f} % of the volume within "
                        f"{span:.2f} nm of it, q3 there {100 * level:.0f} % of its maximum")
     # Spikes: points far above the running median, grouped into contiguous runs (edges are handled above).
     excess = q - _running_median(q, _MEDIAN_POINTS)

@@ -41,8 +41,11 @@ class PSDResult:
         The first exciton found on the way (:func:`~flowqd.analysis.exciton.find_exciton`; NaN and ``"none"``
         for a featureless spectrum).
     offset : float
-        The free constant offset of the fit, absorbance units (a baseline the correction left, or the whole
-        baseline when none was measured).
+        The constant offset of the fit, absorbance units (a baseline the correction left, or the whole baseline
+        when none was measured); bounded below by :func:`~flowqd.analysis.psd.offset_floor`.
+    solved_range_nm : tuple of float
+        The smallest and largest diameter solved for: the classes whose 1S band lies inside the fit window (q3 is
+        0 outside by construction). NaN when unknown.
     """
 
     diameter_nm: np.ndarray
@@ -64,6 +67,7 @@ class PSDResult:
     exciton_wavelength_nm: float = float("nan")
     exciton_method: str = "none"
     offset: float = 0.0
+    solved_range_nm: tuple[float, float] = (float("nan"), float("nan"))
 
     @property
     def wavelength_nm(self) -> np.ndarray:
