@@ -65,10 +65,11 @@ class TestRealCdSe:
         """All nine runs (156 spectra), defaults and ``material="CdSe"`` only: every spectrum with an exciton is fitted
         to a residual of at most 5 % of its absorbance at the exciton (measured: 153 of 153; the three aliquots
         without one are run 4 at 30 s and run 8 at 570/600 s, where the dots have dissolved). The size
-        distributions are those of a hot-injection synthesis, not the 40-60 % RSD and 8 nm pile-up the bulk-like
-        kernel gave: RSD median 10 % (at most 15 % allowed), x1,3 within 0.3 nm of Yu's curve applied to the peak for
-        every spectrum whose 1S band is a maximum (measured: 82 spectra, x1,3 above it by 0.08-0.22 nm: the volume
-        weighting and the blue shift of an ensemble's maximum)."""
+        distributions are no longer the 40-60 % RSD and 8 nm pile-up the bulk-like kernel gave (most still carry
+        some weight at the smallest solved size, and say so; docs/design.md §5a): RSD median 10 % (at most 15 %),
+        x1,3 within 0.3 nm of Yu's curve applied to the peak for every spectrum whose 1S band is a maximum
+        (measured: 82 spectra, x1,3 above it by 0.08-0.22 nm: the volume weighting and the blue shift of an
+        ensemble's maximum)."""
         from flowqd.materials import get_material
 
         yu = get_material("CdSe")

@@ -62,7 +62,7 @@ def _kind_named_in_file_name(src: str | None) -> str | None:
 
     from flowqd.analysis.io import kind_hint
 
-    return kind_hint(Path(src.split(" [")[0]).stem.replace("_", " ").replace("-", " "))
+    return kind_hint(Path(src.rsplit(" [", 1)[0]).stem.replace("_", " ").replace("-", " "))
 
 
 def check_absorbance(spectrum: Spectrum) -> None:

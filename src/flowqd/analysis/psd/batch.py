@@ -125,6 +125,8 @@ def invert_psd_batch(
     e = np.asarray(energy_ev, dtype=float).reshape(-1)
     if A.shape[1] != e.size:
         raise SpectrumError(f"absorbance has {A.shape[1]} columns but {e.size} energies")
+    if not np.all(np.isfinite(A)):
+        raise SpectrumError("a spectrum in the batch holds NaN or infinite values")
     problem = regularized_problem(e, material, solvent=solvent)
     if np.any(np.max(np.abs(A), axis=1) <= 0):
         raise SpectrumError("a spectrum in the batch is all zeros")
