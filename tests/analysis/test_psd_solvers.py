@@ -122,3 +122,47 @@ def test_blas_runs_one_thread_inside_and_is_restored(monkeypatch: pytest.MonkeyP
             assert set(_blas_threads()) == {1}
         assert _blas_threads() == before
     assert len(seen) == 2 and all(set(s) == {1} for s in seen)
+
+
+def test_lazy_stack_is_safe_for_concurrent_callers() -> None:
+    """The H⁻¹ stack's λ slices are filled when first needed (one spectrum: one slice). Threads that solve on one
+    fresh problem at once get the same result as a serial solve. The first lazy version (no lock, the stack bound
+    before the fill) failed here at once (singular matrices, wrong solutions; found by review of issue 8)."""
+    import sys
+    import threading
+
+    from flowqd.analysis.psd.problem import _problem_cached, regularized_problem
+    from flowqd.analysis.psd.solvers import _batch_solve_numpy_kta
+
+    from .test_psd import _good
+
+    wl = np.linspace(400.0, 900.0, 300)
+    e = 1239.841984 / wl
+    a = _good(wl)
+    a = a / np.abs(a).max()
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(10):
+            _problem_cached.cache_clear()
+            prob = regularized_problem(e)
+            lams = [np.array([10.0 ** (-3 - 0.05 * i) * prob.s[0] ** 2]) for i in range(8)]
+            out: list[np.ndarray | None] = [None] * 8
+            barrier = threading.Barrier(8)
+
+            def work(i: int, prob=prob, lams=lams, out=out, barrier=barrier) -> None:
+                barrier.wait()
+                out[i] = _batch_solve_numpy_kta(prob, a[None, :], lams[i])[0]
+
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            _problem_cached.cache_clear()
+            serial = regularized_problem(e)
+            for i in range(8):
+                np.testing.assert_allclose(out[i], _batch_solve_numpy_kta(serial, a[None, :], lams[i])[0], atol=1e-9)
+    finally:
+        sys.setswitchinterval(old)
+        _problem_cached.cache_clear()
