@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from flowqd.analysis.psd import (
         invert_psd,
         invert_psd_batch,
+        offset_floor,
         prune_islands,
         regularized_problem,
         select_lambda_gcv,
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     wl, e, A = make_spectra(args.batch)
     prob = regularized_problem(e)
     m = prob.n_classes
-    As = A / np.abs(A).max(axis=1, keepdims=True)
+    shifted = A - offset_floor(e, A)[:, None]  # the offset's lower bound, as invert_psd and the batch apply it
+    As = shifted / np.abs(shifted).max(axis=1, keepdims=True)
     lam = select_lambda_gcv(prob, As)
 
     # scipy references (same λ, same pruning) on the first scipy-n spectra

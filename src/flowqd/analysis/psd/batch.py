@@ -32,8 +32,9 @@ def _batch_workers(workers: int | None, n_rows: int) -> int:
 
 
 def _prune_rows(problem: RegularizedProblem, As: np.ndarray, x_full: np.ndarray, kta: np.ndarray | None,
-                prune_sigma: float) -> np.ndarray:
-    """Class weights after :func:`_prune_islands_batch` on the rows with more than one contiguous run."""
+                prune_sigma: float, noise_s: np.ndarray | None = None) -> np.ndarray:
+    """Class weights after :func:`_prune_islands_batch` on the rows with more than one contiguous run.
+    ``noise_s``: the rows' noise in scaled units when already known (else estimated here)."""
     from flowqd.analysis.exciton import noise_level_estimate_rows
 
     m = problem.n_classes
@@ -42,7 +43,8 @@ def _prune_rows(problem: RegularizedProblem, As: np.ndarray, x_full: np.ndarray,
     runs = pos[:, 0].astype(int) + np.sum(pos[:, 1:] & ~pos[:, :-1], axis=1)
     multi = np.flatnonzero(runs > 1)
     if multi.size:
-        noise = noise_level_estimate_rows(As[multi])  # MAD of second differences, as invert_psd
+        # MAD of second differences, as invert_psd
+        noise = noise_level_estimate_rows(As[multi]) if noise_s is None else noise_s[multi]
         # Kᵀ(a − offset) for the classes, without N-length products when Kᵀa is known
         kta_m = As[multi] @ problem.kernel[:, :m] if kta is None else kta[multi, :m]
         g = kta_m - x_full[multi, m:] @ problem.gram[m:, :m]
@@ -64,15 +66,17 @@ def _residual_ss(problem: RegularizedProblem, As: np.ndarray, x: np.ndarray, kta
     return np.maximum(ss, 0.0)
 
 
-def offset_floor(energy_ev: np.ndarray, absorbance: np.ndarray) -> np.ndarray:
+def offset_floor(energy_ev: np.ndarray, absorbance: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
     """Lower bound of each spectrum's fitted offset, as in :func:`invert_psd`: 3 noise below zero, or below the
-    red end's level (mean of its reddest 2.5 %, at least 5 points) where that is negative. Shape (B,)."""
+    red end's level (mean of its reddest 2.5 %, at least 5 points) where that is negative. Shape (B,).
+    ``noise``: the rows' noise levels when already known
+    (:func:`~flowqd.analysis.exciton.noise_level_estimate_rows`)."""
     from flowqd.analysis.exciton import noise_level_estimate_rows
 
     A = np.atleast_2d(absorbance)
     red = np.argsort(energy_ev, kind="stable")[: max(5, energy_ev.size // 40)]
     tail = A[:, red].mean(axis=1)
-    return np.minimum(tail, 0.0) - 3.0 * noise_level_estimate_rows(A)
+    return np.minimum(tail, 0.0) - 3.0 * (noise_level_estimate_rows(A) if noise is None else noise)
 
 
 def invert_psd_batch(
@@ -130,9 +134,13 @@ def invert_psd_batch(
     problem = regularized_problem(e, material, solvent=solvent)
     if np.any(np.max(np.abs(A), axis=1) <= 0):
         raise SpectrumError("a spectrum in the batch is all zeros")
-    floor = offset_floor(e, A)
+    from flowqd.analysis.exciton import noise_level_estimate_rows
+
+    noise = noise_level_estimate_rows(A)  # once: for the floor and (scaled) for the pruning
+    floor = offset_floor(e, A, noise)
     scale = np.max(np.abs(A - floor[:, None]), axis=1)
     As = (A - floor[:, None]) / scale[:, None]
+    noise_s = noise / scale
     lam_in = None if lambda_reg is None else np.broadcast_to(np.asarray(lambda_reg, dtype=float), (A.shape[0],))
     name = resolve_backend(backend, auto_needs_accelerator=True)
     m = problem.n_classes
@@ -144,7 +152,7 @@ def invert_psd_batch(
             x_c, lam_c, kta_c = _batch_solve_numpy_kta(problem, As[rows], None if lam_in is None else lam_in[rows],
                                                        max_iter=max_iter)
             if prune_sigma:
-                x_c[:, :m] = _prune_rows(problem, As[rows], x_c, kta_c, prune_sigma)
+                x_c[:, :m] = _prune_rows(problem, As[rows], x_c, kta_c, prune_sigma, noise_s[rows])
             return x_c, lam_c, _residual_ss(problem, As[rows], x_c, kta_c)
 
         _numpy_consts(problem)  # build the cached H⁻¹ stack once, before the workers need it
@@ -163,7 +171,7 @@ def invert_psd_batch(
         x_full, lam = _batch_solve(problem, As, lam_in, name, max_iter=max_iter, dtype=dtype)
         x_full[:, :m] = np.maximum(x_full[:, :m], 0.0)
         if prune_sigma:
-            x_full[:, :m] = _prune_rows(problem, As, x_full, None, prune_sigma)
+            x_full[:, :m] = _prune_rows(problem, As, x_full, None, prune_sigma, noise_s)
         ss = _residual_ss(problem, As, x_full, None)
     x = x_full[:, :m]
     tot = x.sum(axis=1, keepdims=True)
