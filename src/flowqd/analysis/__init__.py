@@ -14,9 +14,14 @@ Notebook use::
 Nothing here imports matplotlib or switches its backend; ``.plot(ax=None)`` draws on the current figure.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowqd.analysis.spectrum import Spectrum
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time they are loaded on first use (__getattr__)
+    from flowqd.analysis.absorbance import analyze_absorbance
+    from flowqd.analysis.io import read_spectra, read_spectrum
+    from flowqd.analysis.pl import analyze_pl
 
 __all__ = ["Spectrum", "analyze_absorbance", "analyze_pl", "read_spectra", "read_spectrum"]
 
