@@ -48,15 +48,14 @@ def test_pdas_step_equals_dense_reference() -> None:
     step written out densely from H = KᵀK + λLᵀL per row: same ν, same x, same new active set."""
     e, A = _spectra(24, seed=5)
     prob = regularized_problem(e)
-    nn = prob.nonneg
     u, hpad = _numpy_consts(prob)
     beta = A @ u
     b = (prob.s * beta) @ prob.vt_reg
-    j, lam, xu, act, tol = _pdas_setup(np, A, beta, b, None, prob.s, prob.lambdas, prob.vt_linv_t, nn)
+    j, lam, xu, act, tol = _pdas_setup(np, A, beta, b, None, prob.s, prob.lambdas, prob.vt_linv_t)
     xup = np.zeros((A.shape[0], hpad.shape[1]))
     xup[:, : xu.shape[1]] = -xu
     assert len(np.unique(act.sum(axis=1))) > 2  # several buckets of |A|
-    x, new_act, conv = _dual_pdas_step(np, partial(_multipliers_bucketed, xu, xup, j, hpad), act, nn, tol)
+    x, new_act, conv = _dual_pdas_step(np, partial(_multipliers_bucketed, xu, xup, j, hpad), act, tol)
     for i in range(A.shape[0]):
         hinv = np.linalg.inv(prob.gram + lam[i] * prob.reg_gram)
         np.testing.assert_allclose(hinv @ (A[i] @ prob.kernel), xu[i], rtol=1e-7, atol=1e-9 * np.abs(xu[i]).max())
@@ -67,7 +66,7 @@ def test_pdas_step_equals_dense_reference() -> None:
         np.testing.assert_allclose(x[i], ref, rtol=0, atol=1e-8 * np.abs(ref).max())
         keep = np.zeros(act.shape[1], bool)
         keep[a_i] = nu >= -tol[i, 0]
-        ref_act = keep | (~act[i] & (ref <= 0) & nn)
+        ref_act = keep | (~act[i] & (ref <= 0))
         assert np.array_equal(new_act[i], ref_act)
         assert conv[i] == np.array_equal(ref_act, act[i])
 

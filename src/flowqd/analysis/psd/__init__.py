@@ -315,7 +315,7 @@ def invert_psd(
         problem = regularized_problem(e, mat, solvent=solvent)
         # The offset is bounded below (else it and the continuum of large particles together mimic any slowly
         # varying background): by 3 noise below zero, or below the red end's level where that is negative.
-        floor = float(offset_floor(e, a[None, :])[0])
+        floor = float(offset_floor(e, a[None, :], np.array([noise]))[0])
         a_scale = float(np.max(np.abs(a - floor)))
         a_s = (a - floor) / a_scale
         x_s, lam = PSD_METHODS[method](problem, a_s, lambda_reg)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from flowqd.analysis.exciton import noise_level_estimate_rows
 from flowqd.analysis.psd.kernel import _moments_from_p
 from flowqd.analysis.psd.problem import RegularizedProblem, regularized_problem
 from flowqd.analysis.psd.results import PSDBatchResult, _prune_islands_batch
-from flowqd.analysis.psd.solvers import _batch_solve, _batch_solve_numpy_kta, _numpy_consts, single_blas_thread
+from flowqd.analysis.psd.solvers import _batch_solve, _batch_solve_numpy_kta, single_blas_thread
 from flowqd.errors import ConfigError, SpectrumError
 from flowqd.materials import Material
 
@@ -32,19 +33,16 @@ def _batch_workers(workers: int | None, n_rows: int) -> int:
 
 
 def _prune_rows(problem: RegularizedProblem, As: np.ndarray, x_full: np.ndarray, kta: np.ndarray | None,
-                prune_sigma: float, noise_s: np.ndarray | None = None) -> np.ndarray:
+                prune_sigma: float, noise_s: np.ndarray) -> np.ndarray:
     """Class weights after :func:`_prune_islands_batch` on the rows with more than one contiguous run.
-    ``noise_s``: the rows' noise in scaled units when already known (else estimated here)."""
-    from flowqd.analysis.exciton import noise_level_estimate_rows
-
+    ``noise_s``: the rows' noise in scaled units (MAD of second differences, as in invert_psd)."""
     m = problem.n_classes
     x = x_full[:, :m].copy()
     pos = x > 0
     runs = pos[:, 0].astype(int) + np.sum(pos[:, 1:] & ~pos[:, :-1], axis=1)
     multi = np.flatnonzero(runs > 1)
     if multi.size:
-        # MAD of second differences, as invert_psd
-        noise = noise_level_estimate_rows(As[multi]) if noise_s is None else noise_s[multi]
+        noise = noise_s[multi]
         # Kᵀ(a − offset) for the classes, without N-length products when Kᵀa is known
         kta_m = As[multi] @ problem.kernel[:, :m] if kta is None else kta[multi, :m]
         g = kta_m - x_full[multi, m:] @ problem.gram[m:, :m]
@@ -71,8 +69,6 @@ def offset_floor(energy_ev: np.ndarray, absorbance: np.ndarray, noise: np.ndarra
     red end's level (mean of its reddest 2.5 %, at least 5 points) where that is negative. Shape (B,).
     ``noise``: the rows' noise levels when already known
     (:func:`~flowqd.analysis.exciton.noise_level_estimate_rows`)."""
-    from flowqd.analysis.exciton import noise_level_estimate_rows
-
     A = np.atleast_2d(absorbance)
     red = np.argsort(energy_ev, kind="stable")[: max(5, energy_ev.size // 40)]
     tail = A[:, red].mean(axis=1)
@@ -134,8 +130,6 @@ def invert_psd_batch(
     problem = regularized_problem(e, material, solvent=solvent)
     if np.any(np.max(np.abs(A), axis=1) <= 0):
         raise SpectrumError("a spectrum in the batch is all zeros")
-    from flowqd.analysis.exciton import noise_level_estimate_rows
-
     noise = noise_level_estimate_rows(A)  # once: for the floor and (scaled) for the pruning
     floor = offset_floor(e, A, noise)
     scale = np.max(np.abs(A - floor[:, None]), axis=1)
@@ -155,7 +149,6 @@ def invert_psd_batch(
                 x_c[:, :m] = _prune_rows(problem, As[rows], x_c, kta_c, prune_sigma, noise_s[rows])
             return x_c, lam_c, _residual_ss(problem, As[rows], x_c, kta_c)
 
-        _numpy_consts(problem)  # build the cached H⁻¹ stack once, before the workers need it
         with single_blas_thread():  # one BLAS thread per worker (process-wide setting: entered once, here)
             if n_workers == 1:
                 parts = [solve_chunk(chunks[0])]

@@ -163,11 +163,10 @@ def kernel_matrix(
 
     u = e[:, None] - e1[None, :]
     onset = 0.5 * (1.0 + erf((u - prm.onset_offset_ev) / prm.onset_width_ev))
-    band = np.exp(-0.5 * (u / prm.exciton_width_ev) ** 2)
     size_factor = (d / 3.0) ** prm.exciton_strength_size_exponent
-    strength = prm.exciton_strength * size_factor
-    k = mu_e[:, None] * onset + (strength * mu_1)[None, :] * band
-    for offset_ev, width_ev, band_strength in prm.bands:
+    k = mu_e[:, None] * onset
+    # the 1S band (at E_1S), then the higher discrete bands above it
+    for offset_ev, width_ev, band_strength in ((0.0, prm.exciton_width_ev, prm.exciton_strength), *prm.bands):
         k += (band_strength * size_factor * mu_1)[None, :] * np.exp(-0.5 * ((u - offset_ev) / width_ev) ** 2)
     return k
 

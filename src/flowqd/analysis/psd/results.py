@@ -95,7 +95,7 @@ def _linearised_uncertainty(
     """σ(x13), σ(RSD) from noise ``noise`` (scaled units) propagated through the solution on its free set."""
     m = problem.n_classes
     d = np.concatenate([problem.diameter_nm, np.zeros(x.size - m)])
-    free = (x > 0) | ~problem.nonneg
+    free = x > 0
     if np.count_nonzero(x[:m] > 0) == 0:
         return float("nan"), float("nan")
     ix = np.ix_(free, free)

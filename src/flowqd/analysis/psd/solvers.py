@@ -82,8 +82,7 @@ def solve_nnls_scipy(
 
     ``form="stacked"`` solves the stacked (N+M)×M system [K; sqrt(λ) L]; ``form="reduced"`` (default) the
     identical problem in its M×M form (:func:`reduced_system`), about 10× cheaper, same minimiser.
-    Returns the size-class weights followed by the offset (non-negative, as every variable of
-    ``problem.nonneg``)."""
+    Returns the size-class weights followed by the offset (all non-negative)."""
     from scipy.optimize import nnls
 
     a = np.asarray(absorbance, dtype=float)
@@ -95,11 +94,7 @@ def solve_nnls_scipy(
         A, b = reduced_system(problem, a, lam)
     else:
         raise ConfigError(f"form must be 'reduced' or 'stacked' (got {form!r})")
-    free = np.flatnonzero(~problem.nonneg)  # variables of either sign: differences of two non-negatives
-    A = np.hstack([A, -A[:, free]])
-    xs, _ = nnls(A, b, maxiter=50 * mt)
-    x = xs[:mt].copy()
-    x[free] -= xs[mt:]
+    x, _ = nnls(A, b, maxiter=50 * mt)
     return x
 
 
@@ -108,7 +103,7 @@ def _start(beta: Any, lam: Any, s: Any, vt_linv_t: Any) -> Any:
     return (beta * (s / (s * s + lam[:, None]))) @ vt_linv_t
 
 
-def _pdas_setup(xp: Any, A: Any, beta: Any, b: Any, lam: Any, s: Any, lambdas: Any, vt_linv_t: Any, nn: Any
+def _pdas_setup(xp: Any, A: Any, beta: Any, b: Any, lam: Any, s: Any, lambdas: Any, vt_linv_t: Any
                 ) -> tuple[Any, Any, Any, Any, Any]:
     """Start of the batched PDAS, written once for numpy and jax.numpy: λ per row (GCV when ``lam`` is None)
     rounded to the solvers' fine grid, its index j into the per-λ H⁻¹ stack, the unconstrained solution x_u
@@ -121,12 +116,12 @@ def _pdas_setup(xp: Any, A: Any, beta: Any, b: Any, lam: Any, s: Any, lambdas: A
     j = _lambda_index(s, xp.asarray(lam, dtype=A.dtype), xp)
     lam_g = _lambda_from_index(s, j).astype(A.dtype)
     xu = _start(beta, lam_g, s, vt_linv_t)
-    act = (xu <= 0) & nn[None, :]
+    act = xu <= 0  # every variable is non-negative (the offset too: see regularized_problem)
     tol = 1e-11 * xp.max(xp.abs(b), axis=1, keepdims=True)
     return j, lam_g, xu, act, tol
 
 
-def _dual_pdas_step(xp: Any, multipliers: Callable[[Any], tuple[Any, Any]], act: Any, nn: Any, tol: Any
+def _dual_pdas_step(xp: Any, multipliers: Callable[[Any], tuple[Any, Any]], act: Any, tol: Any
                     ) -> tuple[Any, Any, Any]:
     """One primal-dual active-set step (Hintermüller, Ito & Kunisch 2002), in the multipliers of the (small)
     active set A, for all rows at once. Written once for numpy and jax.numpy.
@@ -136,11 +131,11 @@ def _dual_pdas_step(xp: Any, multipliers: Callable[[Any], tuple[Any, Any]], act:
     H⁻¹ is gathered and factorised (k = |A|), not the free block: ``multipliers(act)`` does that and returns ν
     (B, M; 0 off A) and x_u + (H⁻¹)_{:,A} ν (B, M) — the backend's part (:func:`_multipliers_bucketed` for
     numpy, the fixed-width gather of :func:`_jax_solver` for JAX).
-    Update: A ← {i ∈ A: ν_i ≥ −tol} ∪ {i ∉ A, constrained: x_i ≤ 0}; a row has converged (KKT) when A does not
+    Update: A ← {i ∈ A: ν_i ≥ −tol} ∪ {i ∉ A: x_i ≤ 0}; a row has converged (KKT) when A does not
     change. Returns (x, new A, converged)."""
     nu, x = multipliers(act)
     x = xp.where(act, 0.0, x)
-    new_act = (act & (nu >= -tol)) | (~act & (x <= 0) & nn[None, :])
+    new_act = (act & (nu >= -tol)) | (~act & (x <= 0))
     return x, new_act, xp.all(new_act == act, axis=1)
 
 
@@ -180,15 +175,13 @@ def _batch_solve_numpy_kta(
     β = Uᵀa is one GEMM and Kᵀa = (VᵀL)ᵀ(s∘β) (K = U S Vᵀ L) follows without a second N-length product. Each
     dual PDAS step (:func:`_dual_pdas_step`) runs on all unconverged rows at once (:func:`_pdas_loop_numpy`), with
     one BLAS thread (:func:`single_blas_thread`)."""
-    nn = problem.nonneg
-    u, _ = _numpy_consts(problem, np.zeros(0, dtype=int))  # U now; the λ slices once λ is known
-    beta = A @ u
+    beta = A @ problem.u
     b = (problem.s * beta) @ problem.vt_reg
-    j, lam_g, xu, act, tol = _pdas_setup(np, A, beta, b, lam, problem.s, problem.lambdas, problem.vt_linv_t, nn)
+    j, lam_g, xu, act, tol = _pdas_setup(np, A, beta, b, lam, problem.s, problem.lambdas, problem.vt_linv_t)
     _, hpad = _numpy_consts(problem, np.asarray(j))
     x = xu.copy()
     with single_blas_thread():
-        todo = _pdas_loop_numpy(x, act, xu, j, tol, hpad, nn, np.arange(A.shape[0]), max_iter)
+        todo = _pdas_loop_numpy(x, act, xu, j, tol, hpad, np.arange(A.shape[0]), max_iter)
     for i in todo:  # rare cycling rows: scipy nnls on the reduced system, exact
         x[i] = solve_nnls_scipy(problem, A[i], float(lam_g[i]))
     x[:, : problem.n_classes] = np.maximum(x[:, : problem.n_classes], 0.0)
@@ -246,7 +239,7 @@ def _multipliers_bucketed(xu: np.ndarray, xup: np.ndarray, j: np.ndarray, hpad: 
 
 
 def _pdas_loop_numpy(x: np.ndarray, act: np.ndarray, xu: np.ndarray, j: np.ndarray, tol: np.ndarray,
-                     hpad: np.ndarray, nn: np.ndarray, todo: np.ndarray, max_iter: int) -> np.ndarray:
+                     hpad: np.ndarray, todo: np.ndarray, max_iter: int) -> np.ndarray:
     """The dual PDAS iterations of :func:`_batch_solve_numpy_kta` (updates x and act in place); returns the rows
     that have not converged. Converged rows leave the loop (only the unconverged ones are stepped)."""
     xup = np.zeros((xu.shape[0], hpad.shape[1]))
@@ -255,7 +248,7 @@ def _pdas_loop_numpy(x: np.ndarray, act: np.ndarray, xu: np.ndarray, j: np.ndarr
         if todo.size == 0:
             break
         multipliers = partial(_multipliers_bucketed, xu[todo], xup[todo], j[todo], hpad)
-        xt, na, conv = _dual_pdas_step(np, multipliers, act[todo], nn, tol[todo])
+        xt, na, conv = _dual_pdas_step(np, multipliers, act[todo], tol[todo])
         x[todo] = xt
         act[todo] = na
         todo = todo[~conv]
@@ -283,11 +276,11 @@ def _jax_solver(k: int, max_iter: int, gcv: bool) -> Callable[..., Any]:
     import jax
     import jax.numpy as jnp
 
-    def solve(KU: Any, s: Any, vt_linv_t: Any, lambdas: Any, hstack: Any, nn: Any, A: Any, lam: Any) -> Any:
+    def solve(KU: Any, s: Any, vt_linv_t: Any, lambdas: Any, hstack: Any, A: Any, lam: Any) -> Any:
         m = vt_linv_t.shape[0]
         bb = A @ KU
         b, beta = bb[:, :m], bb[:, m:]
-        j, lam, xu, act0, tol = _pdas_setup(jnp, A, beta, b, None if gcv else lam, s, lambdas, vt_linv_t, nn)
+        j, lam, xu, act0, tol = _pdas_setup(jnp, A, beta, b, None if gcv else lam, s, lambdas, vt_linv_t)
         rows = jnp.arange(A.shape[0])[:, None]
         eye = jnp.eye(k, dtype=xu.dtype)[None]
 
@@ -308,14 +301,14 @@ def _jax_solver(k: int, max_iter: int, gcv: bool) -> Callable[..., Any]:
 
         def body(st: tuple[Any, ...]) -> tuple[Any, ...]:
             x, act, conv, it = st
-            xn, an, cn = _dual_pdas_step(jnp, multipliers, act, nn, tol)
+            xn, an, cn = _dual_pdas_step(jnp, multipliers, act, tol)
             cn = cn & (jnp.sum(act, axis=1) <= k)  # an active set wider than k was not solved for
             keep = conv[:, None]
             return jnp.where(keep, x, xn), jnp.where(keep, act, an), conv | cn, it + 1
 
         st = (xu, act0, jnp.zeros(A.shape[0], bool), jnp.asarray(0))
         x, _, conv, _ = jax.lax.while_loop(cond, body, st)
-        x = jnp.where(nn[None, :], jnp.maximum(x, 0.0), x)
+        x = jnp.maximum(x, 0.0)
         return x, conv, lam
 
     return jax.jit(solve)
@@ -338,7 +331,7 @@ def _jax_arrays(problem: RegularizedProblem, dtype: str) -> tuple[Any, ...]:
             dt = jnp.float64 if dtype == "float64" else jnp.float32
             ku = np.hstack([problem.kernel, problem.u])
             arrs = (ku, problem.s, problem.vt_linv_t, problem.lambdas, h)
-            cache[key] = (*(jnp.asarray(a, dtype=dt) for a in arrs), jnp.asarray(problem.nonneg))
+            cache[key] = tuple(jnp.asarray(a, dtype=dt) for a in arrs)
     return cache[key]
 
 
