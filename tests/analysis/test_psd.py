@@ -436,3 +436,38 @@ def test_batch_refuses_non_finite_rows() -> None:
     A[1, 100] = np.nan
     with pytest.raises(SpectrumError, match="NaN or infinite"):
         invert_psd_batch(e, A)
+
+
+def test_noise_uncertainty_propagates_through_the_classes_only() -> None:
+    """σ(x13), σ(RSD) from noise: ‖K_F H_FF⁻¹ g‖ with g the gradient of x13 (RSD) in the free variables; the offset
+    is a free variable (it is bounded below like the classes) but not a size, so its entry of g is 0. Reference
+    written out densely here; treating the offset as a size class of 0 nm put σ(x13) ~10 % too high."""
+    from flowqd.analysis.psd.kernel import _moments_from_p
+    from flowqd.analysis.psd.results import _linearised_uncertainty
+
+    wl = WL_PAPER[::8]
+    prob = regularized_problem(HC_EV_NM / wl)
+    m = prob.n_classes
+    p = psd_lognormal(prob.diameter_nm, 3.0, 0.10) * prob.weights
+    a = prob.kernel[:, :m] @ p
+    a = a / a.max() + 0.05  # a positive offset: in the free set
+    lam, noise = 1e-3, 0.002
+    x = solve_nnls_scipy(prob, a, lam)
+    assert x[m] > 0
+    u_x13, u_rsd = _linearised_uncertainty(prob, x, lam, noise)
+
+    free = np.flatnonzero(x > 0)
+    kf = prob.kernel[:, free]
+    h = kf.T @ kf + lam * prob.reg_gram[np.ix_(free, free)]
+    w = x[:m]
+    x13, sig, _ = _moments_from_p(prob.diameter_nm, w)
+    d = prob.diameter_nm[free[free < m]]
+    g_x13 = np.zeros(free.size)
+    g_var = np.zeros(free.size)
+    g_x13[free < m] = (d - x13) / w.sum()
+    g_var[free < m] = ((d - x13) ** 2 - sig**2) / w.sum()
+    g_rsd = g_var / (2 * sig * x13) - sig / x13**2 * g_x13
+    ref_x13 = noise * np.linalg.norm(kf @ np.linalg.solve(h, g_x13))
+    ref_rsd = noise * np.linalg.norm(kf @ np.linalg.solve(h, g_rsd))
+    assert u_x13 == pytest.approx(ref_x13, rel=1e-6)
+    assert u_rsd == pytest.approx(ref_rsd, rel=1e-6)

@@ -88,13 +88,6 @@ class RegularizedProblem:
         return int(self.device_cache.get("active_width", min(64, self.kernel.shape[1])))
 
     @property
-    def nonneg(self) -> np.ndarray:
-        """Mask of the variables constrained to be non-negative: all of them. The offset too (a negative one plus
-        the featureless continuum of large particles mimics any slowly varying background); ``invert_psd`` shifts
-        the data by its floor first (3 noise below zero, or below a red end measured negative)."""
-        return np.ones(self.kernel.shape[1], bool)
-
-    @property
     def n_energy(self) -> int:
         return int(self.energy_ev.size)
 
@@ -121,9 +114,11 @@ def _problem_cached(e_bytes: bytes, mref: _Ref, solvent: str | float) -> Regular
     scale = float(np.max(K))
     K = K / scale
     m = d.size
-    # one offset column (bounded below, see ``nonneg``): a residual offset left by the baseline correction must not
-    # be explained by the continuum of large particles. (A free slope as well was tried and rejected: it is nearly
-    # degenerate with the featureless absorption of broad small-size distributions.)
+    # one offset column: a residual offset left by the baseline correction must not be explained by the continuum
+    # of large particles. Every variable is non-negative, the offset too (a negative one plus the featureless
+    # continuum of large particles mimics any slowly varying background); invert_psd shifts the data by its floor
+    # first (3 noise below zero, or below a red end measured negative). A free slope as well was tried and rejected:
+    # it is nearly degenerate with the featureless absorption of broad small-size distributions.
     K = np.hstack([K, 0.5 * np.ones((e.size, 1))])
     D2 = np.diff(np.eye(m), 2, axis=0)
     R = np.zeros((m + 1, m + 1))

@@ -103,7 +103,7 @@ def _linearised_uncertainty(
     H = gk + lam * problem.reg_gram[ix]
     tot = x[:m].sum()
     x13, sig, _ = _moments_from_p(problem.diameter_nm, x[:m])
-    is_class = problem.nonneg[free]
+    is_class = (np.arange(x.size) < m)[free]  # the offset is free when positive, but it is not a size
     df = d[free]
     g_x13 = np.where(is_class, (df - x13) / tot, 0.0)
     g_var = np.where(is_class, ((df - x13) ** 2 - sig**2) / tot, 0.0)
