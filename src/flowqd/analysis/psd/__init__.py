@@ -73,7 +73,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flowqd.analysis.psd.batch import invert_psd_batch, offset_floor
+from flowqd.analysis.psd.batch import invert_psd_batch, offset_floor, red_end_level
 from flowqd.analysis.psd.kernel import (
     PSDKernel,
     _moments_from_p,
@@ -285,8 +285,7 @@ def invert_psd(
                 source=src,
             )
         ref_a = abs(exc.absorbance) if exc is not None else float(np.max(np.abs(a_all)))
-        n_tail = max(5, a_all.size // 40)
-        tail = float(np.mean(a_all[-n_tail:]))
+        tail = float(red_end_level(e_all, a_all)[0])
         if require_onset and abs(tail) > max(0.05 * ref_a, 5 * noise):
             raise SpectrumError(
                 f"spectrum does not reach the absorption onset: absorbance {tail:.3g} at "

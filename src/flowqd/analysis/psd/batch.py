@@ -70,9 +70,14 @@ def offset_floor(energy_ev: np.ndarray, absorbance: np.ndarray, noise: np.ndarra
     ``noise``: the rows' noise levels when already known
     (:func:`~flowqd.analysis.exciton.noise_level_estimate_rows`)."""
     A = np.atleast_2d(absorbance)
+    noise = noise_level_estimate_rows(A) if noise is None else noise
+    return np.minimum(red_end_level(energy_ev, A), 0.0) - 3.0 * noise
+
+
+def red_end_level(energy_ev: np.ndarray, absorbance: np.ndarray) -> np.ndarray:
+    """Each spectrum's level at its red end: the mean of its reddest 2.5 % (at least 5 points). Shape (B,)."""
     red = np.argsort(energy_ev, kind="stable")[: max(5, energy_ev.size // 40)]
-    tail = A[:, red].mean(axis=1)
-    return np.minimum(tail, 0.0) - 3.0 * (noise_level_estimate_rows(A) if noise is None else noise)
+    return np.atleast_2d(absorbance)[:, red].mean(axis=1)
 
 
 def invert_psd_batch(
