@@ -234,11 +234,11 @@ class TestInvertPsdContract(SpectrumMethodContract):
 
 
 # --- solver forms and backends (exact same minimiser) ---------------------------------------------------------
-def _batch_problem(n: int = 6, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    wl = np.linspace(400.0, 900.0, 2048)
+def _batch_problem(n: int = 6, seed: int = 5, *, wl: np.ndarray = WL_PAPER,
+                   rsd: tuple[float, float] = (0.06, 0.16)) -> tuple[np.ndarray, np.ndarray]:
     e = HC_EV_NM / wl
     rng = np.random.default_rng(seed)
-    q = np.stack([psd_lognormal(GRID, x, r) for x, r in zip(rng.uniform(2.5, 3.6, n), rng.uniform(0.06, 0.16, n),
+    q = np.stack([psd_lognormal(GRID, x, r) for x, r in zip(rng.uniform(2.5, 3.6, n), rng.uniform(*rsd, n),
                                                                strict=True)])
     A = forward_absorbance(GRID, q, e) + rng.normal(0, 0.005, (n, wl.size))
     return e, A / np.abs(A).max(axis=1, keepdims=True)

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from flowqd.analysis.psd import diameter_grid_nm, forward_absorbance, invert_psd, psd_lognormal, regularized_problem
+from flowqd.analysis.psd import invert_psd, regularized_problem
 from flowqd.analysis.psd import solvers as solvers_mod
+from flowqd.analysis.psd.problem import _problem_cached
 from flowqd.analysis.psd.solvers import (
+    _batch_solve_numpy_kta,
     _dual_pdas_step,
     _multipliers_bucketed,
     _numpy_consts,
@@ -21,20 +23,11 @@ from flowqd.analysis.psd.solvers import (
 from flowqd.analysis.spectrum import Spectrum
 from flowqd.units import HC_EV_NM
 
-GRID = diameter_grid_nm("InP")
+from .test_psd import _batch_problem, _good
 
-
+#: The solver tests' spectra: 400 points over 400-900 nm, RSD 5-18 % (test_psd's batch problem on a coarser grid).
 WL = np.linspace(400.0, 900.0, 400)
-
-
-def _spectra(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    wl = WL
-    e = HC_EV_NM / wl
-    rng = np.random.default_rng(seed)
-    q = np.stack([psd_lognormal(GRID, x, r) for x, r in zip(rng.uniform(2.5, 3.6, n), rng.uniform(0.05, 0.18, n),
-                                                            strict=True)])
-    A = forward_absorbance(GRID, q, e) + rng.normal(0, 0.005, (n, wl.size))
-    return e, A / np.abs(A).max(axis=1, keepdims=True)
+RSD = (0.05, 0.18)
 
 
 def _blas_threads() -> list[int]:
@@ -46,7 +39,7 @@ def _blas_threads() -> list[int]:
 def test_pdas_step_equals_dense_reference() -> None:
     """One step of the shared :func:`_dual_pdas_step` with the numpy (bucketed, padded-stack) multipliers equals the
     step written out densely from H = KᵀK + λLᵀL per row: same ν, same x, same new active set."""
-    e, A = _spectra(24, seed=5)
+    e, A = _batch_problem(24, seed=5, wl=WL, rsd=RSD)
     prob = regularized_problem(e)
     u, hpad = _numpy_consts(prob)
     beta = A @ u
@@ -77,7 +70,7 @@ def test_jax_rows_wider_than_the_static_width_are_flagged() -> None:
     pytest.importorskip("jax", reason="the [jax] extra is part of the test install")
     import jax
 
-    e, A = _spectra(16, seed=7)
+    e, A = _batch_problem(16, seed=7, wl=WL, rsd=RSD)
     prob = regularized_problem(e)
     consts = solvers_mod._jax_arrays(prob, "float64")
     x_np, lam_np = solvers_mod._batch_solve(prob, A, None, "numpy")
@@ -110,7 +103,7 @@ def test_blas_runs_one_thread_inside_and_is_restored(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(batch_mod, "_batch_solve_numpy_kta", spy)
     monkeypatch.setattr(solvers_mod, "_batch_solve_numpy_kta", spy)
-    e, A = _spectra(4, seed=2)
+    e, A = _batch_problem(4, seed=2, wl=WL, rsd=RSD)
     with threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads()
         assert before and max(before) == 2  # a BLAS is loaded and set to 2 threads here
@@ -130,13 +123,8 @@ def test_lazy_stack_is_safe_for_concurrent_callers() -> None:
     import sys
     import threading
 
-    from flowqd.analysis.psd.problem import _problem_cached, regularized_problem
-    from flowqd.analysis.psd.solvers import _batch_solve_numpy_kta
-
-    from .test_psd import _good
-
     wl = np.linspace(400.0, 900.0, 300)
-    e = 1239.841984 / wl
+    e = HC_EV_NM / wl
     a = _good(wl)
     a = a / np.abs(a).max()
     old = sys.getswitchinterval()

@@ -30,11 +30,7 @@ def test_blank_on_its_own_grid_still_refuses_a_sample_that_does_not_emit() -> No
 def test_excitation_file_given_to_absorbance_is_named_by_its_file_name(tmp_path) -> None:
     """A PL excitation series (counts rising to the blue, like the Imperial runs' "FL excitation" files) read as
     absorbance: without the name it would pass for %T or emission; the file name says what it is."""
-    import numpy as np
-    import pytest
-
     from flowqd.analysis import analyze_absorbance, read_spectra
-    from flowqd.errors import SpectrumError
 
     wl = np.arange(300.0, 500.0, 1.0)
     counts = 150.0 * np.exp(-(wl - 300.0) / 80.0) + 5.0

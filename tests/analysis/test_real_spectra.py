@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from flowqd.analysis.absorbance import analyze_absorbance
+from flowqd.analysis.absorbance import AbsorbanceResult, analyze_absorbance
 from flowqd.analysis.io import MAX_FILE_BYTES, read_spectra, read_spectrum
 from flowqd.analysis.psd import diameter_grid_nm, forward_absorbance, psd_lognormal
 from flowqd.analysis.spectrum import Spectrum
@@ -26,6 +26,14 @@ from flowqd.errors import SpectrumError
 DATA = Path(__file__).parent / "data"
 REAL = DATA / "real-cdse"
 VENDOR = DATA / "vendor"
+
+
+@pytest.fixture(scope="module")
+def cdse_results() -> dict[int, list[tuple[Spectrum, AbsorbanceResult]]]:
+    """Every spectrum of runs 1-9 (156) analysed with defaults and ``material="CdSe"`` only: run -> (spectrum,
+    result) per column, computed once for the tests that read them."""
+    return {run: [(s, analyze_absorbance(s, material="CdSe")) for s in read_spectra(REAL / f"run{run}-uv-vis.csv")]
+            for run in range(1, 10)}
 
 
 class TestRealCdSe:
@@ -61,7 +69,7 @@ class TestRealCdSe:
         peaks = [row["peak_wavelength_nm"] for row in rows]
         assert peaks[-1] > peaks[0] + 20
 
-    def test_every_run_with_only_the_material(self) -> None:
+    def test_every_run_with_only_the_material(self, cdse_results) -> None:
         """All nine runs (156 spectra), defaults and ``material="CdSe"`` only: every spectrum with an exciton is fitted
         to a residual of at most 5 % of its absorbance at the exciton (measured: 153 of 153; the three aliquots
         without one are run 4 at 30 s and run 8 at 570/600 s, where the dots have dissolved). The size
@@ -76,8 +84,7 @@ class TestRealCdSe:
         n = n_exciton = fitted = 0
         rsd, dx = [], []
         for run in range(1, 10):
-            for s in read_spectra(REAL / f"run{run}-uv-vis.csv"):
-                r = analyze_absorbance(s, material="CdSe")
+            for _, r in cdse_results[run]:
                 n += 1
                 rsd.append(r.psd.rsd)
                 if np.isfinite(r.peak_wavelength_nm):
@@ -90,7 +97,7 @@ class TestRealCdSe:
         assert np.median(rsd) <= 0.15, np.median(rsd)
         assert max(np.abs(dx)) <= 0.3 and len(dx) >= 80, (max(np.abs(dx)), len(dx))
 
-    def test_experimenters_readings_follow_three_conventions(self) -> None:
+    def test_experimenters_readings_follow_three_conventions(self, cdse_results) -> None:
         """The readings ("UV-Vis Peak Values.csv") are not one quantity. Against flowqd's exciton peak (the maximum)
         and the steepest point of the red edge (``edge_wavelength_nm``):
 
@@ -109,10 +116,9 @@ class TestRealCdSe:
             tcol = 0 if run == 1 else 2
             readings = {float(r[tcol]): float(r[col]) for r in rows[1:] if r[tcol].strip() and r[col].strip()}
             d_peak, d_edge = [], []
-            for s in read_spectra(REAL / f"run{run}-uv-vis.csv"):
+            for s, r in cdse_results[run]:
                 t = float(s.metadata["label"].split()[0])
                 if t in readings:
-                    r = analyze_absorbance(s, material="CdSe")
                     d_peak.append(r.peak_wavelength_nm - readings[t])
                     d_edge.append(r.edge_wavelength_nm - readings[t])
             by_run[run] = (d_peak, d_edge)

@@ -52,8 +52,9 @@ class RecorderContract:
 
     def _spectrum(self, rec: Any, run_id: int, seq: int, cid: int, kind: str = "absorbance",
                   peak_nm: float = 560.0) -> int:
-        return rec.record_spectrum(run_id, seq, _reading(kind, peak_nm), _reading(kind, peak_nm).spectrum,
-                                   _outcome(peak_nm), condition_id=cid, kind=kind, method="exciton")
+        reading = _reading(kind, peak_nm)
+        return rec.record_spectrum(run_id, seq, reading, reading.spectrum, _outcome(peak_nm), condition_id=cid,
+                                   kind=kind, method="exciton")
 
     def test_is_a_run_recorder(self, rec):
         assert isinstance(rec, RunRecorder)

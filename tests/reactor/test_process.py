@@ -17,10 +17,12 @@ PAPER_UNIT_VOLUME_ML = math.pi / 4.0 * 0.09975**2 * 460.0
 
 def test_the_unit_volume_is_the_papers_coil():
     assert PAPER_INNER_DIAMETER_MM == 0.9975 and PAPER_UNIT_LENGTH_M == 4.6
-    assert PAPER_UNIT_VOLUME_ML == pytest.approx(3.595, abs=5e-4)  # the paper's "3.595 mL" (rounded)
+    # the paper's "3.595 mL" (rounded)
+    assert paper_train(core_units=1, shell=False).volume_ml() == pytest.approx(3.595, abs=5e-4)
     # the paper's τ range per unit: 2.4 min at 1.5 mL/min, 120 min at 0.03 mL/min (§3)
-    assert PAPER_UNIT_VOLUME_ML / 1.5 == pytest.approx(2.4, abs=0.005)
-    assert PAPER_UNIT_VOLUME_ML / 0.03 == pytest.approx(120.0, abs=0.2)
+    process = ProcessModel(paper_train())
+    assert process.residence_time_min(Conditions(200.0, 1.5)) == pytest.approx(2.4, abs=0.005)
+    assert process.residence_time_min(Conditions(200.0, 0.03)) == pytest.approx(120.0, abs=0.2)
     for units in (1, 2, 3):
         train = paper_train(core_units=units, shell=False)
         assert train.volume_ml() == pytest.approx(units * PAPER_UNIT_VOLUME_ML, rel=1e-12)

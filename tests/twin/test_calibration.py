@@ -17,6 +17,8 @@ FREE = ("k_d_ref_per_s", "k1_ref_per_s")
 #: log10 shifts of the "true" lab twin from the packaged one (well inside the packaged posterior's spread)
 SHIFT = {"k_d_ref_per_s": 0.12, "k1_ref_per_s": -0.08}
 CONDITIONS = (Conditions(200.0, 0.1), Conditions(200.0, 0.3))  # one set point: one PBE row per parameter set
+#: Cheaper PBE numerics than the packaged ones (the synthetic round trips are self-consistent at any resolution)
+COARSE_NUMERICS = {"n_cells": 90, "ratio": 0.06, "richardson": False}
 
 
 def _store_run(url: str, pred) -> None:
@@ -39,7 +41,7 @@ def _coarse_parameter_file(tmp_path):
     from importlib import resources
 
     data = json.loads((resources.files("flowqd.twin") / "data" / "parameters-v3.json").read_text())
-    data["numerics"].update(n_cells=90, ratio=0.06, richardson=False)
+    data["numerics"].update(COARSE_NUMERICS)
     path = tmp_path / "coarse.json"
     path.write_text(json.dumps(data))
     return path
@@ -168,13 +170,12 @@ def test_calibrate_recovers_a_known_parameter_from_noise_free_measurements():
     """Data made by the twin at a known k_d (log10 shifted by +0.15 from the packaged value); the MAP fit from the
     packaged value recovers it to 0.005 in log10 (measured: 0.0007; the weak prior, sd 1.5, pulls by far less)."""
     from flowqd.twin.calibration import calibrate
-    from flowqd.twin.core import NumericsOptions, core_outlet
+    from flowqd.twin.core import core_outlet
 
     base = TwinParameters.load()
-    numerics = dataclasses.replace(base.numerics, n_cells=90, ratio=0.06, richardson=False)
+    numerics = dataclasses.replace(base.numerics, **COARSE_NUMERICS)
     true_log10 = float(np.log10(base.kinetics.k_d_ref_per_s)) + 0.15
     truth = base.kinetics.replace(k_d_ref_per_s=10.0**true_log10)
-    assert isinstance(numerics, NumericsOptions)
     out = core_outlet(list(CONDITIONS), truth, feed_in_mol_m3=base.feed_in_mol_m3, numerics=numerics)
     obs = [Observation(c, x13_nm=float(out.x13_nm[i]), rsd=float(out.rsd[i]), conversion=float(out.conversion[i]))
            for i, c in enumerate(CONDITIONS)]
@@ -190,7 +191,7 @@ def test_calibrate_recovers_a_known_parameter_from_noise_free_measurements():
     assert result.theta[j] == pytest.approx(np.log10(base.kinetics.k1_ref_per_s), abs=1e-12)
 
 
-def test_calibrate_bad_input_is_one_clear_error(tmp_path):
+def test_calibrate_bad_input_is_one_clear_error():
     from flowqd.errors import RangeError
     from flowqd.twin.calibration import calibrate
 
