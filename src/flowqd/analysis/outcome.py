@@ -4,7 +4,7 @@ The platform's analyzer (:class:`flowqd.platform.analyzer.SpectrumAnalyzer`) tur
 :class:`SpectrumOutcome`: the analysis package's own result objects (:class:`~flowqd.analysis.absorbance.
 AbsorbanceResult`, :class:`~flowqd.analysis.exciton.ExcitonResult`, :class:`~flowqd.analysis.pl.PLResult`,
 :class:`~flowqd.analysis.plqy.PLQYResult`, :class:`~flowqd.analysis.emission.EmissionCheck`), the yield of the
-condition (:class:`YieldOutcome`) and what went wrong (``error``, ``plqy_error``, ``saturated``). The store
+condition (:class:`YieldOutcome`) and what went wrong (``error``, ``saturated``). The store
 persists it as
 
 - the key scalars (:meth:`SpectrumOutcome.scalars`, one typed source per column of
@@ -15,8 +15,8 @@ Payload schema (version 1, the keys every flowqd version has written): the absor
 :meth:`AbsorbanceResult.to_dict` plus the yield keys ``yield``, ``production_mg_h``, ``in_feed_mol_l``,
 ``outlet_flow_ml_min``, ``yield_error``; the exciton-only payload ``peak_wavelength_nm``, ``peak_energy_ev``,
 ``peak_absorbance``, ``peak_method``; the PL payload the fields of :class:`PLResult` plus, on an integrating sphere,
-``plqy``, ``absorptance``, ``plqy_method``, ``absorbed_photons``, ``emitted_photons``, ``plqy_warnings`` (or
-``plqy_error``), ``excitation_band_nm``, ``emission_band_nm``, ``emission_detected`` and, without emission,
+``plqy``, ``absorptance``, ``plqy_method``, ``absorbed_photons``, ``emitted_photons``, ``plqy_warnings``,
+``excitation_band_nm``, ``emission_band_nm``, ``emission_detected`` and, without emission,
 ``plqy_upper_limit`` and ``note``; a failed analysis ``error``; a saturated spectrum ``saturated``.
 :data:`PAYLOAD_SCALAR_KEYS` names, for each scalar column, the one payload key it is read from when a payload
 (rather than a :class:`SpectrumOutcome`) is stored; :class:`StoredOutcome` is a stored payload read back, typed (what
@@ -131,8 +131,6 @@ class SpectrumOutcome:
         The sphere's bands (PL on an integrating sphere).
     error : str or None
         Why the spectrum (or its PL peak) could not be analysed.
-    plqy_error : str or None
-        Why the PLQY could not be computed (the rest of the PL analysis kept).
     saturated : bool
         The detector saturated (kept, flagged; not used for the steady-state judgement).
     """
@@ -147,7 +145,6 @@ class SpectrumOutcome:
     excitation_band_nm: tuple[float, float] | None = None
     emission_band_nm: tuple[float, float] | None = None
     error: str | None = None
-    plqy_error: str | None = None
     saturated: bool = False
 
     @classmethod
@@ -264,8 +261,6 @@ class SpectrumOutcome:
                        plqy_warnings=list(q.warnings))
             if not detected:  # the ratio of noise to the absorbed photons is not a quantum yield
                 del out["plqy"], out["absorbed_photons"]
-        elif self.plqy_error is not None and detected:
-            out["plqy_error"] = self.plqy_error
         out.update(excitation_band_nm=list(self.excitation_band_nm), emission_band_nm=list(self.emission_band_nm))
         if self.emission is not None:
             if not self.emission.detected and self.emission.plqy_upper_limit is not None:
@@ -283,7 +278,8 @@ class StoredOutcome:
     Each attribute comes from one payload key: ``psd`` from ``psd.diameter_nm``/``psd.q3`` (None unless two equal
     lists of at least three numbers), ``psd_warnings`` from ``psd.warnings``, the uncertainties from
     ``x13_uncertainty_nm``/``rsd_uncertainty``, ``emission_band_nm``, ``emission_detected`` (True when absent: only
-    a sphere analysis that found no emission says False), ``plqy_upper_limit``, ``error`` and ``note``.
+    a sphere analysis that found no emission says False) and ``plqy_upper_limit``; ``method`` is the stored
+    analysis method.
 
     Examples
     --------
@@ -293,7 +289,6 @@ class StoredOutcome:
     """
 
     method: str
-    scalars: Mapping[str, float | None]
     psd: tuple[np.ndarray, np.ndarray] | None = None
     psd_warnings: tuple[str, ...] = ()
     x13_uncertainty_nm: float | None = None
@@ -301,8 +296,6 @@ class StoredOutcome:
     emission_band_nm: tuple[float, float] | None = None
     emission_detected: bool = True
     plqy_upper_limit: float | None = None
-    error: str | None = None
-    note: str = ""
 
     @classmethod
     def from_payload(cls, method: str, payload: Mapping[str, Any] | Any) -> StoredOutcome:
@@ -316,9 +309,7 @@ class StoredOutcome:
                 psd = (np.asarray(d, float), np.asarray(q, float))
             warnings = tuple(str(w) for w in psd_map.get("warnings") or ())
         band = p.get("emission_band_nm")
-        error = p.get("error")
-        return cls(method, scalars_from_payload(p), psd, warnings, finite_or_none(p.get("x13_uncertainty_nm")),
+        return cls(method, psd, warnings, finite_or_none(p.get("x13_uncertainty_nm")),
                    finite_or_none(p.get("rsd_uncertainty")),
                    (float(band[0]), float(band[1])) if isinstance(band, list | tuple) and len(band) == 2 else None,
-                   bool(p.get("emission_detected", True)), finite_or_none(p.get("plqy_upper_limit")),
-                   None if error is None else str(error), str(p.get("note") or ""))
+                   bool(p.get("emission_detected", True)), finite_or_none(p.get("plqy_upper_limit")))

@@ -92,7 +92,7 @@ def check_absorbance(spectrum: Spectrum) -> None:
             what = "an emission/intensity spectrum (counts); use flowqd analyze pl"
         raise SpectrumError(f"values up to {top:.3g} cannot be absorbances (they stop below {MAX_ABSORBANCE:g}): "
                             f"this looks like {what}", source=src)
-    span, noise = float(np.max(y) - np.min(y)), noise_level_estimate(y)
+    span, noise = top - float(np.min(y)), noise_level_estimate(y)  # values are float64: the same subtraction
     _check_smooth(spectrum)
     if span <= 0 or span < MIN_SNR * noise:
         raise SpectrumError(f"no signal above the noise (range {span:.2g}, noise {noise:.2g}): nothing to analyse",

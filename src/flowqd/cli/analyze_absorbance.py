@@ -124,26 +124,25 @@ def absorbance(
                 w.writerow({k: ("" if row[k] is None else row[k]) for k in CSV_COLUMNS})
     # one multi-column file (a growth series): name it once in the title, label the rows by their column
     one_file = len({str(f) for f, _ in results}) == 1 and all(r.label for _, r in results)
+    names = [r.label if one_file else f.name + (f" [{r.label}]" if r.label else "") for f, r in results]
+    file_title = results[0][0].name if one_file else None
     if plot_out is not None:
         from flowqd.report.absorbance_plot import plot_absorbance_results
 
-        plot_absorbance_results([r for _, r in results], plot_out,
-                                labels=[r.label if one_file else f.name + (f" [{r.label}]" if r.label else "")
-                                        for f, r in results],
-                                title=results[0][0].name if one_file and results else None)
+        plot_absorbance_results([r for _, r in results], plot_out, labels=names, title=file_title)
     if json_out:
         print_json(rows)
         exit_if_skipped(skipped)
         return
     cells = []
-    for row in rows:
+    for name, row in zip(names, rows, strict=True):
         pk = "—" if row["peak_wavelength_nm"] is None else f"{row['peak_wavelength_nm']:.1f}"
         ux = row["x13_uncertainty_nm"]
         ur = row["rsd_uncertainty"]
         conc = "—" if row["concentration_mg_ml"] is None else f"{row['concentration_mg_ml']:.3g}"
         rel = row["fit_residual_relative"]
         cells.append([
-            row["label"] if one_file else Path(row["file"]).name + (f" [{row['label']}]" if row["label"] else ""),
+            name,
             pk,
             {"second-derivative": "2nd deriv."}.get(row["peak_method"], row["peak_method"]),
             f"{row['x13_nm']:.3f}" + ("" if ux is None else f"±{ux:.3f}"), f"{row['sigma_nm']:.3f}",
@@ -151,8 +150,8 @@ def absorbance(
             "—" if rel is None else f"{100 * rel:.1f}", conc,
         ])
     title = f"absorbance analysis ({mat.name}, Segets PSD, sizing curve {mat.sizing.name})"
-    if one_file:
-        title += f"\n{Path(rows[0]['file']).name}"
+    if file_title is not None:
+        title += f"\n{file_title}"
     print_table(title,
                 ["spectrum" if one_file else "file", "peak\n(nm)", "peak\nby", "x13\n(nm)", "σ\n(nm)", "RSD\n(%)",
                  "fit resid.\n(% of A\npeak)", "c\n(mg/mL)"],

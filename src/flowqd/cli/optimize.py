@@ -31,22 +31,18 @@ def _need_botorch() -> None:
         fail("the optimiser needs the [optimize] extra: pip install 'flowqd[optimize]' (BoTorch, torch CPU)")
 
 
-def _fmt(v: Any, spec: str, scale: float = 1.0) -> str:
-    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v * scale, spec)
-
-
 def _print_result(result: Any, campaign: Any) -> None:
     names = campaign.variable_names
     outs = [o for o in campaign.modelled_outcomes() if o != "stock_ml"]
-    from flowqd.store.results import RESULT_COLUMNS
-
-    cols = {c.key: c for c in RESULT_COLUMNS}  # the one results-table definition: headers, units, formats
+    from flowqd.store.results import column, format_cell  # the one results-table definition: headers, formats
 
     def head(key: str) -> str:
-        return cols[key].stacked_header if key in cols else key
+        c = column(key)
+        return key if c is None else c.stacked_header
 
     def cell(key: str, value: Any) -> str:
-        return cols[key].cell({key: value}) if key in cols else _fmt(value, ".3g")
+        c = column(key)
+        return format_cell(value, ".3g") if c is None else format_cell(value, c.fmt, c.scale)
 
     heads = ["#", *[head(n) for n in names], *[head(o) for o in outs], "feasible", "target", "proposal"]
     rows = []

@@ -104,17 +104,16 @@ class SpectrumAnalyzer:
             dark = reading.dark if reading.dark is not None else np.zeros_like(reading.reference)
             blank = spectrum.with_values(np.asarray(reading.reference, float) - np.asarray(dark, float),
                                          source=f"{spectrum.source} blank")
-            quantum, plqy_error = None, None
             try:
                 quantum = plqy_from_spectra(self.plqy_method, blank=blank, sample=spectrum, excitation_band_nm=exc,
                                             emission_band_nm=emi, quantity="photon")
-            except FlowqdError as exc_:
-                plqy_error = " ".join(str(exc_).split())
+            except FlowqdError:  # emitted = 0 below: no emission detected, so the upper limit stands in for it
+                quantum = None
             emission = check_emission(blank, spectrum, excitation_band_nm=exc, emission_band_nm=emi,
                                       emitted=0.0 if quantum is None else float(quantum.emitted),
                                       absorbed=None if quantum is None else float(quantum.absorbed))
-            sphere = SpectrumOutcome("pl", quantum=quantum, plqy_error=plqy_error, emission=emission,
-                                     excitation_band_nm=exc, emission_band_nm=emi)
+            sphere = SpectrumOutcome("pl", quantum=quantum, emission=emission, excitation_band_nm=exc,
+                                     emission_band_nm=emi)
             if not emission.detected:  # no PLQY, no peak: an upper limit (a negative "emitted" is noise here)
                 return sphere
         if emi is not None:

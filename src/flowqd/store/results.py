@@ -146,9 +146,9 @@ RESULT_COLUMNS: tuple[ResultColumn, ...] = (
 _BY_KEY = {c.key: c for c in RESULT_COLUMNS}
 
 
-def column(key: str) -> ResultColumn:
-    """The column of ``key`` (a :class:`ResultRow` key)."""
-    return _BY_KEY[key]
+def column(key: str) -> ResultColumn | None:
+    """The column of ``key`` (a :class:`ResultRow` key); None when no column has that key."""
+    return _BY_KEY.get(key)
 
 
 def columns(*keys: str) -> list[ResultColumn]:
