@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from flowqd.devices import SimClock, build_devices
 from flowqd.devices.sim import SurrogateTwin
-from flowqd.errors import InterlockTrip
+from flowqd.errors import InterlockTrip, RangeError
 from flowqd.platform import campaign_from_text, platform_from_text
 from flowqd.reactor.conditions import Conditions
 
@@ -190,3 +190,39 @@ def test_any_pump_and_heater_sequence_is_simulated_and_conserves_material(ptext,
         assert all(sy.volume_ml >= 0 for sy in plant.syringes.values())
     reading = d.uvvis.acquire()
     assert np.all(np.isfinite(reading.counts)) and np.all(reading.counts > 0)
+
+
+@pytest.mark.parametrize(("flows", "roles"), [({"core_pump": 0.07, "shell_pump": 0.05}, ("hb1", "hb2")),
+                                              ({"core_pump": 0.07, "shell_pump": 0.0}, ("hb1", "hb2")),
+                                              ({"core_pump": 0.07, "shell_pump": 0.05}, ("hb1",)),
+                                              ({"core_pump": 0.0, "shell_pump": 0.05}, ("hb1", "hb2")),
+                                              ({"core_pump": 0.07}, ("hb2",))])
+def test_the_model_pressure_of_a_step_is_the_tick_by_tick_one_reading_by_reading(rig, flows, roles):
+    engine = rig.engine
+    engine._flows, engine._units = dict(flows), (2, 1)
+    rng = np.random.default_rng(3)
+    # half degrees (round half to even), NaN and ±inf readings; a NaN or infinite HB2 falls back to HB1
+    hb1 = np.concatenate([200.0 + rng.normal(0.0, 1.5, 200), [200.5, 201.5, 199.5, np.nan, np.inf, 200.0, 200.0]])
+    hb2 = np.concatenate([150.0 + rng.normal(0.0, 1.5, 200), [150.5, 151.5, 149.5, 150.0, 150.0, np.nan, -np.inf]])
+    temps = {role: v for role, v in {"hb1": hb1, "hb2": hb2}.items() if role in roles}
+    many = engine._model_pressure_many(temps, hb1.size)
+    each = np.array([np.nan if (m := engine._model_pressure_bar({r: float(v[i]) for r, v in temps.items()})) is None
+                     else m for i in range(hb1.size)], dtype=float)
+    assert many.tobytes() == each.tobytes()  # bit for bit
+    assert np.isfinite(many).any() == (flows["core_pump"] > 0 and "hb1" in roles)
+
+
+def test_readings_the_pressure_model_refuses_have_no_model_pressure_each_on_its_own(rig, monkeypatch):
+    engine, process = rig.engine, rig.engine.process
+    engine._flows = {"core_pump": 0.07, "shell_pump": 0.05}
+    scalar = process.pressure_drop_actual_bar
+
+    def refuses_hot(core_flow_ml_min: float, core_temperature_c: float, **kw: object) -> float:
+        if core_temperature_c > 201.0:
+            raise RangeError("too hot for the model")
+        return scalar(core_flow_ml_min, core_temperature_c, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(process, "pressure_drop_actual_bar", refuses_hot)
+    hb1 = np.array([199.0, 202.0, 200.0, np.nan, 203.0])
+    many = engine._model_pressure_many({"hb1": hb1, "hb2": hb1 - 50.0}, hb1.size)
+    assert list(np.isnan(many)) == [False, True, False, True, True]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from flowqd.errors import ConfigError, RangeError
@@ -68,3 +69,33 @@ def test_a_shell_set_point_needs_a_train_with_a_shell_box():
     assert not process.has_shell()
     with pytest.raises(ConfigError, match="no shell box"):
         process.residence_time_min(Conditions(200.0, 0.1, shell=True))
+
+
+@pytest.mark.parametrize("shell", [False, True])
+def test_the_array_pressure_is_the_scalar_pressure_reading_by_reading(shell):
+    process = ProcessModel(paper_train())
+    rng = np.random.default_rng(7)
+    # whole, half (round half to even: 200.5 -> 200, 201.5 -> 202) and just-off-half degrees, beyond the clip
+    # window on both sides, ±inf (clipped) and NaN (no reading)
+    core = np.concatenate([200.0 + rng.normal(0.0, 1.5, 300), [200.5, 201.5, -0.5, 0.5, 1.5, 2.5, -3.0, 900.0,
+                                                                np.inf, -np.inf, np.nextafter(200.5, 0.0),
+                                                                np.nextafter(200.5, 1000.0), np.nan, 199.5]])
+    shell_t = np.concatenate([150.0 + rng.normal(0.0, 1.5, 300), [150.5, 151.5, 149.5, 0.5, np.nan, 2.5, 25.0,
+                                                                   900.0, -np.inf, np.inf, 150.5, 150.5, 150.0,
+                                                                   148.5]])
+    kw = {"ddt_flow_ml_min": 0.05, "shell": shell, "core_units": 2, "shell_units": 1}
+    many = process.pressure_drop_actual_bar_many(0.07, core, shell_temperature_c=shell_t, **kw)
+
+    def one(tc: float, ts: float) -> float:
+        if np.isnan(tc) or (shell and np.isnan(ts)):
+            return np.nan
+        return process.pressure_drop_actual_bar(0.07, tc, shell_temperature_c=ts, **kw)
+
+    each = np.array([one(float(tc), float(ts)) for tc, ts in zip(core, shell_t, strict=True)])
+    assert np.isnan(many[-2]) and np.isnan(many[304]) == shell  # a NaN core always; a NaN shell with the shell
+    assert many.tobytes() == each.tobytes()  # bit for bit
+    assert np.unique(many[np.isfinite(many)]).size > 5
+    # a scalar shell temperature is broadcast; no reading at all is no evaluation
+    assert process.pressure_drop_actual_bar_many(0.07, core, **kw).tobytes() == np.array(
+        [np.nan if np.isnan(tc) else process.pressure_drop_actual_bar(0.07, float(tc), **kw) for tc in core]).tobytes()
+    assert np.isnan(process.pressure_drop_actual_bar_many(-1.0, [np.nan, np.nan])).all()

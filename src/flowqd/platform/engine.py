@@ -566,11 +566,11 @@ class RunEngine:
             n = int(rejected[0]) + 1 if rejected.size else n
         setpoints = {role: self._setpoints.get(role) for role in temps}
         flows = dict(self._flows)
-        model = np.array([np.nan if (m := self._model_pressure_bar({role: float(v[i]) for role, v in temps.items()}))
-                          is None else m for i in range(n)], dtype=float)
+        temps_n = {role: v[:n] for role, v in temps.items()}
+        model = self._model_pressure_many(temps_n, n)
         pressure = None if r.pressure_bar is None else np.asarray(r.pressure_bar[:n], dtype=float)
-        k, trips = self.interlocks.evaluate_quiet(times[:n], pressure, {role: v[:n] for role, v in temps.items()},
-                                                  model, setpoints_c=setpoints, commanded_flows_ml_min=flows)
+        k, trips = self.interlocks.evaluate_quiet(times[:n], pressure, temps_n, model, setpoints_c=setpoints,
+                                                  commanded_flows_ml_min=flows)
         last = k if trips else n - 1  # the reading the step ends with
         t_last = float(times[last])
         snap = Snapshot(t_last, None if pressure is None else float(pressure[last]),
@@ -733,6 +733,24 @@ class RunEngine:
                 core_units=self._units[0], shell_units=self._units[1]))
         except FlowqdError:
             return None
+
+    def _model_pressure_many(self, temps: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """:meth:`_model_pressure_bar` for ``n`` readings at the commanded flows (NaN for None), bit for bit."""
+        hb1, hb2 = temps.get("hb1"), temps.get("hb2")
+        core_q = self._flows.get("core_pump", 0.0)
+        ddt_q = self._flows.get("shell_pump", 0.0)
+        if core_q <= 0 or hb1 is None:
+            return np.full(n, np.nan)
+        t_core = np.where(np.isfinite(hb1), hb1, np.nan)
+        t_shell = t_core if hb2 is None else np.where(np.isfinite(hb2), hb2, t_core)
+        shell = ddt_q > 0 and self.process.shell_box is not None
+        try:
+            return self.process.pressure_drop_actual_bar_many(
+                core_q, t_core, ddt_flow_ml_min=ddt_q if shell else 0.0, shell=shell, shell_temperature_c=t_shell,
+                core_units=self._units[0], shell_units=self._units[1])
+        except FlowqdError:  # reading by reading: those the model refuses are NaN, each on its own
+            each = ({role: float(v[i]) for role, v in temps.items()} for i in range(n))
+            return np.array([np.nan if (m := self._model_pressure_bar(t)) is None else m for t in each], dtype=float)
 
     def _guard(self, fn: Callable[[], Any], role: str) -> Any:
         """Call a device outside the tick; a time-out trips the lost-device interlock, a device fault the

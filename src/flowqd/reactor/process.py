@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from flowqd.errors import ConfigError, RangeError
 from flowqd.reactor.conditions import Conditions
 from flowqd.reactor.geometry import BoxStage, MixingPoint, ReactorTrain
@@ -171,3 +174,38 @@ class ProcessModel:
         if shell:
             dp += after * (core_flow_ml_min + ddt_flow_ml_min) / (_REF_CORE_FLOW_ML_MIN + _REF_DDT_FLOW_ML_MIN)
         return float(dp)
+
+    def pressure_drop_actual_bar_many(self, core_flow_ml_min: float, core_temperature_c: ArrayLike, *,
+                                      ddt_flow_ml_min: float = 0.0, shell: bool = False,
+                                      shell_temperature_c: ArrayLike = 25.0, core_units: int = 1,
+                                      shell_units: int = 1) -> NDArray[np.float64]:
+        """:meth:`pressure_drop_actual_bar` per reading of constant flows, bit for bit; NaN where a temperature
+        it reads is NaN (the shell's only when ``shell``).
+
+        The model depends on the temperatures only through their whole degrees, so it is evaluated once per
+        distinct (core, shell) pair of rounded, clipped temperatures, on the first reading of that pair.
+
+        >>> from flowqd.reactor.geometry import paper_train
+        >>> pm = ProcessModel(paper_train())
+        >>> dp = pm.pressure_drop_actual_bar_many(0.1, [200.4, float("nan"), 199.6])
+        >>> bool(dp[0] == dp[2] == pm.pressure_drop_actual_bar(0.1, 200.0)), bool(np.isnan(dp[1]))
+        (True, True)
+        """
+        tc = np.asarray(core_temperature_c, dtype=float).reshape(-1)
+        ts = np.broadcast_to(np.asarray(shell_temperature_c if shell else 25.0, dtype=float), tc.shape)
+        out = np.full(tc.shape, np.nan)
+        ok = ~np.isnan(tc) & ~np.isnan(ts)  # ±inf clips, as in the scalar method
+        if not ok.any():
+            return out
+        tc, ts = tc[ok], ts[ok]
+        whole_core = np.round(np.clip(tc, 0.0, self.max_temperature_c(self.core_box)))  # round half to even
+        whole_shell = (np.round(np.clip(ts, 0.0, self.max_temperature_c(str(self.shell_box)))) if shell
+                       else np.zeros_like(tc))
+        _, first, inverse = np.unique(np.stack([whole_core, whole_shell], axis=1), axis=0, return_index=True,
+                                      return_inverse=True)
+        dp = np.array([self.pressure_drop_actual_bar(
+            core_flow_ml_min, float(tc[i]), ddt_flow_ml_min=ddt_flow_ml_min, shell=shell,
+            shell_temperature_c=float(ts[i]), core_units=core_units, shell_units=shell_units) for i in first],
+            dtype=float)
+        out[ok] = dp[inverse.reshape(-1)]
+        return out
