@@ -90,7 +90,7 @@ def check_proposal(campaign: OptimizeCampaign, platform: PlatformConfig, x: dict
         cond = campaign.condition(x, label)
     except ValueError as exc:
         raise RangeError(f"proposal {label}: {exc}; not sent to the devices") from None
-    one = CampaignConfig(name=campaign.name, description="", conditions=(cond,))
+    one = CampaignConfig(name=campaign.name, conditions=(cond,))
     one._source = f"proposal {label}"
     report = preflight(one, platform)  # the platform's limits (check_campaign), stock, pressure
     if not report.ok:
@@ -278,7 +278,7 @@ class OptimizeLoop:
             if self.on_proposal is not None:
                 self.on_proposal(proposal)
             conditions = [*(campaign.condition(e.conditions, f"experiment {e.index + 1}") for e in exps), cond]
-            run_campaign = CampaignConfig(name=campaign.name, description="", conditions=tuple(conditions))
+            run_campaign = CampaignConfig(name=campaign.name, conditions=tuple(conditions))
             run_campaign._source = campaign.source
             closed = {e.index for e in exps}
             ran_here.add(index)
@@ -293,7 +293,7 @@ class OptimizeLoop:
 
     def _stock_short(self, campaign: OptimizeCampaign, cond: Any, used_ml: float) -> str:
         """Why the reservoir cannot supply ``cond`` after ``used_ml`` of this session (empty when it can)."""
-        one = CampaignConfig(name=campaign.name, description="", conditions=(cond,))
+        one = CampaignConfig(name=campaign.name, conditions=(cond,))
         plan = preflight(one, self.platform).plans[0]
         pump = self.platform.devices.core_pump
         need = plan.stock_ml + 2 * pump.syringe_volume_ml

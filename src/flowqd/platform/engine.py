@@ -189,7 +189,7 @@ class RunEngine:
         self._last_analysis: dict[str, Any] | None = None
         self._last_trace_s = -np.inf
         # trace rows waiting to be written (simulated platform on the event clock only; hardware writes each tick's)
-        self._trace_rows: list[tuple[float, str, float]] = []
+        self._traces: list[tuple[float, dict[str, float]]] = []  # queued trace samples: (t, {channel: value})
         self._trace_since: float | None = None
         self._batch_traces = clock_mode == "event" and getattr(devices, "fast_forward", None) is not None
         self.last_snapshot: Snapshot | None = None
@@ -360,14 +360,14 @@ class RunEngine:
     def _run_condition(self, i: int, entry: CampaignCondition) -> ConditionOutcome:
         assert self.run_id is not None
         rec = self.recorder
-        c = op = operating_point(entry)
-        tau_min = self.process.residence_time_min(op)
-        wash_min = self.process.washout_time_min(op, self.ctl.washout_fraction)
+        c = operating_point(entry)
+        tau_min = self.process.residence_time_min(c)
+        wash_min = self.process.washout_time_min(c, self.ctl.washout_fraction)
         self._condition_index, self._label = i, entry.label or f"condition {i}"
         self._condition_id = rec.start_condition(self.run_id, i, **entry.setpoints(), residence_time_s=tau_min * 60.0)
         for_condition = getattr(self.analyzer, "for_condition", None)  # yield and production need the flows
         if for_condition is not None:
-            for_condition(core_flow_ml_min=c.core_flow_ml_min, outlet_flow_ml_min=op.total_flow_ml_min)
+            for_condition(core_flow_ml_min=c.core_flow_ml_min, outlet_flow_ml_min=c.total_flow_ml_min)
         # Spectra from before an interruption are kept but marked superseded: the reactor state in between is
         # unknown, so the resumed condition is judged and averaged on fresh spectra only.
         existing = rec.completed_spectra_count(self.run_id, i)
@@ -385,7 +385,7 @@ class RunEngine:
         self._wait(wash_min * 60.0)
         outcome = self._acquire(i, entry, 0)
         if entry.collect_volume_ml > 0:
-            collect_s = entry.collect_volume_ml / op.total_flow_ml_min * 60.0
+            collect_s = entry.collect_volume_ml / c.total_flow_ml_min * 60.0
             self._phase_change("collecting", collect_s)
             self.devices.outlet_valve.move("collect")
             self._wait(collect_s)
@@ -600,11 +600,10 @@ class RunEngine:
 
     def _write_traces(self, traces: list[tuple[float, dict[str, float]]]) -> None:
         """Queue trace samples; write them now on hardware, or once :data:`TRACE_FLUSH_WALL_S` has passed."""
-        rows = [(t, ch, v) for t, readings in traces for ch, v in readings.items()]
-        traces.clear()
-        if not rows:
+        traces = [(t, readings) for t, readings in traces if readings]
+        if not traces:
             return
-        self._trace_rows += rows
+        self._traces += traces
         if self._trace_since is None:
             self._trace_since = time.monotonic()
         if not self._batch_traces or time.monotonic() - self._trace_since >= TRACE_FLUSH_WALL_S:
@@ -612,16 +611,16 @@ class RunEngine:
 
     def _flush_traces(self) -> None:
         """Write the queued trace samples: one transaction where the recorder takes many rows."""
-        rows, self._trace_rows, self._trace_since = self._trace_rows, [], None
-        if not rows or self.run_id is None:
+        traces, self._traces, self._trace_since = self._traces, [], None
+        if not traces or self.run_id is None:
             return
         many = getattr(self.recorder, "add_trace_points", None)
         if callable(many):
-            many(self.run_id, rows)
+            many(self.run_id, [(t, ch, v) for t, readings in traces for ch, v in readings.items()])
             return
-        by_t: dict[float, dict[str, float]] = {}
-        for t, ch, v in rows:
-            by_t.setdefault(t, {})[ch] = v
+        by_t: dict[float, dict[str, float]] = {}  # one sample per instant
+        for t, readings in traces:
+            by_t.setdefault(t, {}).update(readings)
         for t, readings in by_t.items():
             self.recorder.record_sample(self.run_id, t, readings)
 

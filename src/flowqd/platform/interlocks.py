@@ -215,9 +215,8 @@ class Interlocks:
                 p = readings["pressure"][0]
                 clear &= ~(p > self.max_pressure_bar)
                 h = self._pressure
-                ht, count, slope, err = _window_slopes(h, t, p, self.window_s)
-                span_ok = ht[len(h) + np.arange(n)] - ht[len(h) + np.arange(n) - count + 1] >= 0.5 * self.window_s
-                armed = (count >= 3) & span_ok
+                span, count, slope, err = _window_slopes(h, t, p, self.window_s)
+                armed = (count >= 3) & (span >= 0.5 * self.window_s)
                 clear &= ~armed | (slope + err < self.max_rise_bar_min)
                 hist["pressure"] = (h, p)
             for role, (v, unit) in readings.items():
@@ -287,9 +286,9 @@ def _window_slopes(hist: deque[tuple[float, float]], t: np.ndarray, v: np.ndarra
     :meth:`Interlocks._slope_per_min` would compute them after :meth:`Interlocks._push`, with a bound on their
     difference from that computation.
 
-    Returns the combined times (history then ``t``), the number of points in each window, the slopes (NaN where
-    the spread of times is zero) and the bound: a multiple (10³) of the first-order rounding-error bound of both
-    summation orders, covering the centring of absolute times in the straightforward computation.
+    Returns the span of each window (its newest time less its oldest), the number of points in it, the slopes
+    (NaN where the spread of times is zero) and the bound: a multiple (10³) of the first-order rounding-error
+    bound of both summation orders, covering the centring of absolute times in the straightforward computation.
     """
     n = t.size
     k = len(hist)
@@ -319,7 +318,7 @@ def _window_slopes(hist: deque[tuple[float, float]], t: np.ndarray, v: np.ndarra
                        + np.abs(yy).max(axis=1, initial=0.0) * adt.sum(axis=1))
     err_den = count * (denom + 2.0 * scale_t * adt.sum(axis=1))
     bound = 1e3 * 4.0 * eps * 60.0 * (err_num + np.abs(slope) / 60.0 * err_den) / np.where(denom > 0, denom, 1.0)
-    return ht, count, slope, np.where(denom > 0, bound, np.inf)
+    return ht[last] - ht[first], count, slope, np.where(denom > 0, bound, np.inf)
 
 
 @dataclass

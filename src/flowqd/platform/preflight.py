@@ -110,15 +110,15 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
     prev_core = prev_shell = platform.sim.ambient_c
     stock_total = ddt_total = 0.0
     for i, entry in enumerate(campaign.conditions):
-        c = op = operating_point(entry)
+        c = operating_point(entry)
         try:
-            tau = process.residence_time_min(op)
-            wash = process.washout_time_min(op, ctl.washout_fraction)
-            dp = process.pressure_drop_bar(op)
+            tau = process.residence_time_min(c)
+            wash = process.washout_time_min(c, ctl.washout_fraction)
+            dp = process.pressure_drop_bar(c)
             cold = process.pressure_drop_actual_bar(
-                op.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=op.ddt_flow_ml_min if op.shell else 0.0,
-                shell=op.shell, shell_temperature_c=platform.sim.ambient_c, core_units=op.core_units,
-                shell_units=op.shell_units)
+                c.core_flow_ml_min, platform.sim.ambient_c, ddt_flow_ml_min=c.ddt_flow_ml_min if c.shell else 0.0,
+                shell=c.shell, shell_temperature_c=platform.sim.ambient_c, core_units=c.core_units,
+                shell_units=c.shell_units)
         except FlowqdError as exc:
             report.problems.append(f"{src}: conditions[{i}]: {exc}")
             continue
@@ -132,7 +132,7 @@ def preflight(campaign: CampaignConfig, platform: PlatformConfig, *, process: Pr
             ramp_min = max(ramp_min, abs(c.shell_temperature_c - prev_shell) / dev.hb2.ramp_c_min)
             prev_shell = c.shell_temperature_c
         prev_core = c.core_temperature_c
-        flow_total = op.total_flow_ml_min
+        flow_total = c.total_flow_ml_min
         spectra_min = (entry.n_spectra + 1) * ctl.spectrum_interval_s / 60.0
         collect_min = entry.collect_volume_ml / flow_total
         duration = ramp_min + 5.0 + ctl.temperature_hold_s / 60.0 + wash + spectra_min + collect_min

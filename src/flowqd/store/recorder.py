@@ -103,9 +103,5 @@ def record_spectrum(
             args["processed"] = processed
     spectrum_kind: str = kind or get(raw, "kind") or ("pl" if proc_kind == "intensity" else proc_kind) or "absorbance"
     args.update(fields)
-    spec_args: dict[str, Any] = {"counts": None, "dark": None, "reference": None, "processed": None,
-                                 "processed_wavelength_nm": None, "acquired_at": None, "t_s": None,
-                                 "integration_ms": None, "averages": 1, "saturated": False, "meta": None}
-    spec_args.update(args)
     return self.add_spectrum(run_id, seq, kind=spectrum_kind, condition_id=condition_id, analysis=analysis,
-                             method=method, **spec_args)
+                             method=method, **args)

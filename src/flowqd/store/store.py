@@ -473,7 +473,7 @@ class Store:
                                        saturated=saturated, meta=meta)
         with self._session() as s:
             sid = self._insert_spectrum(s, values)
-            if isinstance(analysis, SpectrumOutcome) or analysis:
+            if analysis:  # a SpectrumOutcome is always true; an empty mapping stores no analysis
                 self._insert_analysis(s, self._analysis_values(sid, method, analysis, {}))
             return sid
 

@@ -644,15 +644,13 @@ class SimPlant:
         q_ddt = self.stream_command_ml_min("ddt")
         shell_h = self.heaters.get(self.shell_box) if self.shell_box else None
         shell = q_ddt > 0 and shell_h is not None and shell_h.enabled
-        if shell:
-            assert shell_h is not None
-            if abs(shell_h.temperature_c - shell_h.setpoint_c) > 2.0:
-                return None
-        if not shell or shell_h is None:
-            return _Commanded(round(core_h.setpoint_c, 3), float(f"{q_core:.3g}"), self.core_units, False,
-                              shell_units=self.shell_units)
-        return _Commanded(round(core_h.setpoint_c, 3), float(f"{q_core:.3g}"), self.core_units, True,
-                          round(shell_h.setpoint_c, 3), float(f"{q_ddt:.3g}"), self.shell_units)
+        core = (round(core_h.setpoint_c, 3), float(f"{q_core:.3g}"), self.core_units)
+        if not shell:
+            return _Commanded(*core, shell_units=self.shell_units)
+        assert shell_h is not None
+        if abs(shell_h.temperature_c - shell_h.setpoint_c) > 2.0:
+            return None
+        return _Commanded(*core, True, round(shell_h.setpoint_c, 3), float(f"{q_ddt:.3g}"), self.shell_units)
 
     @staticmethod
     def _same_point(a: _Commanded | None, b: _Commanded | None) -> bool:
